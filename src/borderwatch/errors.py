@@ -1,0 +1,30 @@
+"""Errors users see. Each names the file (or name) at fault and the problem, on one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BorderwatchError(Exception):
+    """Base for every error borderwatch reports to a user (CLI exit code 2)."""
+
+    def __init__(self, source: str | Path | None, problem: str):
+        self.source = str(source) if source is not None else None
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}" if self.source else problem)
+
+
+class CorridorError(BorderwatchError):
+    """A corridor file or name that cannot be used."""
+
+
+class SceneError(BorderwatchError):
+    """An image that cannot be registered or read as a scene."""
+
+
+class StoreError(BorderwatchError):
+    """A store that cannot be opened, migrated or written."""
+
+
+class InputError(BorderwatchError):
+    """Any other bad argument (dates, ranges, options)."""
