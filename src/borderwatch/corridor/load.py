@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyogrio
+from pyproj import Transformer
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point
 from shapely.ops import linemerge, substring
@@ -41,7 +42,7 @@ def read_line_lonlat(path: str | Path) -> tuple[LineString, dict]:
     return shapely.union_all(lines) if len(lines) > 1 else lines[0], props
 
 
-def merge_line(geom, crs_transform, where: str) -> LineString:
+def merge_line(geom, where: str) -> LineString:
     """One LineString from a (Multi)LineString in metres, joining parts end to end.
 
     Parts that do not touch are joined greedily by their nearest ends when the
@@ -93,11 +94,8 @@ def corridor_from_lonlat_line(
     """
     rep = line_ll.centroid if origin is None else Point(origin[1], origin[2])
     crs = utm_crs_for(rep.x, rep.y)
-    from pyproj import Transformer
-    from shapely.ops import transform
-
     fwd = Transformer.from_crs(4326, crs, always_xy=True).transform
-    line_m = merge_line(transform(fwd, line_ll), fwd, name)
+    line_m = merge_line(shapely.transform(line_ll, fwd, interleaved=False), name)
     full = line_m
     offset_km = 0.0
     if origin is not None:

@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import LineString, Point, Polygon
-from shapely.ops import substring, transform
+from shapely.ops import substring
 
 from borderwatch.errors import CorridorError
 
@@ -107,11 +107,11 @@ class Corridor:
 
     def to_lonlat(self, geom):
         """A geometry in the corridor CRS, transformed to EPSG:4326 (lon, lat)."""
-        return transform(self._to_lonlat.transform, geom)
+        return shapely.transform(geom, self._to_lonlat.transform, interleaved=False)
 
     def from_lonlat(self, geom):
         """A lon/lat (EPSG:4326) geometry, transformed to the corridor CRS."""
-        return transform(self._from_lonlat.transform, geom)
+        return shapely.transform(geom, self._from_lonlat.transform, interleaved=False)
 
     def xy_from_lonlat(self, lon, lat):
         return self._from_lonlat.transform(lon, lat)

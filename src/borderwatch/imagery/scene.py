@@ -35,3 +35,9 @@ class Scene:
     licence: str = ""
     sidecar: str | None = None
     extra: dict = field(default_factory=dict)
+    #: Affine (a, b, c, d, e, f) pixel -> ``crs_wkt`` for images whose file has no
+    #: georeferencing of its own (Google Earth exports georeferenced by a KML);
+    #: None when the file itself is georeferenced.
+    transform: tuple[float, float, float, float, float, float] | None = None
+    #: The image's name inside ``path`` when ``path`` is an archive (a KMZ).
+    member: str | None = None

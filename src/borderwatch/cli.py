@@ -1,0 +1,337 @@
+"""The ``borderwatch`` command: a thin shell over the library.
+
+Every user-facing failure is a BorderwatchError: one line naming the file and the
+problem on stderr, exit code 2, and nothing written to the store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from borderwatch import __version__
+from borderwatch.errors import BorderwatchError, InputError
+
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_STORE = "borderwatch.gpkg"
+
+
+# -- helpers ----------------------------------------------------------------------
+@contextmanager
+def progress_bar(label: str):
+    """A rich progress bar; yields a ``progress(done, total)`` callback."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def parse_date(text: str, source: str = "--date") -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(source, f"unparseable date {text!r} (use YYYY-MM-DD)") from None
+
+
+def parse_dates(text: str) -> list[dt.date]:
+    dates = [parse_date(t, "--dates") for t in text.split(",") if t.strip()]
+    if not dates:
+        raise InputError("--dates", "no dates given")
+    return sorted(set(dates))
+
+
+def parse_km(text: str) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise InputError("--km", f"bad range {text!r} (use START:END in km, e.g. 0:10)") from None
+    if not (0 <= a < b):
+        raise InputError("--km", f"bad range {text!r} (need 0 <= START < END)")
+    return a, b
+
+
+def _corridor(spec: str, width: float | None = None, left: str | None = None, right: str | None = None, origin: str | None = None):
+    from borderwatch.corridor import load_corridor
+
+    return load_corridor(spec, width_m=width, left_country=left, right_country=right, origin=origin)
+
+
+corridor_option = click.option(
+    "--corridor", "corridor_spec", default="yalu-upper", show_default=True,
+    help="Bundled corridor name or GeoJSON/KML/GeoPackage file; add [A:B] for a stretch by km or place names.",
+)
+store_option = click.option("--store", "store_path", default=DEFAULT_STORE, show_default=True, type=click.Path(dir_okay=False), help="GeoPackage store.")
+
+
+# -- the command group ------------------------------------------------------------------
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="borderwatch")
+def cli() -> None:
+    """Find, count and track cross-border crossings along a border river in dated imagery."""
+
+
+# corridor ---------------------------------------------------------------------------
+@cli.group()
+def corridor() -> None:
+    """Border-river corridors: bundled lines, chainage, places."""
+
+
+@corridor.command("list")
+def corridor_list() -> None:
+    """List the bundled corridors."""
+    from borderwatch.corridor import BUNDLED
+
+    for name, text in BUNDLED.items():
+        console.print(f"[bold]{name}[/bold]  {text}")
+
+
+@corridor.command("show")
+@click.argument("spec", default="yalu-upper")
+@click.option("--width", type=float, default=None, help="Watched width on each bank in metres (default 1500).")
+@click.option("--left-country", default=None, help="Country on the left bank looking from the origin (files only).")
+@click.option("--right-country", default=None, help="Country on the right bank (files only).")
+@click.option("--origin", default=None, help="Origin as a place name or 'lon,lat' (files only).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def corridor_show(spec, width, left_country, right_country, origin, as_json) -> None:
+    """Print a corridor's length, CRS, bank widths and places with their chainage.
+
+    SPEC is a bundled name (yalu-upper, yalu) or a vector file, optionally with a
+    stretch: yalu-upper[0:10], yalu[Hyesan:Kimhyongjik-up].
+    """
+    c = _corridor(spec, width, left_country, right_country, origin)
+    info = c.describe()
+    places = [
+        {"name": p.name, "chainage_km": round(p.chainage_km, 2), "offset_m": round(p.offset_m), "country": p.country,
+         "in_corridor": 0 <= p.chainage_km <= c.length_km and abs(p.offset_m) <= max(c.left_width_m, c.right_width_m)}
+        for p in c.places
+    ]
+    if as_json:
+        console.print_json(json.dumps({**info, "places": places}))
+        return
+    console.print(f"[bold]{c.name}[/bold]: {c.length_km:.1f} km from {c.origin_name}, {info['crs']}")
+    console.print(f"left bank {c.left_country} {c.left_width_m:g} m, right bank {c.right_country} {c.right_width_m:g} m")
+    table = Table("place", "km", "offset m", "bank", "in corridor")
+    for p in places:
+        table.add_row(p["name"], f"{p['chainage_km']:.2f}", str(p["offset_m"]), p["country"], "yes" if p["in_corridor"] else "no")
+    console.print(table)
+    console.print(f"[dim]{c.attribution}[/dim]")
+
+
+@corridor.command("export")
+@click.argument("spec", default="yalu-upper")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="KML or KMZ file to write.")
+@click.option("--tick-km", type=float, default=1.0, show_default=True, help="Chainage tick spacing.")
+def corridor_export(spec, out_path, tick_km) -> None:
+    """Write a corridor as Google Earth KML/KMZ (banks, chainage ticks, places)."""
+    from borderwatch.outputs.kml import write_corridor_kml, write_kmz
+
+    c = _corridor(spec)
+    out = Path(out_path)
+    if out.suffix.lower() == ".kmz":
+        write_kmz(c, out, tick_km=tick_km)
+    else:
+        write_corridor_kml(c, out, tick_km=tick_km)
+    console.print(f"wrote {out}")
+
+
+# scenes -----------------------------------------------------------------------------
+@cli.group()
+def scenes() -> None:
+    """The scene catalog: register images and see what each date covers."""
+
+
+@scenes.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--date", "date_text", default=None, help="Capture date YYYY-MM-DD (overrides tags and KML).")
+@click.option("--licence", default="", help="Licence/credit line for these images, e.g. 'Imagery (c) 2025 Maxar, via Google Earth'.")
+@click.option("--provider", default=None, help="Provider (e.g. Maxar, Airbus, Google Earth).")
+@click.option("--sensor", default=None, help="Sensor (e.g. WV3, Pleiades).")
+@corridor_option
+@click.option("--no-corridor-check", is_flag=True, help="Register even if a footprint misses the corridor.")
+@store_option
+def scenes_add(files, date_text, licence, provider, sensor, corridor_spec, no_corridor_check, store_path) -> None:
+    """Register GeoTIFF/COG files or Google Earth Pro exports (image + KML GroundOverlay) as scenes.
+
+    Every file is checked first; the store is written only if all of them are
+    good, in one transaction.
+    """
+    from borderwatch.imagery import register_scene
+    from borderwatch.store import Store
+
+    date = parse_date(date_text) if date_text else None
+    corridor_obj = None if no_corridor_check else _corridor(corridor_spec)
+    registered = []
+    with progress_bar("checking scenes") as progress:
+        for i, f in enumerate(files):
+            registered.append(register_scene(f, date=date, licence=licence, provider=provider, sensor=sensor, corridor=corridor_obj))
+            progress(i + 1, len(files))
+    with Store.open(store_path, create=True) as store:
+        store.add_scenes(registered)
+    for s in registered:
+        console.print(f"{s.scene_id}  {s.capture_date}  {s.gsd_m:.2f} m  {s.band_count} bands  {s.provider}  {Path(s.path).name}")
+    console.print(f"registered {len(registered)} scene(s) in {store_path}")
+
+
+@scenes.command("list")
+@corridor_option
+@store_option
+def scenes_list(corridor_spec, store_path) -> None:
+    """Per capture date: scenes, the share of the corridor covered, and the gaps by chainage."""
+    from borderwatch.imagery import coverage_by_date
+    from borderwatch.store import Store
+
+    if not Path(store_path).exists():
+        raise InputError(store_path, "no such store (register scenes with 'borderwatch scenes add' first)")
+    c = _corridor(corridor_spec)
+    with Store.open(store_path, create=False) as store:
+        all_scenes = store.scenes()
+    if not all_scenes:
+        console.print("no scenes registered")
+        return
+    table = Table("date", "scenes", "covered", "gaps (km)")
+    for cov in coverage_by_date(all_scenes, c):
+        gaps = ", ".join(f"{a:.1f}–{b:.1f}" for a, b in cov.gaps) or "none"
+        table.add_row(cov.date.isoformat(), str(cov.scene_count), f"{cov.share:.1%}", gaps)
+    console.print(f"[bold]{c.name}[/bold] ({c.length_km:.1f} km)")
+    console.print(table)
+
+
+# synth ------------------------------------------------------------------------------
+@cli.command()
+@corridor_option
+@click.option("--km", "km_text", default="0:10", show_default=True, help="Chainage range START:END (km from the origin).")
+@click.option("--gsd", type=float, default=0.5, show_default=True, help="Ground sample distance in metres (0.3-1.0 is realistic).")
+@click.option("--dates", "dates_text", default="2025-07-31,2025-09-13", show_default=True, help="Comma-separated capture dates.")
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False))
+def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
+    """Render synthetic multi-date scenes with ground truth (DIR/<date>.tif, DIR/truth/)."""
+    from borderwatch.synth import write_scenes
+
+    c = _corridor(corridor_spec)
+    km = parse_km(km_text)
+    dates = parse_dates(dates_text)
+    with progress_bar("rendering") as progress:
+        paths = write_scenes(c, km=km, gsd_m=gsd, dates=dates, seed=seed, out_dir=Path(out_dir), progress=progress)
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+# run --------------------------------------------------------------------------------
+@cli.command()
+@corridor_option
+@click.option("--scenes", "scene_files", multiple=True, type=click.Path(), help="Scene files to register before the run (repeatable); default: the store's scenes.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder (store, KML, web map).")
+@click.option("--store", "store_path", default=None, type=click.Path(dir_okay=False), help="Store (default OUT/borderwatch.gpkg).")
+@click.option("--gsd", type=float, default=0.5, show_default=True, help="Analysis GSD in metres.")
+@click.option("--tile-m", type=float, default=512.0, show_default=True, help="Tile size in metres.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (>1 starts a dask LocalCluster).")
+@click.option("--scheduler", default=None, help="Address of an existing dask scheduler (tcp://host:8786).")
+@click.option("--date", "date_text", default=None, help="Capture date for scenes that carry none.")
+@click.option("--licence", default="", help="Licence line for the scenes registered here.")
+def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence) -> None:
+    """Run the pipeline over a corridor: tiles x dates, resumable, results in the store."""
+    _run(corridor_spec, list(scene_files), Path(out_dir), store_path, gsd, tile_m, workers, scheduler,
+         parse_date(date_text) if date_text else None, licence)
+
+
+def _run(corridor_spec, scene_files, out_dir: Path, store_path, gsd, tile_m, workers, scheduler, date=None, licence="") -> None:
+    from borderwatch.imagery import register_scene
+    from borderwatch.outputs.publish import write_run_outputs
+    from borderwatch.pipeline import AnalysisParams, make_executor, run_pipeline
+    from borderwatch.store import Store
+
+    if gsd <= 0 or tile_m <= 0:
+        raise InputError("--gsd/--tile-m", "must be positive")
+    if workers is not None and workers < 1:
+        raise InputError("--workers", "must be at least 1")
+    c = _corridor(corridor_spec)
+    store_file = Path(store_path) if store_path else out_dir / "borderwatch.gpkg"
+    new_scenes = []
+    if scene_files:
+        with progress_bar("checking scenes") as progress:
+            for i, f in enumerate(scene_files):
+                new_scenes.append(register_scene(f, date=date, licence=licence, corridor=c))
+                progress(i + 1, len(scene_files))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Store.open(store_file, create=True) as store:
+        if new_scenes:
+            store.add_scenes(new_scenes)
+        wanted = {s.scene_id for s in new_scenes}
+        scenes_ = [s for s in store.scenes() if not wanted or s.scene_id in wanted]
+        if not scenes_:
+            raise InputError(str(store_file), "no scenes to analyse (give --scenes FILE...)")
+        executor = make_executor(workers=workers, scheduler=scheduler)
+        try:
+            with progress_bar(f"tiles ({executor.name})") as progress:
+                summary = run_pipeline(c, scenes_, store, params=AnalysisParams(gsd_m=gsd, tile_m=tile_m), executor=executor, progress=progress)
+        finally:
+            executor.close()
+        with progress_bar("writing outputs") as progress:
+            outputs = write_run_outputs(out_dir, c, scenes_, store, progress=progress)
+    console.print(
+        f"run {summary.run_id}: {summary.tiles} tiles x {len(summary.dates)} date(s); computed {summary.computed}, "
+        f"skipped {summary.skipped} already done, {summary.without_imagery} without imagery; {summary.seconds:.1f} s"
+    )
+    for p in outputs:
+        console.print(f"wrote {p}")
+
+
+# demo -------------------------------------------------------------------------------
+@cli.command()
+@click.option("--out", "out_dir", default="borderwatch-demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--km", "km_text", default="0:10", show_default=True, help="Stretch of yalu-upper to render (km from Hyesan).")
+@click.option("--gsd", type=float, default=0.5, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--workers", type=int, default=1, show_default=True)
+def demo(out_dir, km_text, gsd, seed, workers) -> None:
+    """Render a synthetic stretch of the upper Yalu for 31 July and 13 September 2025 and run the pipeline on it."""
+    from borderwatch.synth import write_scenes
+
+    out = Path(out_dir)
+    a, b = parse_km(km_text)
+    c = _corridor("yalu-upper")
+    dates = [dt.date(2025, 7, 31), dt.date(2025, 9, 13)]
+    scene_dir = out / "scenes"
+    expected = [scene_dir / f"{d.isoformat()}.tif" for d in dates]
+    if all(p.exists() for p in expected) and (scene_dir / "truth" / "objects.geojson").exists():
+        console.print(f"reusing rendered scenes in {scene_dir}")
+        paths = expected
+    else:
+        with progress_bar("rendering synthetic scenes") as progress:
+            paths = write_scenes(c, km=(a, b), gsd_m=gsd, dates=dates, seed=seed, out_dir=scene_dir, progress=progress)
+    _run(f"yalu-upper[{a:g}:{b:g}]", [str(p) for p in paths], out, None, gsd, 512.0, workers, None)
+    console.print(f"open {out / 'index.html'} in a browser, {out / 'corridor.kml'} in Google Earth, {out / 'borderwatch.gpkg'} in QGIS")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="borderwatch", standalone_mode=True)
+    except BorderwatchError as exc:
+        err_console.print(f"[red]borderwatch: error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The command line: help everywhere, corridor show, and bad input that leaves the store untouched."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from borderwatch.cli import cli, main
+
+SUBCOMMANDS = [[], ["corridor"], ["corridor", "show"], ["corridor", "list"], ["corridor", "export"], ["scenes"],
+               ["scenes", "add"], ["scenes", "list"], ["synth"], ["run"], ["demo"]]
+
+
+def call(argv, capsys):
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("argv", SUBCOMMANDS, ids=lambda a: " ".join(a) or "borderwatch")
+def test_every_command_has_help(argv, capsys):
+    code, out, _ = call(argv + ["--help"], capsys)
+    assert code == 0 and "Usage:" in out
+
+
+def test_corridor_show_yalu_upper(capsys):
+    code, out, _ = call(["corridor", "show", "yalu-upper", "--json"], capsys)
+    assert code == 0
+    info = json.loads(out)
+    assert abs(info["length_km"] - 81.1) < 0.2 and info["crs"] == "EPSG:32652"
+    places = {p["name"]: p for p in info["places"]}
+    assert places["Hyesan"]["chainage_km"] == 0.0 and places["Hyesan"]["country"] == "KP"
+    assert places["Changbai"]["country"] == "CN"
+    assert "OpenStreetMap" in info["attribution"]
+
+
+def test_corridor_show_table(capsys):
+    code, out, _ = call(["corridor", "show", "yalu-upper"], capsys)
+    assert code == 0 and "81.1 km from Hyesan" in out and "EPSG:32652" in out and "Kimjongsuk-up" in out
+
+
+def test_console_script_exit_code_on_error():
+    proc = subprocess.run([sys.executable, "-m", "borderwatch.cli", "corridor", "show", "atlantis"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "atlantis: unknown corridor" in proc.stderr
+
+
+# -- bad input leaves the store untouched -----------------------------------------------
+@pytest.fixture
+def store_with_one_scene(tmp_path, geotiff_factory, short_corridor, capsys):
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    good = geotiff_factory("good.tif", bounds=(minx, miny, maxx, maxy))
+    store = tmp_path / "store.gpkg"
+    code, _, err = call(["scenes", "add", str(good), "--store", str(store)], capsys)
+    assert code == 0, err
+    return store
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _bad_inputs(tmp_path, geotiff_factory, short_corridor):
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    text = tmp_path / "notes.tif"
+    text.write_text("not a raster")
+    plain = tmp_path / "screenshot.png"
+    Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(plain)
+    far = geotiff_factory("far.tif", bounds=(minx + 200_000, miny, minx + 201_000, miny + 1000))
+    blank = geotiff_factory("blank.tif", bounds=(minx, miny, minx + 1000, miny + 1000), nodata_fraction=1.0)
+    ge = tmp_path / "ge.jpg"
+    Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(ge)
+    (tmp_path / "ge.kml").write_text(
+        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><GroundOverlay><name>x</name>'
+        "<Icon><href>ge.jpg</href></Icon></GroundOverlay></kml>"
+    )
+    undated = geotiff_factory("undated.tif", bounds=(minx, miny, maxx, maxy), date=None)
+    noline = tmp_path / "points.geojson"
+    noline.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [128.1, 41.4]}}]}))
+    return {
+        "not a raster": (["scenes", "add", str(text)], "notes.tif"),
+        "no georeferencing": (["scenes", "add", str(plain)], "screenshot.png"),
+        "misses the corridor": (["scenes", "add", str(far), "--corridor", "yalu-upper[0:2]"], "far.tif"),
+        "all nodata": (["scenes", "add", str(blank)], "blank.tif"),
+        "kml without latlonbox": (["scenes", "add", str(ge)], "ge."),
+        "unparseable date": (["scenes", "add", str(undated), "--date", "13/09/2025"], "--date"),
+        "corridor file without a line": (["scenes", "add", str(undated), "--date", "2025-09-13", "--corridor", str(noline)], "points.geojson"),
+        "unknown corridor": (["scenes", "add", str(undated), "--date", "2025-09-13", "--corridor", "atlantis"], "atlantis"),
+    }
+
+
+@pytest.mark.parametrize("case", ["not a raster", "no georeferencing", "misses the corridor", "all nodata",
+                                  "kml without latlonbox", "unparseable date", "corridor file without a line", "unknown corridor"])
+def test_bad_input_is_one_line_error_and_store_untouched(case, tmp_path, geotiff_factory, short_corridor, store_with_one_scene, capsys):
+    argv, names = _bad_inputs(tmp_path, geotiff_factory, short_corridor)[case]
+    before = _digest(store_with_one_scene)
+    code, _, err = call(argv + ["--store", str(store_with_one_scene)], capsys)
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip() and "error" in ln]
+    assert len(lines) == 1, err
+    assert names in lines[0]
+    assert _digest(store_with_one_scene) == before
+
+
+def test_a_batch_with_one_bad_file_registers_nothing(tmp_path, geotiff_factory, short_corridor, store_with_one_scene, capsys):
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    good2 = geotiff_factory("good2.tif", bounds=(minx, miny, maxx, maxy), date=dt.date(2025, 9, 13), seed=5)
+    bad = tmp_path / "bad.tif"
+    bad.write_text("nope")
+    before = _digest(store_with_one_scene)
+    code, _, _ = call(["scenes", "add", str(good2), str(bad), "--store", str(store_with_one_scene)], capsys)
+    assert code == 2 and _digest(store_with_one_scene) == before
+
+
+def test_scenes_list_shows_coverage(store_with_one_scene, capsys):
+    code, out, err = call(["scenes", "list", "--corridor", "yalu-upper[0:2]", "--store", str(store_with_one_scene)], capsys)
+    assert code == 0, err
+    assert "2025-07-31" in out and "%" in out

@@ -1,0 +1,203 @@
+"""Reading corridor windows: georeferencing of GE overlays, mosaics, masks, bit depth, bands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+import shapely
+from pyproj import Transformer
+from rasterio.enums import ColorInterp
+
+from borderwatch.errors import InputError, SceneError
+from borderwatch.imagery import read_tile, register_scene
+from borderwatch.imagery.handles import dataset_for
+from imagery_helpers import rotated_corner, write_tif
+
+TAGS = {"CAPTURE_DATE": "2023-05-14"}
+TO_UTM = Transformer.from_crs(4326, 32652, always_xy=True)
+
+
+def _window(x, y, half):
+    return (x - half, y - half, x + half, y + half)
+
+
+def _bright_centre(tile):
+    """UTM centre of the white pixels of a read window."""
+    rows, cols = np.nonzero(tile.data.min(axis=0) > 200)
+    assert rows.size, "the white block is not in the window"
+    t = tile.transform
+    return t @ (cols.mean() + 0.5, rows.mean() + 0.5)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 35.0, -120.0])
+def test_google_earth_corner_reads_back_at_its_lon_lat(ge_export, rotation):
+    img, _, box = ge_export(rotation=rotation)
+    s = register_scene(img)
+    # the 8x8 white block sits in the image's top-left corner: centre at (4, 4) of 100x80 px
+    lon, lat = rotated_corner(rotation=rotation, u=4 / 100, v=4 / 80, **box)
+    x, y = TO_UTM.transform(lon, lat)
+    tile = read_tile([s], _window(x, y, 150), 32652, 2.0)
+    bx, by = _bright_centre(tile)
+    assert np.hypot(bx - x, by - y) < 12  # well under one image pixel (~8-11 m)
+    assert tile.scene_ids == (s.scene_id,)
+
+
+def test_rotated_overlay_leaves_outside_invalid(ge_export):
+    img, _, box = ge_export(rotation=45.0)
+    s = register_scene(img)
+    # the unrotated box's north-east corner is outside a 45-degree-turned image
+    x, y = TO_UTM.transform(box["east"] - 0.0003, box["north"] - 0.0003)
+    tile = read_tile([s], _window(x, y, 20), 32652, 4.0)
+    assert not tile.valid.any()
+    cx, cy = TO_UTM.transform((box["east"] + box["west"]) / 2, (box["north"] + box["south"]) / 2)
+    centre = read_tile([s], _window(cx, cy, 20), 32652, 4.0)
+    assert centre.valid.all() and centre.data.max() < 120  # dark grey, not the corner block
+
+
+def test_kml_itself_reads_the_same_pixels(ge_export):
+    img, kml, _ = ge_export(rotation=10.0)
+    a, b = register_scene(img), register_scene(kml)
+    win = read_tile([a], _window(*_utm_centre(a), 300), 32652, 5.0)
+    win2 = read_tile([b], _window(*_utm_centre(b), 300), 32652, 5.0)
+    assert win.valid.any()
+    assert np.array_equal(win.data, win2.data) and np.array_equal(win.valid, win2.valid)
+
+
+def _utm_centre(scene):
+    c = shapely.from_wkt(scene.footprint_wkt).centroid
+    return TO_UTM.transform(c.x, c.y)
+
+
+def test_mosaic_finest_then_latest_wins(tmp_path, centre):
+    x, y, _, _ = centre
+    coarse = write_tif(tmp_path / "coarse.tif", np.full((3, 40, 40), 50, np.uint8), origin=(x - 400, y + 400), gsd=20.0, tags=TAGS)
+    fine = write_tif(tmp_path / "fine.tif", np.full((3, 80, 40), 200, np.uint8), origin=(x, y + 400), gsd=10.0, tags=TAGS)
+    a, b = register_scene(coarse), register_scene(fine)
+    win = (x - 300, y - 300, x + 300, y + 300)
+    tile = read_tile([b, a], win, 32652, 10.0)  # order must not matter for different GSDs
+    assert tile.valid.all()
+    assert (tile.data[:, :, :25] == 50).all()  # west: only the coarse scene
+    assert (tile.data[:, :, 35:] == 200).all()  # east: the finer scene wins
+    assert set(tile.scene_ids) == {a.scene_id, b.scene_id}
+    # same GSD: the later-registered (later in the list) wins
+    other = write_tif(tmp_path / "other.tif", np.full((3, 40, 40), 90, np.uint8), origin=(x - 400, y + 400), gsd=20.0, tags=TAGS)
+    c = register_scene(other)
+    assert (read_tile([a, c], win, 32652, 10.0).data == 90).all()
+    assert (read_tile([c, a], win, 32652, 10.0).data == 50).all()
+    # a window the coarse scene alone fills never opens the fine one
+    only = read_tile([a, b], (x - 300, y - 300, x - 100, y + 300), 32652, 10.0)
+    assert only.scene_ids == (a.scene_id,)
+
+
+def test_nodata_in_the_fine_scene_shows_the_coarse_one(tmp_path, centre):
+    x, y, _, _ = centre
+    coarse = write_tif(tmp_path / "c.tif", np.full((3, 40, 40), 50, np.uint8), origin=(x - 400, y + 400), gsd=20.0, tags=TAGS)
+    data = np.full((3, 80, 80), 200, np.uint8)
+    data[:, :, :40] = 0
+    fine = write_tif(tmp_path / "f.tif", data, origin=(x - 400, y + 400), gsd=10.0, nodata=0, tags=TAGS)
+    tile = read_tile([register_scene(coarse), register_scene(fine)], (x - 300, y - 300, x + 300, y + 300), 32652, 10.0)
+    assert tile.valid.all()
+    assert (tile.data[:, :, :25] == 50).all() and (tile.data[:, :, 35:] == 200).all()
+
+
+@pytest.mark.parametrize("kind", ["nodata", "internal_mask", "alpha", "plain"])
+def test_mask_honoured_and_outside_invalid(tmp_path, centre, kind):
+    x, y, _, _ = centre
+    data = np.full((3, 64, 64), 150, np.uint8)
+    masked = np.zeros((64, 64), bool)
+    masked[:, :16] = True  # west quarter has no data
+    path = tmp_path / f"{kind}.tif"
+    if kind == "nodata":
+        data[:, masked] = 0
+        write_tif(path, data, origin=(x - 320, y + 320), gsd=10.0, nodata=0, tags=TAGS)
+    elif kind == "alpha":
+        alpha = np.where(masked, 0, 255).astype(np.uint8)
+        write_tif(path, np.concatenate([data, alpha[None]]), origin=(x - 320, y + 320), gsd=10.0, tags=TAGS, photometric="RGB")
+        with rasterio.open(path, "r+") as ds:
+            ds.colorinterp = [ColorInterp.red, ColorInterp.green, ColorInterp.blue, ColorInterp.alpha]
+    else:
+        write_tif(path, data, origin=(x - 320, y + 320), gsd=10.0, tags=TAGS)
+        if kind == "internal_mask":
+            with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "r+") as ds:
+                ds.write_mask(np.where(masked, 0, 255).astype(np.uint8))
+    s = register_scene(path)
+    # window: 100 m west of the scene to its centre, rows inside
+    tile = read_tile([s], (x - 420, y - 100, x, y + 100), 32652, 5.0)
+    cols_valid = tile.valid.any(axis=0)
+    first = int(np.argmax(cols_valid))
+    edge = 0 if kind == "plain" else 160  # metres from the scene's west edge where data starts
+    assert first * 5 == pytest.approx(100 + edge, abs=5)
+    assert tile.valid[:, first + 2 :].all()
+    assert (tile.data[:, tile.valid] >= 140).all()  # no black nodata leaking in
+    assert (tile.data[:, ~tile.valid] == 0).all()
+
+
+def test_sixteen_bit_is_stretched_and_single_band_repeated(tmp_path, centre):
+    x, y, _, _ = centre
+    ramp = np.tile(np.linspace(1000, 5000, 64, dtype=np.uint16), (64, 1))[None]
+    s = register_scene(write_tif(tmp_path / "u16.tif", ramp, origin=(x - 320, y + 320), gsd=10.0, tags=TAGS))
+    tile = read_tile([s], (x - 320, y - 320, x + 320, y + 320), 32652, 10.0, resampling="nearest")
+    assert tile.data.dtype == np.uint8 and tile.data.shape == (3, 64, 64)
+    assert (tile.data[0] == tile.data[1]).all() and (tile.data[1] == tile.data[2]).all()
+    row = tile.data[0, 32].astype(int)
+    assert row[0] == 0 and row[-1] == 255  # beyond the 2nd / 98th percentiles: clipped
+    assert (np.diff(row) >= 0).all() and 100 < row[32] < 155
+
+
+def test_four_band_rgb_and_nir(tmp_path, centre):
+    x, y, _, _ = centre
+    data = np.stack([np.full((64, 64), v, np.uint8) for v in (10, 20, 30, 40)])
+    # MINISBLACK: a plain 4-band file (GDAL would otherwise write the 4th byte band as alpha)
+    s = register_scene(write_tif(tmp_path / "rgbn.tif", data, origin=(x - 320, y + 320), gsd=10.0, tags=TAGS, photometric="MINISBLACK"))
+    win = (x - 100, y - 100, x + 100, y + 100)
+    assert read_tile([s], win, 32652, 10.0).data[:, 5, 5].tolist() == [10, 20, 30]
+    assert read_tile([s], win, 32652, 10.0, bands=4).data[:, 5, 5].tolist() == [10, 20, 30, 40]
+    rgb = register_scene(write_tif(tmp_path / "rgb.tif", data[:3], origin=(x - 320, y + 320), gsd=10.0, tags=TAGS))
+    with pytest.raises(SceneError, match="near-infrared"):
+        read_tile([rgb], win, 32652, 10.0, bands=4)
+
+
+def test_bad_reads(tmp_path, centre):
+    x, y, _, _ = centre
+    a = register_scene(write_tif(tmp_path / "a.tif", np.full((3, 8, 8), 9, np.uint8), origin=(x, y), gsd=10.0, tags=TAGS))
+    b = register_scene(write_tif(tmp_path / "b.tif", np.full((3, 8, 8), 9, np.uint8), origin=(x, y), gsd=10.0, tags={"CAPTURE_DATE": "2023-06-01"}))
+    win = (x, y - 80, x + 80, y)
+    with pytest.raises(InputError, match="one date"):
+        read_tile([a, b], win, 32652, 10.0)
+    with pytest.raises(InputError, match="resampling"):
+        read_tile([a], win, 32652, 10.0, resampling="sideways")
+    with pytest.raises(InputError):
+        read_tile([a], win, 32652, 0.0)
+    empty = read_tile([], win, 32652, 10.0)
+    assert not empty.valid.any() and empty.scene_ids == ()
+
+
+def test_open_datasets_are_cached(tmp_path, centre):
+    x, y, _, _ = centre
+    s = register_scene(write_tif(tmp_path / "a.tif", np.full((3, 8, 8), 9, np.uint8), origin=(x, y), gsd=10.0, tags=TAGS))
+    assert dataset_for(s) is dataset_for(s)
+    read_tile([s], (x, y - 80, x + 80, y), 32652, 10.0)
+    assert dataset_for(s) is dataset_for(s) and not dataset_for(s).closed
+
+
+def _read_sum(args):
+    scenes, bounds = args
+    tile = read_tile(scenes, bounds, 32652, 10.0)
+    return int(tile.data.sum()), int(tile.valid.sum()), tile.scene_ids
+
+
+def test_worker_processes_reopen_scenes_lazily(tmp_path, centre):
+    """Scenes travel to workers as plain records; each process opens its own files."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    x, y, _, _ = centre
+    data = np.arange(64 * 64, dtype=np.uint16).reshape(1, 64, 64)
+    s = register_scene(write_tif(tmp_path / "a.tif", data, origin=(x - 320, y + 320), gsd=10.0, tags=TAGS))
+    read_tile([s], (x - 320, y - 320, x, y), 32652, 10.0)  # parent holds an open handle before forking
+    jobs = [([s], (x - 320 + i * 100, y - 320, x + i * 100, y)) for i in range(4)]
+    with cf.ProcessPoolExecutor(max_workers=2, mp_context=mp.get_context("fork")) as pool:
+        remote = list(pool.map(_read_sum, jobs))
+    assert remote == [_read_sum(j) for j in jobs]
+    assert all(r[2] == (s.scene_id,) for r in remote)

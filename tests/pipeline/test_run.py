@@ -1,0 +1,112 @@
+"""The pipeline: every (tile, date) stored once, reruns skip, interruptions resume, executors agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from borderwatch.imagery import register_scene
+from borderwatch.pipeline import AnalysisParams, DaskExecutor, InProcessExecutor, make_executor, run_pipeline
+from borderwatch.store import Store
+
+D1, D2 = dt.date(2025, 7, 31), dt.date(2025, 9, 13)
+PARAMS = AnalysisParams(gsd_m=4.0, tile_m=512.0)
+
+
+@pytest.fixture
+def scenes(short_corridor, geotiff_factory):
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    midx = (minx + maxx) / 2
+    # date 1 covers the whole stretch; date 2 only its western half
+    a = geotiff_factory("a.tif", bounds=(minx - 100, miny - 100, maxx + 100, maxy + 100), date=D1, seed=1)
+    b = geotiff_factory("b.tif", bounds=(minx - 100, miny - 100, midx, maxy + 100), date=D2, seed=2)
+    return [register_scene(a), register_scene(b)]
+
+
+def _results(store):
+    return {(r["tile_id"], str(r["date"])): r["stats"] for r in store.tile_results()}
+
+
+def test_run_stores_every_tile_and_date(tmp_path, short_corridor, scenes):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        store.add_scenes(scenes)
+        summary = run_pipeline(short_corridor, scenes, store, params=PARAMS)
+        results = _results(store)
+        runs = store.runs()
+    assert summary.tasks == summary.tiles * 2
+    assert len(results) == summary.tiles * 2
+    full = [s for (t, d), s in results.items() if d == D1.isoformat()]
+    assert all(s["coverage"] > 0.99 for s in full if s.get("watched_pixels", 1))
+    half = [s["coverage"] for (t, d), s in results.items() if d == D2.isoformat()]
+    assert min(half) == 0.0 and max(half) > 0.99  # the eastern half has no imagery on date 2
+    assert runs[-1]["status"] == "finished"
+    assert runs[-1]["parameters"]["gsd_m"] == 4.0
+
+
+def test_rerun_skips_finished_tiles(tmp_path, short_corridor, scenes):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        first = run_pipeline(short_corridor, scenes, store, params=PARAMS)
+        second = run_pipeline(short_corridor, scenes, store, params=PARAMS)
+        changed = run_pipeline(short_corridor, scenes, store, params=AnalysisParams(gsd_m=8.0, tile_m=512.0))
+    assert second.computed == 0 and second.skipped == first.tasks
+    assert changed.skipped == 0 and changed.tasks == first.tasks
+
+
+class _Interrupting(InProcessExecutor):
+    """Stops like a Ctrl-C after ``n`` tiles."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def map_unordered(self, fn, items):
+        for i, result in enumerate(super().map_unordered(fn, items)):
+            if i == self.n:
+                raise KeyboardInterrupt
+            yield result
+
+
+def test_interrupted_run_resumes_with_the_same_results(tmp_path, short_corridor, scenes):
+    with Store.open(tmp_path / "ref.gpkg", create=True) as store:
+        run_pipeline(short_corridor, scenes, store, params=PARAMS)
+        reference = _results(store)
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_pipeline(short_corridor, scenes, store, params=PARAMS, executor=_Interrupting(20), batch_size=8)
+        partial = _results(store)
+        assert 0 < len(partial) < len(reference)
+        assert store.runs()[-1]["status"] == "interrupted"
+        resumed = run_pipeline(short_corridor, scenes, store, params=PARAMS)
+        assert resumed.skipped == len(partial)
+        assert _results(store) == reference
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_matches_in_process(tmp_path, short_corridor, scenes):
+    with Store.open(tmp_path / "a.gpkg", create=True) as store:
+        run_pipeline(short_corridor, scenes, store, params=PARAMS)
+        reference = _results(store)
+    executor = make_executor(workers=2)
+    try:
+        assert isinstance(executor, DaskExecutor)
+        assert executor.client.scheduler.address.startswith("tcp://127.0.0.1")
+        with Store.open(tmp_path / "b.gpkg", create=True) as store:
+            summary = run_pipeline(short_corridor, scenes, store, params=PARAMS, executor=executor)
+            assert _results(store) == reference
+        assert "LocalCluster" in summary.executor
+    finally:
+        executor.close()
+
+
+@pytest.mark.slow
+def test_existing_scheduler_by_address(tmp_path, short_corridor, scenes):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        executor = make_executor(scheduler=cluster.scheduler_address)
+        try:
+            with Store.open(tmp_path / "c.gpkg", create=True) as store:
+                summary = run_pipeline(short_corridor, scenes[:1], store, params=PARAMS, executor=executor)
+            assert summary.computed > 0 and cluster.scheduler_address in summary.executor
+        finally:
+            executor.close()

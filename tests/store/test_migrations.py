@@ -1,0 +1,148 @@
+"""Opening files: new, empty, older, newer, foreign and broken ones."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from _store_data import populate
+from shapely.geometry import Point
+
+from borderwatch.errors import StoreError
+from borderwatch.store import Store, schema
+from borderwatch.store.schema import Migration, Table, create_table
+
+
+def test_new_store_is_latest_version(store_path):
+    with Store.open(store_path, create=True) as s:
+        assert s.schema_version == schema.MIGRATIONS[-1].version == 1
+    conn = sqlite3.connect(store_path)
+    assert conn.execute("SELECT version, name FROM bw_meta").fetchall()[0][0] == 1
+    conn.close()
+
+
+def test_missing_file_needs_create(store_path):
+    with pytest.raises(StoreError, match="no such store") as err:
+        Store.open(store_path)
+    assert str(store_path) in str(err.value)
+    assert not store_path.exists()
+    with pytest.raises(StoreError, match="does not exist"):
+        Store.open(store_path.parent / "nope" / "bw.gpkg", create=True)
+
+
+@pytest.mark.parametrize("kind", ["zero-bytes", "sqlite-without-tables"])
+def test_empty_file_is_version_zero(store_path, kind):
+    if kind == "zero-bytes":
+        store_path.write_bytes(b"")
+    else:
+        sqlite3.connect(store_path).execute("PRAGMA user_version = 0").close()
+    with pytest.raises(StoreError, match="empty database"):
+        Store.open(store_path)
+    with Store.open(store_path, create=True) as s:
+        assert s.schema_version == 1
+        populate(s)
+    with Store.open(store_path) as s:
+        assert len(s.scenes()) == 2
+
+
+def test_text_file_is_refused(tmp_path):
+    path = tmp_path / "notes.gpkg"
+    path.write_text("this is not a database\n" * 10)
+    with pytest.raises(StoreError, match="not an SQLite database") as err:
+        Store.open(path, create=True)
+    assert str(path) in str(err.value)
+    assert path.read_text().startswith("this is not")
+
+
+def test_other_sqlite_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="not a GeoPackage") as err:
+        Store.open(path, create=True)
+    assert str(path) in str(err.value)
+
+
+def test_directory_is_refused(tmp_path):
+    with pytest.raises(StoreError, match="directory"):
+        Store.open(tmp_path, create=True)
+
+
+def test_foreign_geopackage_gets_tables_only_with_create(tmp_path):
+    path = tmp_path / "qgis_project.gpkg"
+    gdf = gpd.GeoDataFrame({"name": ["ferry"]}, geometry=[Point(126.6, 41.4)], crs=4326)
+    pyogrio.write_dataframe(gdf, path, layer="my_points")
+    with pytest.raises(StoreError, match="without borderwatch tables"):
+        Store.open(path)
+    with Store.open(path, create=True) as s:
+        assert s.schema_version == 1
+        populate(s)
+    layers = {name for name, _ in pyogrio.list_layers(path)}
+    assert {"my_points", "scenes", "runs"} <= layers
+    assert pyogrio.read_dataframe(path, layer="my_points")["name"].tolist() == ["ferry"]
+
+
+def test_foreign_geopackage_with_clashing_table_is_untouched(tmp_path):
+    path = tmp_path / "clash.gpkg"
+    gdf = gpd.GeoDataFrame({"name": ["x"]}, geometry=[Point(126.6, 41.4)], crs=4326)
+    pyogrio.write_dataframe(gdf, path, layer="sites")
+    with pytest.raises(StoreError, match="already exist"):
+        Store.open(path, create=True)
+    assert {name for name, _ in pyogrio.list_layers(path)} == {"sites"}
+
+
+def test_newer_store_is_refused(store_path):
+    Store.open(store_path, create=True).close()
+    conn = sqlite3.connect(store_path)
+    conn.execute("INSERT INTO bw_meta (version, name, software_version) VALUES (99, 'future', '9.0')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="schema version 99, newer") as err:
+        Store.open(store_path, create=True)
+    assert str(store_path) in str(err.value)
+
+
+def _v2(conn):
+    conn.execute("ALTER TABLE sites ADD COLUMN note TEXT")
+    create_table(conn, Table("notes", "free notes", (("text", "TEXT"),)))
+
+
+def test_older_store_migrates(store_path, monkeypatch):
+    with Store.open(store_path, create=True) as s:
+        populate(s)
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, Migration(2, "site notes", _v2)])
+    with Store.open(store_path) as s:  # no create needed to migrate
+        assert s.schema_version == 2
+        s.write_rows("sites", [{"site_id": "S-2", "note": "new column works"}])
+        s.write_rows("notes", [{"text": "hello"}])
+        assert s.read_rows("sites", {"site_id": "S-2"})[0]["note"] == "new column works"
+        assert len(s.scenes()) == 2  # data kept
+    conn = sqlite3.connect(store_path)
+    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2]
+    conn.close()
+    # the migrated file is still a valid GeoPackage for GDAL
+    assert "notes" in {n for n, _ in pyogrio.list_layers(store_path)}
+
+
+def test_failed_migration_leaves_store_untouched(store_path, monkeypatch):
+    with Store.open(store_path, create=True) as s:
+        populate(s)
+    before = store_path.read_bytes()
+
+    def broken(conn):
+        _v2(conn)
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, Migration(2, "broken", broken)])
+    with pytest.raises(StoreError, match="migration from schema version 1 failed") as err:
+        Store.open(store_path)
+    assert str(store_path) in str(err.value)
+    assert store_path.read_bytes() == before
+    monkeypatch.undo()
+    with Store.open(store_path) as s:
+        assert s.schema_version == 1
+        assert "note" not in s.read_rows("sites")[0]
