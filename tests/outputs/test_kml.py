@@ -1,0 +1,145 @@
+"""Corridor KML/KMZ: valid against the OGC KML 2.2 schema, with the folders users look for."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+
+import fastkml
+import pytest
+from lxml import etree
+
+from borderwatch.corridor import load_corridor
+from borderwatch.errors import InputError, SceneError
+from borderwatch.outputs.kml import chainage_marks, write_corridor_kml, write_kmz
+
+from rasters import make_geotiff, make_scene
+
+NS = {"k": "http://www.opengis.net/kml/2.2"}
+
+
+@lru_cache(maxsize=1)
+def kml_schema() -> etree.XMLSchema:
+    """The OGC KML 2.2 schema (with gx, atom and xAL) shipped in the fastkml wheel."""
+    xsd = Path(fastkml.__file__).parent / "schema" / "ogckml22.xsd"
+    assert xsd.exists(), xsd
+    return etree.XMLSchema(etree.parse(str(xsd)))
+
+
+def assert_valid(tree) -> None:
+    schema = kml_schema()
+    if not schema.validate(tree):
+        raise AssertionError(f"invalid KML: {schema.error_log}")
+
+
+@pytest.fixture(scope="module")
+def corridor():
+    return load_corridor("yalu-upper[0:10]")
+
+
+@pytest.fixture
+def scenes(tmp_path):
+    a = make_geotiff(tmp_path / "a.tif")
+    b = make_geotiff(tmp_path / "b.tif", lon=128.12)
+    return [make_scene(a, dt.date(2021, 5, 1)), make_scene(b, dt.date(2019, 9, 9), provider="Other <Sat>")]
+
+
+def _folders(tree) -> dict[str, etree._Element]:
+    return {f.findtext("k:name", namespaces=NS): f for f in tree.iterfind(".//k:Folder", NS)}
+
+
+def test_kml_is_schema_valid_and_complete(corridor, scenes, tmp_path):
+    path = write_corridor_kml(corridor, tmp_path / "out" / "corridor.kml", scenes=scenes)
+    assert path == tmp_path / "out" / "corridor.kml"
+    tree = etree.parse(str(path))
+    assert_valid(tree)
+    folders = _folders(tree)
+    assert set(folders) == {"Corridor", "Banks", "Chainage (every 1 km)", "Places", "Scene footprints"}
+
+    desc = folders["Corridor"].findtext("k:Placemark/k:description", namespaces=NS)
+    assert "10.00 km" in desc and "Hyesan" in desc and "OpenStreetMap" in desc and "GeoNames" in desc
+    coords = folders["Corridor"].findtext(".//k:LineString/k:coordinates", namespaces=NS).split()
+    lon, lat = map(float, coords[0].split(","))
+    assert 127.5 < lon < 128.5 and 41 < lat < 42  # lon,lat order
+
+    banks = {pm.findtext("k:name", namespaces=NS): pm for pm in folders["Banks"].iterfind("k:Placemark", NS)}
+    assert set(banks) == {"KP bank", "CN bank"}
+    assert banks["KP bank"].find(".//k:Polygon", NS) is not None
+
+    names = [pm.findtext("k:name", namespaces=NS) for pm in folders["Chainage (every 1 km)"].iterfind("k:Placemark", NS)]
+    labels = [n for n in names if not n.endswith("tick")]
+    assert labels == [f"km {i}" for i in range(11)]
+    assert len(names) == 22
+    # the km 5 tick crosses the line there, perpendicular: both ends ~250 m off, on opposite banks
+    from shapely.geometry import LineString
+
+    pm = [pm for pm in folders["Chainage (every 1 km)"].iterfind("k:Placemark", NS)
+          if pm.findtext("k:name", namespaces=NS) == "km 5 tick"][0]
+    pts = [tuple(map(float, c.split(","))) for c in pm.findtext(".//k:coordinates", namespaces=NS).split()]
+    tick = corridor.from_lonlat(LineString(pts))
+    ends = [corridor.locate(*xy) for xy in tick.coords]
+    assert [round(e.chainage_km, 2) for e in ends] == [5.0, 5.0]
+    assert ends[0].offset_m == pytest.approx(250, abs=2) and ends[1].offset_m == pytest.approx(-250, abs=2)
+    assert (ends[0].country, ends[1].country) == ("KP", "CN")
+
+    places = [pm.findtext("k:name", namespaces=NS) for pm in folders["Places"].iterfind("k:Placemark", NS)]
+    assert "Hyesan" in places
+    assert "Changbai (outside this stretch)" in places  # upstream of the origin: negative chainage
+    assert "Kimjongsuk-up (outside this stretch)" in places
+
+    fps = list(folders["Scene footprints"].iterfind("k:Placemark", NS))
+    assert [pm.findtext("k:TimeStamp/k:when", namespaces=NS) for pm in fps] == ["2019-09-09", "2021-05-01"]
+    d = fps[0].findtext("k:description", namespaces=NS)
+    assert scenes[1].sha256 in d and "Other &lt;Sat&gt;" in d and "CC-BY-4.0 (test)" in d
+
+
+def test_tick_spacing_and_bad_tick(corridor, tmp_path):
+    tree = etree.parse(str(write_corridor_kml(corridor, tmp_path / "c.kml", tick_km=2.5)))
+    assert_valid(tree)
+    labels = [
+        pm.findtext("k:name", namespaces=NS)
+        for pm in _folders(tree)["Chainage (every 2.5 km)"].iterfind("k:Placemark", NS)
+        if not pm.findtext("k:name", namespaces=NS).endswith("tick")
+    ]
+    assert labels == ["km 0", "km 2.5", "km 5", "km 7.5", "km 10"]
+    assert "Scene footprints" not in _folders(tree)
+    with pytest.raises(InputError, match="tick_km"):
+        write_corridor_kml(corridor, tmp_path / "bad.kml", tick_km=0)
+    assert not (tmp_path / "bad.kml").exists()
+    assert chainage_marks(9.95, 1.0)[-1] == 9.0
+    assert chainage_marks(9.9999999, 1.0)[-1] == 10.0  # float noise at the end still gets its tick
+
+
+def test_kmz_holds_the_same_valid_document(corridor, scenes, tmp_path):
+    path = write_kmz(corridor, tmp_path / "c.kmz", scenes=scenes)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == ["doc.kml"]
+        tree = etree.fromstring(zf.read("doc.kml"))
+    assert_valid(tree)
+    assert len(tree.findall(".//k:TimeStamp", NS)) == 2
+
+
+def test_bad_footprint_names_the_scene(corridor, scenes, tmp_path):
+    from dataclasses import replace
+
+    bad = replace(scenes[0], footprint_wkt="POLYGON ((1 2, 3")
+    with pytest.raises(SceneError, match="a.tif"):
+        write_corridor_kml(corridor, tmp_path / "c.kml", scenes=[bad])
+    assert not (tmp_path / "c.kml").exists()
+
+
+def test_schema_check_rejects_invalid_kml(corridor, tmp_path):
+    """The validation used above does catch schema errors (out-of-order and unknown elements)."""
+    tree = etree.parse(str(write_corridor_kml(corridor, tmp_path / "c.kml")))
+    pm = tree.find(".//k:Placemark", NS)
+    name = pm.find("k:name", NS)
+    pm.remove(name)
+    pm.append(name)  # <name> after the geometry: not allowed by the schema
+    with pytest.raises(AssertionError, match="invalid KML"):
+        assert_valid(tree)
+    tree = etree.parse(str(tmp_path / "c.kml"))
+    etree.SubElement(tree.find(".//k:Placemark", NS), "{%s}Colour" % NS["k"]).text = "red"
+    with pytest.raises(AssertionError, match="invalid KML"):
+        assert_valid(tree)
