@@ -43,7 +43,7 @@ def main() -> None:
         t = time.perf_counter()
         paths = write_scenes(load_corridor("yalu-upper"), km=(a, b), gsd_m=args.gsd, dates=[dt.date(2025, 7, 31)], seed=11, out_dir=tmp / "scenes")
         print(f"rendered {args.km} km at {args.gsd} m in {time.perf_counter() - t:.1f} s")
-        scenes = [register_scene(p) for p in paths]
+        scenes = [register_scene(p) for p in paths if p.parent == tmp / "scenes" and p.suffix == ".tif"]
         _, tasks, _, _ = plan_tasks(corridor, scenes, params)
         n = len(tasks)
         mpx = sum(t.tile.shape_at(args.gsd)[0] ** 2 for t in tasks) / 1e6

@@ -108,7 +108,7 @@ def write_scenes(
                         if progress is not None:
                             progress(done, total)
                     dst.update_tags(**scene_tags(d, world.seed, g))
-                _to_cog(tmp_rgb, tif, predictor=2)
+                _to_cog(tmp_rgb, tif, predictor=True)
                 paths.append(tif)
                 if landcover:
                     with rasterio.open(tmp_lc, "r+") as lcd:
@@ -208,10 +208,10 @@ def _inside(area, bx, h: int, w: int) -> np.ndarray:
     return rasterize([clip], out_shape=(h, w), transform=t, fill=0, default_value=1, dtype="uint8").astype(bool)
 
 
-def _to_cog(src: Path, dst: Path, predictor: int = 1, resampling: str = "AVERAGE") -> None:
+def _to_cog(src: Path, dst: Path, predictor: bool = False, resampling: str = "AVERAGE") -> None:
     tmp = dst.with_suffix(".tif.part")
     with rasterio.Env(GDAL_CACHEMAX=256):
-        rasterio.shutil.copy(src, tmp, driver="COG", compress="DEFLATE", level=3, predictor=predictor, blocksize=512,
+        rasterio.shutil.copy(src, tmp, driver="COG", compress="DEFLATE", level=3, predictor="YES" if predictor else "NO", blocksize=512,
                              overviews="AUTO", resampling=resampling, num_threads=str(os.cpu_count() or 1))
     os.replace(tmp, dst)
 
