@@ -119,11 +119,13 @@ def corridor_show(spec, width, left_country, right_country, origin, as_json) -> 
     SPEC is a bundled name (yalu-upper, yalu) or a vector file, optionally with a
     stretch: yalu-upper[0:10], yalu[Hyesan:Kimhyongjik-up].
     """
+    from shapely.geometry import Point
+
     c = _corridor(spec, width, left_country, right_country, origin)
     info = c.describe()
     places = [
         {"name": p.name, "chainage_km": round(p.chainage_km, 2), "offset_m": round(p.offset_m), "country": p.country,
-         "in_corridor": 0 <= p.chainage_km <= c.length_km and abs(p.offset_m) <= max(c.left_width_m, c.right_width_m)}
+         "in_corridor": bool(c.area.covers(c.from_lonlat(Point(p.lon, p.lat))))}
         for p in c.places
     ]
     if as_json:
