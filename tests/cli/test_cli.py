@@ -129,3 +129,12 @@ def test_scenes_list_shows_coverage(store_with_one_scene, capsys):
     code, out, err = call(["scenes", "list", "--corridor", "yalu-upper[0:2]", "--store", str(store_with_one_scene)], capsys)
     assert code == 0, err
     assert "2025-07-31" in out and "%" in out
+
+
+def test_synth_command_writes_scenes_and_truth(tmp_path, capsys):
+    out = tmp_path / "synth"
+    code, _, err = call(["synth", "--corridor", "yalu-upper", "--km", "2:2.5", "--gsd", "2.0", "--dates", "2025-07-31", "--seed", "3", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert (out / "2025-07-31.tif").exists() and (out / "truth" / "sites.geojson").exists()
+    code, _, err = call(["synth", "--km", "5:2", "--out", str(out)], capsys)
+    assert code == 2 and "--km" in err

@@ -148,3 +148,19 @@ def test_file_without_countries(tmp_path):
 def test_unknown_place_in_stretch():
     with pytest.raises(CorridorError, match="unknown place 'Atlantis'"):
         load_corridor("yalu-upper[Atlantis:10]")
+
+
+def test_corridor_from_geopackage(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import LineString
+
+    path = tmp_path / "river.gpkg"
+    gdf = gpd.GeoDataFrame(
+        {"left_country": ["KP"], "right_country": ["CN"], "name": ["test-river"]},
+        geometry=[LineString([(128.0, 41.40), (128.05, 41.41), (128.10, 41.40)])],
+        crs=4326,
+    )
+    gdf.to_crs(32652).to_file(path, driver="GPKG")  # another CRS: read back in lon/lat
+    c = load_corridor(str(path))
+    assert c.name == "test-river" and c.length_km == pytest.approx(8.6, abs=0.3)
+    assert c.line_lonlat.coords[0][0] == pytest.approx(128.0, abs=1e-4)
