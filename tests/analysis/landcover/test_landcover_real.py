@@ -1,0 +1,75 @@
+"""Real pixels: NAIP (held-out dates, right half of the scene) and Landsat crops in data/ (see README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from borderwatch.analysis.landcover import classify_landcover, iou, ndwi_water_reference
+
+DATA = Path(__file__).with_name("data")
+
+
+def _load(stem: str):
+    img = np.asarray(Image.open(next(DATA.glob(f"{stem}_r*_rgb*.png")))).transpose(2, 0, 1).copy()
+    ref = np.asarray(Image.open(next(DATA.glob(f"{stem}_r*_water.png")))) > 127
+    return img, ref
+
+
+# Measured with the shipped params (fit-20261125d) on these crops: RGB-only water IoU 0.73 (2018)
+# and 0.31 (2020); with NIR 0.95 and 0.98. The guards below sit a little under those figures so a
+# regression fails; the issue's target (RGB-only IoU >= 0.9) is NOT met and is kept as strict xfails.
+@pytest.mark.parametrize("stem, rgb_min, nir_min", [("naip_20180716", 0.6, 0.9), ("naip_20200831", 0.2, 0.9)])
+def test_naip_water_iou(stem, rgb_min, nir_min):
+    img, ref = _load(stem)
+    valid = np.ones(ref.shape, bool)
+    rgb = classify_landcover(img[:3], valid, 5.0)
+    rgbn = classify_landcover(img, valid, 5.0)
+    assert rgb.method.endswith("/rgb") and rgbn.method.endswith("/rgbn")
+    assert iou(rgb.water_mask, ref) >= rgb_min
+    assert iou(rgbn.water_mask, ref) >= nir_min
+
+
+def test_naip_dry_crop_with_nir_has_little_water():
+    img, ref = _load("naip_20160816")
+    assert ref.mean() < 0.05
+    assert classify_landcover(img, np.ones(ref.shape, bool), 5.0).share("water") < 0.06
+
+
+_GAP = "RGB-only water on real NAIP/Landsat pixels is below the issue's target (dark-green crops and algae-green lakes overlap in RGB; 300 m Landsat is far outside the ~2 m feature scale)"
+
+
+@pytest.mark.xfail(strict=True, reason=_GAP)
+@pytest.mark.parametrize("stem", ["naip_20180716", "naip_20200831"])
+def test_target_naip_rgb_only_water_iou(stem):
+    img, ref = _load(stem)
+    assert iou(classify_landcover(img[:3], np.ones(ref.shape, bool), 5.0).water_mask, ref) >= 0.9
+
+
+@pytest.mark.xfail(strict=True, reason=_GAP)
+def test_target_naip_dry_crop_rgb_only():
+    img, ref = _load("naip_20160816")
+    assert classify_landcover(img[:3], np.ones(ref.shape, bool), 5.0).share("water") < 0.1
+
+
+@pytest.mark.xfail(strict=True, reason=_GAP)
+def test_target_landsat_sea_is_water():
+    img, ref = _load("landsat_RGB")
+    lc = classify_landcover(img, np.ones(ref.shape, bool), 300.0)
+    assert lc.classes.shape == ref.shape and (lc.classes > 0).all()
+    assert iou(lc.water_mask, ref) >= 0.5
+
+
+def test_reference_needs_dark_nir():
+    """Bright bare soil with high NDWI must not count as water; dark NIR + green does."""
+    img = np.zeros((4, 40, 40), np.uint8)
+    img[:3] = 150
+    img[3] = 140  # bare soil: NDWI slightly > 0, NIR bright
+    img[:3, :20] = np.array([40, 60, 50], np.uint8)[:, None, None]
+    img[3, :20] = 15  # water: NIR dark
+    img[3, 20:, :20] = 200  # vegetation
+    ref = ndwi_water_reference(img)
+    assert ref[:20].all() and not ref[20:].any()
