@@ -252,20 +252,35 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
 @click.option("--scheduler", default=None, help="Address of an existing dask scheduler (tcp://host:8786).")
 @click.option("--date", "date_text", default=None, help="Capture date for scenes that carry none.")
 @click.option("--licence", default="", help="Licence line for the scenes registered here.")
-def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence) -> None:
+@click.option("--detect/--no-detect", default=False, show_default=True,
+              help="Detect vehicles and heavy equipment (experimental: read the model card's accuracy first).")
+@click.option("--model", default="bundled", show_default=True, help="Detector: 'bundled' or a borderwatch ONNX detector file.")
+@click.option("--score-threshold", type=float, default=0.3, show_default=True, help="Lowest detection score kept.")
+def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold) -> None:
     """Run the pipeline over a corridor: tiles x dates, resumable, results in the store."""
-    _run(corridor_spec, list(scene_files), Path(out_dir), store_path, gsd, tile_m, workers, scheduler,
+    params = _params(gsd, tile_m, detect, model, score_threshold)
+    _run(corridor_spec, list(scene_files), Path(out_dir), store_path, params, workers, scheduler,
          parse_date(date_text) if date_text else None, licence)
 
 
-def _run(corridor_spec, scene_files, out_dir: Path, store_path, gsd, tile_m, workers, scheduler, date=None, licence="") -> None:
-    from borderwatch.imagery import register_scene
-    from borderwatch.outputs.publish import write_run_outputs
-    from borderwatch.pipeline import AnalysisParams, make_executor, run_pipeline
-    from borderwatch.store import Store
+def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=0.3):
+    from borderwatch.pipeline import AnalysisParams
 
     if gsd <= 0 or tile_m <= 0:
         raise InputError("--gsd/--tile-m", "must be positive")
+    if not 0 < score_threshold < 1:
+        raise InputError("--score-threshold", "must be between 0 and 1")
+    if model != "bundled" and not Path(model).is_file():
+        raise InputError(model, "detector model file not found")
+    return AnalysisParams(gsd_m=gsd, tile_m=tile_m, detect=detect, model=model if model == "bundled" else str(Path(model).resolve()), score_threshold=score_threshold)
+
+
+def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers, scheduler, date=None, licence="") -> None:
+    from borderwatch.imagery import register_scene
+    from borderwatch.outputs.publish import write_run_outputs
+    from borderwatch.pipeline import make_executor, run_pipeline
+    from borderwatch.store import Store
+
     if workers is not None and workers < 1:
         raise InputError("--workers", "must be at least 1")
     c = _corridor(corridor_spec)
@@ -287,11 +302,12 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, gsd, tile_m, wor
         executor = make_executor(workers=workers, scheduler=scheduler)
         try:
             with progress_bar(f"tiles ({executor.name})") as progress:
-                summary = run_pipeline(c, scenes_, store, params=AnalysisParams(gsd_m=gsd, tile_m=tile_m), executor=executor, progress=progress)
+                summary = run_pipeline(c, scenes_, store, params=params, executor=executor, progress=progress)
         finally:
             executor.close()
         with progress_bar("writing outputs") as progress:
-            outputs = write_run_outputs(out_dir, c, scenes_, store, progress=progress)
+            outputs = write_run_outputs(out_dir, c, scenes_, store, progress=progress,
+                                        result_key=(summary.param_hash, summary.versions_hash) if params.detect else None)
     console.print(
         f"run {summary.run_id}: {summary.tiles} tiles x {len(summary.dates)} date(s); computed {summary.computed}, "
         f"skipped {summary.skipped} already done, {summary.without_imagery} without imagery; {summary.seconds:.1f} s"
@@ -307,12 +323,18 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, gsd, tile_m, wor
 @click.option("--gsd", type=float, default=0.5, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True)
-def demo(out_dir, km_text, gsd, seed, workers) -> None:
+@click.option("--detect/--no-detect", default=False, show_default=True, help="Also run the (experimental) vehicle detector.")
+def demo(out_dir, km_text, gsd, seed, workers, detect) -> None:
     """Render a synthetic stretch of the upper Yalu for 31 July and 13 September 2025 and run the pipeline on it."""
     from borderwatch.synth import write_scenes
 
+    from borderwatch.pipeline.run import check_detector_gsd
+
     out = Path(out_dir)
     a, b = parse_km(km_text)
+    params = _params(gsd, 512.0, detect=detect)
+    if detect:
+        check_detector_gsd(params)  # before the slow render
     c = _corridor("yalu-upper")
     dates = [dt.date(2025, 7, 31), dt.date(2025, 9, 13)]
     scene_dir = out / "scenes"
@@ -327,9 +349,15 @@ def demo(out_dir, km_text, gsd, seed, workers) -> None:
         with progress_bar("rendering synthetic scenes") as progress:
             write_scenes(c, km=(a, b), gsd_m=gsd, dates=dates, seed=seed, out_dir=scene_dir, progress=progress)
         stamp.write_text(json.dumps(settings))
-    _run(f"yalu-upper[{a:g}:{b:g}]", [str(p) for p in expected], out, None, gsd, 512.0, workers, None)
+    _run(f"yalu-upper[{a:g}:{b:g}]", [str(p) for p in expected], out, None, params, workers, None)
     console.print(f"open {out / 'index.html'} in a browser, {out / 'corridor.kml'} in Google Earth, {out / 'borderwatch.gpkg'} in QGIS")
 
+
+from borderwatch.analysis.detect.cli import detect_cmd, evaluate_cmd, train_cmd  # noqa: E402
+
+cli.add_command(detect_cmd)
+cli.add_command(train_cmd)
+cli.add_command(evaluate_cmd)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,11 +15,11 @@ from borderwatch.store import Store
 @pytest.mark.slow
 def test_demo_end_to_end_and_rerun_skips(tmp_path, capsys):
     out = tmp_path / "demo"
-    main_args = ["demo", "--out", str(out), "--km", "0:1", "--gsd", "1.0"]
+    main_args = ["demo", "--out", str(out), "--km", "0:1", "--gsd", "0.8", "--detect"]
     with pytest.raises(SystemExit) as exc:
         main(main_args)
     assert exc.value.code == 0
-    for name in ["borderwatch.gpkg", "corridor.kml", "index.html", "scenes/2025-07-31.tif", "scenes/2025-09-13.tif",
+    for name in ["borderwatch.gpkg", "corridor.kml", "index.html", "detections.geojson", "scenes/2025-07-31.tif", "scenes/2025-09-13.tif",
                  "scenes/truth/objects.geojson", "overviews/2025-07-31.png"]:
         assert (out / name).exists(), name
     with Store.open(out / "borderwatch.gpkg") as store:
@@ -30,6 +30,8 @@ def test_demo_end_to_end_and_rerun_skips(tmp_path, capsys):
     assert {str(r["date"]) for r in results} == {"2025-07-31", "2025-09-13"}
     assert sum(r["stats"]["coverage"] > 0.95 for r in results) > len(results) / 2
     assert runs[-1]["status"] == "finished" and runs[-1]["model_versions"]["borderwatch"]
+    assert runs[-1]["model_versions"]["detector"].startswith("borderwatch-vehicles")
+    assert runs[-1]["parameters"]["detect"] is True
     kml = etree.parse(str(out / "corridor.kml"))
     assert kml.getroot().tag.endswith("kml")
     html = (out / "index.html").read_text()

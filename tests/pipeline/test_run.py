@@ -11,7 +11,7 @@ from borderwatch.pipeline import AnalysisParams, DaskExecutor, InProcessExecutor
 from borderwatch.store import Store
 
 D1, D2 = dt.date(2025, 7, 31), dt.date(2025, 9, 13)
-PARAMS = AnalysisParams(gsd_m=4.0, tile_m=512.0)
+PARAMS = AnalysisParams(gsd_m=4.0, tile_m=512.0, detect=False)
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_rerun_skips_finished_tiles(tmp_path, short_corridor, scenes):
     with Store.open(tmp_path / "s.gpkg", create=True) as store:
         first = run_pipeline(short_corridor, scenes, store, params=PARAMS)
         second = run_pipeline(short_corridor, scenes, store, params=PARAMS)
-        changed = run_pipeline(short_corridor, scenes, store, params=AnalysisParams(gsd_m=8.0, tile_m=512.0))
+        changed = run_pipeline(short_corridor, scenes, store, params=AnalysisParams(gsd_m=8.0, tile_m=512.0, detect=False))
     assert second.computed == 0 and second.skipped == first.tasks
     assert changed.skipped == 0 and changed.tasks == first.tasks
 

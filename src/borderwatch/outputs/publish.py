@@ -1,4 +1,4 @@
-"""What a run leaves in its output folder: KML for Google Earth, a web map, per-date overviews.
+"""What a run leaves in its output folder: KML for Google Earth, a web map, per-date overviews, detections.
 
 Everything here is derived from the store and the scenes, never from ground
 truth, so the same files can be regenerated from a store alone.
@@ -6,15 +6,85 @@ truth, so the same files can be regenerated from a store alone.
 
 from __future__ import annotations
 
+import json
+import math
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+
+import shapely
+from shapely.geometry import mapping
 
 from borderwatch.corridor.model import Corridor
 from borderwatch.imagery.scene import Scene
 
+CLASS_COLOURS = {"small_vehicle": "#00e5ff", "large_vehicle": "#ffd600", "heavy_equipment": "#ff1744"}
+CLASS_ORDER = ("small_vehicle", "large_vehicle", "heavy_equipment")
 
-def write_run_outputs(out_dir: Path, corridor: Corridor, scenes: list[Scene], store, progress: Callable[[int, int], None] | None = None) -> list[Path]:
-    """corridor.kml, overviews/<date>.png and index.html for one run folder."""
+
+def current_detections(store, param_hash: str, versions_hash: str) -> list[dict]:
+    """The detections behind the stored tile results of one parameter/version set.
+
+    A tile analysed again with other parameters or another model keeps its old
+    detections under their own run; this picks the ones that match.
+    """
+    keys = {
+        (r["tile_id"], str(r["date"]), r["run_id"])
+        for r in store.tile_results()
+        if r["param_hash"] == param_hash and r["versions_hash"] == versions_hash
+    }
+    return [d for d in store.read_rows("detections") if (d["tile_id"], str(d["date"]), d["run_id"]) in keys]
+
+
+def detections_geojson(detections: list[dict], *, with_front: bool = True) -> dict:
+    """Detections as GeoJSON (EPSG:4326) with a short line from each centre to its front."""
+    feats = []
+    for d in detections:
+        props = {
+            "class": d["class"], "subclass": d.get("subclass"), "score": d["score"], "date": str(d["date"]),
+            "heading_deg": d["heading_deg"], "heading_conf": d.get("heading_conf"), "length_m": d["length_m"],
+            "width_m": d["width_m"], "country": d.get("country"), "chainage_km": d.get("chainage_km"),
+            "scene_id": d.get("scene_id"), "tile_id": d["tile_id"], "run_id": d["run_id"],
+            "colour": CLASS_COLOURS.get(d["class"], "#ffffff"),
+        }
+        poly = d["geometry"]
+        feats.append({"type": "Feature", "geometry": mapping(poly), "properties": props})
+        if with_front:
+            feats.append({"type": "Feature", "geometry": mapping(_front_line(poly)), "properties": {**props, "part": "front"}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _front_line(poly) -> shapely.LineString:
+    """Centre to the middle of the front edge (corners are front-left, front-right, rear-right, rear-left)."""
+    c = list(poly.exterior.coords)[:4]
+    centre = poly.centroid
+    front = ((c[0][0] + c[1][0]) / 2, (c[0][1] + c[1][1]) / 2)
+    return shapely.LineString([(centre.x, centre.y), front])
+
+
+def counts_per_km(detections: list[dict], length_km: float) -> list[list]:
+    """Rows of [km bin, small, large, heavy, total] for every whole km of the stretch."""
+    n_bins = max(1, math.ceil(length_km - 1e-9))
+    counts = Counter((min(int(d["chainage_km"]), n_bins - 1), d["class"]) for d in detections if d.get("chainage_km") is not None)
+    rows = []
+    for k in range(n_bins):
+        row = [counts[(k, c)] for c in CLASS_ORDER]
+        rows.append([f"{k}–{k + 1}", *row, sum(row)])
+    total = [sum(r[i] for r in rows) for i in range(1, 5)]
+    rows.append(["all", *total])
+    return rows
+
+
+def write_run_outputs(
+    out_dir: Path,
+    corridor: Corridor,
+    scenes: list[Scene],
+    store,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    result_key: tuple[str, str] | None = None,
+) -> list[Path]:
+    """corridor.kml, overviews/<date>.png, detections.geojson and index.html for one run folder."""
     from borderwatch.outputs.kml import write_corridor_kml
     from borderwatch.outputs.overview import render_overlay
     from borderwatch.outputs.webmap import write_web_map
@@ -22,7 +92,7 @@ def write_run_outputs(out_dir: Path, corridor: Corridor, scenes: list[Scene], st
 
     out_dir = Path(out_dir)
     by_date = scenes_by_date(scenes)
-    steps = len(by_date) + 2
+    steps = len(by_date) + 3
     done = 0
 
     def tick() -> None:
@@ -40,6 +110,28 @@ def write_run_outputs(out_dir: Path, corridor: Corridor, scenes: list[Scene], st
         overlays.append((date, png, bounds))
         written.append(png)
         tick()
-    written.append(write_web_map(out_dir, corridor, scenes, overlays, title=f"borderwatch: {corridor.name}"))
+
+    extra_layers, tables = [], []
+    if result_key is not None:
+        dets = current_detections(store, *result_key)
+        area = corridor.to_lonlat(corridor.area)
+        dets = [d for d in dets if area.intersects(d["geometry"])]
+        path = out_dir / "detections.geojson"
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_text(json.dumps(detections_geojson(dets, with_front=False)))
+        tmp.replace(path)
+        written.append(path)
+        latest = max(by_date) if by_date else None
+        for date in by_date:
+            day = [d for d in dets if str(d["date"]) == date.isoformat()]
+            style = {"weight": 1.5, "fillOpacity": 0.35, "color": "#ffffff", "hidden": date != latest}
+            extra_layers.append((f"Detections {date.isoformat()} ({len(day)})", detections_geojson(day), style))
+            tables.append({
+                "title": f"Detections by km, {date.isoformat()}",
+                "columns": ["km", "small", "large", "heavy", "total"],
+                "rows": counts_per_km(day, corridor.length_km),
+            })
+    tick()
+    written.append(write_web_map(out_dir, corridor, scenes, overlays, title=f"borderwatch: {corridor.name}", extra_layers=extra_layers, tables=tables))
     tick()
     return written

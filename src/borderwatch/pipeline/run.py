@@ -22,7 +22,7 @@ from borderwatch.corridor.tiling import Tile, tile_corridor
 from borderwatch.imagery.scene import Scene
 from borderwatch.pipeline.executors import Executor, InProcessExecutor
 from borderwatch.store import corridor_record
-from borderwatch.pipeline.tasks import AnalysisParams, TileResult, TileTask, analyse_tile, versions, versions_key
+from borderwatch.pipeline.tasks import AnalysisParams, TileResult, TileTask, analyse_tile, detector_for, versions, versions_key
 
 Progress = Callable[[int, int], None]
 
@@ -38,6 +38,8 @@ class RunSummary:
     computed: int
     without_imagery: int
     seconds: float
+    param_hash: str = ""
+    versions_hash: str = ""
 
 
 def scenes_by_date(scenes: Iterable[Scene]) -> dict[dt.date, list[Scene]]:
@@ -74,6 +76,35 @@ def plan_tasks(
     return tiles, tasks, empty, skipped
 
 
+def check_detector_gsd(params: AnalysisParams) -> None:
+    """Refuse an analysis GSD the detector was not trained for, before any work starts."""
+    from borderwatch.analysis.detect.runtime import check_gsd_for
+
+    det = detector_for(params.model)
+    check_gsd_for(params.gsd_m, det.gsd_range, "--gsd")
+
+
+def grid_to_true_north(corridor: Corridor) -> Callable[[Tile], float]:
+    """Degrees to add to a grid (UTM) bearing to get a true-north bearing, per tile.
+
+    Meridian convergence is about half a degree on the upper Yalu (zone 52,
+    central meridian 129E); headings are published as true bearings.
+    """
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+
+    def turn(tile: Tile) -> float:
+        cx = (tile.bounds[0] + tile.bounds[2]) / 2
+        cy = (tile.bounds[1] + tile.bounds[3]) / 2
+        a = corridor.to_lonlat(shapely.Point(cx, cy))
+        b = corridor.to_lonlat(shapely.Point(cx, cy + 100.0))  # 100 m toward grid north
+        azimuth, _, _ = geod.inv(a.x, a.y, b.x, b.y)
+        return float(azimuth)
+
+    return turn
+
+
 def run_pipeline(
     corridor: Corridor,
     scenes: list[Scene],
@@ -88,17 +119,24 @@ def run_pipeline(
     params = params or AnalysisParams()
     executor = executor or InProcessExecutor()
     t0 = time.perf_counter()
-    pkey, vkey = params.key(), versions_key()
+    if params.detect:
+        check_detector_gsd(params)
+    pkey, vkey = params.key(), versions_key(params)
     store.upsert_corridor(*corridor_record(corridor))
+    store.add_scenes(scenes)  # idempotent: every result must point at a stored scene
     done = store.finished_tile_keys(pkey, vkey)
     tiles, tasks, empty, skipped = plan_tasks(corridor, scenes, params, done)
     run_id = store.start_run(
         corridor.name,
         {**asdict(params), "scenes": sorted(s.scene_id for s in scenes), "executor": executor.name, "host": socket.gethostname()},
-        versions(),
+        versions(params),
     )
     total = len(tasks) + len(empty)
     finished = 0
+
+    footprints = {s.scene_id: corridor.from_lonlat(shapely_wkt.loads(s.footprint_wkt)) for s in scenes}
+    gsd_by_scene = {s.scene_id: s.gsd_m for s in scenes}
+    to_true_north = grid_to_true_north(corridor)
 
     def rows(results: list[TileResult]) -> list[dict]:
         return [
@@ -115,10 +153,48 @@ def run_pipeline(
             for r in results
         ]
 
+    def detection_rows(results: list[TileResult]) -> list[dict]:
+        out = []
+        for r in results:
+            if not r.detections:
+                continue
+            xs = [d["x"] for d in r.detections]
+            ys = [d["y"] for d in r.detections]
+            km, off = corridor.locate_xy(xs, ys)
+            turn = to_true_north(r.tile)
+            ids = sorted(r.stats.get("scene_ids", []), key=lambda i: gsd_by_scene.get(i, 1e9))
+            for d, k, o in zip(r.detections, km, off):
+                centre = shapely.Point(d["x"], d["y"])
+                scene_id = next((i for i in ids if footprints[i].covers(centre)), ids[0] if ids else None)
+                out.append({
+                    "scene_id": scene_id,
+                    "date": r.date,
+                    "tile_id": r.tile.tile_id,
+                    "run_id": run_id,
+                    "class": d["class"],
+                    "subclass": d["subclass"],
+                    "score": d["score"],
+                    "length_m": d["length_m"],
+                    "width_m": d["width_m"],
+                    "heading_deg": round((d["heading_grid_deg"] + turn) % 360.0, 1),
+                    "heading_conf": d["heading_conf"],
+                    "country": corridor.country_for_offset(float(o)),
+                    "chainage_km": round(float(k), 4),
+                    "geometry": corridor.to_lonlat(shapely.from_wkb(d["polygon_wkb"])),
+                })
+        return out
+
+    def save(results: list[TileResult]) -> None:
+        with store.transaction():
+            store.put_tile_results(rows(results))
+            dets = detection_rows(results)
+            if dets:
+                store.write_rows("detections", dets)
+
     status = "failed"
     try:
         if empty:
-            store.put_tile_results(rows(empty))
+            save(empty)
             finished += len(empty)
             if progress:
                 progress(finished, total)
@@ -126,13 +202,13 @@ def run_pipeline(
         for result in executor.map_unordered(analyse_tile, tasks):
             pending.append(result)
             if len(pending) >= batch_size:
-                store.put_tile_results(rows(pending))
+                save(pending)
                 finished += len(pending)
                 pending = []
                 if progress:
                     progress(finished, total)
         if pending:
-            store.put_tile_results(rows(pending))
+            save(pending)
             finished += len(pending)
             if progress:
                 progress(finished, total)
@@ -152,4 +228,6 @@ def run_pipeline(
         computed=len(tasks),
         without_imagery=len(empty),
         seconds=time.perf_counter() - t0,
+        param_hash=pkey,
+        versions_hash=vkey,
     )

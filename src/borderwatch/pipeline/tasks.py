@@ -22,7 +22,12 @@ from borderwatch.corridor.tiling import Tile
 from borderwatch.imagery.scene import Scene
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-1"
+TILE_ANALYSIS_VERSION = "tile-stats-2"
+
+#: Metres read around a tile for detection. A vehicle belongs to the tile that holds
+#: its centre; the margin (longer than half a truck with trailer) lets the detector
+#: see it whole even when it straddles the tile edge, so nothing is cut or counted twice.
+DETECTION_MARGIN_M = 24.0
 
 
 @dataclass(frozen=True)
@@ -31,18 +36,41 @@ class AnalysisParams:
 
     gsd_m: float = 0.5
     tile_m: float = 512.0
+    # Off by default until the bundled detector meets its accuracy targets (see its model card).
+    detect: bool = False
+    model: str = "bundled"  # "bundled" or the path of a borderwatch ONNX detector
+    score_threshold: float = 0.3
 
     def key(self) -> str:
         return _digest(asdict(self))
 
 
-def versions() -> dict:
+def versions(params: AnalysisParams | None = None) -> dict:
     """Software and model versions that a result depends on (stored with every run)."""
-    return {"borderwatch": __version__, "tile_analysis": TILE_ANALYSIS_VERSION}
+    out = {"borderwatch": __version__, "tile_analysis": TILE_ANALYSIS_VERSION}
+    if params is not None and params.detect:
+        det = detector_for(params.model)
+        out["detector"] = det.name
+        out["detector_sha256"] = det.sha256
+    return out
 
 
-def versions_key() -> str:
-    return _digest(versions())
+_DETECTORS: dict = {}
+
+
+def detector_for(model: str):
+    """The detector for ``model``, loaded once per process (workers keep theirs between tiles)."""
+    if model not in _DETECTORS:
+        from borderwatch.analysis.detect.runtime import Detector
+
+        det = Detector.load_default(threads=1) if model == "bundled" else Detector(model, threads=1)
+        det.sha256 = hashlib.sha256(det.path.read_bytes()).hexdigest()
+        _DETECTORS[model] = det
+    return _DETECTORS[model]
+
+
+def versions_key(params: AnalysisParams | None = None) -> str:
+    return _digest(versions(params))
 
 
 def _digest(obj) -> str:
@@ -61,9 +89,12 @@ class TileTask:
 
 @dataclass(frozen=True)
 class TileResult:
+    """What one tile on one date gave. Detection polygons are in the corridor CRS."""
+
     tile: Tile
     date: dt.date
     stats: dict
+    detections: tuple[dict, ...] = ()
 
 
 def analyse_tile(task: TileTask) -> TileResult:
@@ -77,15 +108,20 @@ def analyse_tile(task: TileTask) -> TileResult:
 
     from borderwatch.imagery.reader import read_tile
 
-    gsd = task.params.gsd_m
+    params = task.params
+    gsd = params.gsd_m
     minx, miny, maxx, maxy = task.tile.bounds
-    img = read_tile(list(task.scenes), task.tile.bounds, CRS.from_wkt(task.crs_wkt), gsd)
-    h, w = img.valid.shape
+    margin = _margin_m(params)
+    crs = CRS.from_wkt(task.crs_wkt)
+    img = read_tile(list(task.scenes), (minx - margin, miny - margin, maxx + margin, maxy + margin), crs, gsd)
+    m = int(round(margin / gsd))
+    inner = (slice(m, img.valid.shape[0] - m), slice(m, img.valid.shape[1] - m))
+    h, w = img.valid[inner].shape
     transform = from_origin(minx, maxy, (maxx - minx) / w, (maxy - miny) / h)
     watched_geom = shapely.from_wkb(task.watched_wkb)
     watched = ~geometry_mask([watched_geom], out_shape=(h, w), transform=transform) if not watched_geom.is_empty else np.zeros((h, w), bool)
     n_watched = int(watched.sum())
-    valid = img.valid & watched
+    valid = img.valid[inner] & watched
     n_valid = int(valid.sum())
     stats: dict = {
         "pixels": int(h * w),
@@ -97,9 +133,54 @@ def analyse_tile(task: TileTask) -> TileResult:
         "gsd_m": gsd,
     }
     if n_valid:
-        px = img.data[:, valid].astype(np.float32)
+        px = img.data[(slice(None), *inner)][:, valid].astype(np.float32)
         stats["band_mean"] = [round(float(v), 2) for v in px.mean(axis=1)]
         stats["band_std"] = [round(float(v), 2) for v in px.std(axis=1)]
         grey = px[:3].mean(axis=0)
         stats["brightness_p5_p50_p95"] = [round(float(v), 1) for v in np.percentile(grey, [5, 50, 95])]
-    return TileResult(task.tile, task.date, stats)
+    detections: tuple[dict, ...] = ()
+    if params.detect and n_valid:
+        outer_transform = from_origin(minx - margin, maxy + margin, gsd, gsd)
+        detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
+        stats["detections"] = len(detections)
+    return TileResult(task.tile, task.date, stats, detections)
+
+
+def _margin_m(params: AnalysisParams) -> float:
+    """The detection margin rounded so the padded tile is a whole number of 16-px model blocks."""
+    if not params.detect:
+        return 0.0
+    px = int(np.ceil(DETECTION_MARGIN_M / params.gsd_m / 8.0)) * 8
+    return px * params.gsd_m
+
+
+def _detect(img, outer_transform, gsd, params: AnalysisParams, *, valid_inner, inner_transform, watched_geom) -> list[dict]:
+    """Detections whose centre lies in this tile, on valid pixels of the watched area."""
+    import shapely
+
+    from borderwatch.analysis.detect.sliced import to_map
+
+    det = detector_for(params.model)
+    side = max(img.valid.shape)
+    chip = int(np.ceil(side * gsd / det.gsd_m / det.multiple)) * det.multiple
+    found = det.detect_array(img.data[:3], gsd, score_threshold=params.score_threshold, tile=max(chip, 2 * 64 + det.multiple))
+    inv = ~inner_transform
+    h, w = valid_inner.shape
+    out = []
+    for d in found:
+        rec = to_map(d, outer_transform, gsd)
+        col, row = inv * (rec["x"], rec["y"])
+        c, r = int(np.floor(col)), int(np.floor(row))
+        if not (0 <= c < w and 0 <= r < h) or not valid_inner[r, c]:
+            continue  # centred in the margin (a neighbour's), in nodata, or outside the corridor
+        if not shapely.contains_xy(watched_geom, rec["x"], rec["y"]):
+            continue
+        out.append({
+            "polygon_wkb": shapely.to_wkb(shapely.Polygon(rec["polygon"])),
+            "x": rec["x"], "y": rec["y"],
+            "class": d.cls, "subclass": d.subclass, "score": round(float(d.score), 4),
+            "length_m": round(rec["length_m"], 2), "width_m": round(rec["width_m"], 2),
+            "heading_grid_deg": round(float(rec["heading_deg"]), 1),
+            "heading_conf": round(float(getattr(d, "heading_conf", 0.0)), 3),
+        })
+    return out

@@ -31,6 +31,9 @@ from borderwatch.outputs.style import country_colour
 
 LEAFLET_VERSION = "1.9.4"
 
+#: {"title": str, "columns": [str], "rows": [[value]]}: a table shown as text on the page.
+SummaryTable = dict
+
 #: (layer name, GeoJSON dict, Leaflet path style dict), e.g. detections or sites from later stages.
 ExtraLayer = tuple[str, dict, dict]
 #: An overlay as built by ``build_overlays``, or (label or date, png path, (west, south, east, north)).
@@ -51,9 +54,13 @@ def write_web_map(
     *,
     title: str,
     extra_layers: Sequence[ExtraLayer] | None = None,
+    tables: Sequence[SummaryTable] | None = None,
     tick_km: float = 1.0,
 ) -> Path:
-    """Write ``out_dir/index.html`` with its Leaflet copy and imagery; return the page's path."""
+    """Write ``out_dir/index.html`` with its Leaflet copy and imagery; return the page's path.
+
+    ``tables`` are shown as text in a panel (e.g. counts by class per km).
+    """
     if not (isinstance(tick_km, (int, float)) and tick_km > 0):
         raise InputError("tick_km", f"chainage tick spacing must be a positive number of km, got {tick_km!r}")
     out_dir = Path(out_dir)
@@ -83,6 +90,7 @@ def write_web_map(
         "tick_km": tick_km,
         "imagery": imagery,
         "extra": [{"name": n, "geojson": g, "style": st} for n, g, st in extras],
+        "tables": [_check_table(t) for t in (tables or [])],
         "attribution": _attribution(corridor, scenes, ovs),
         "legend": _legend(corridor, extras),
     }
@@ -170,6 +178,16 @@ def _legend(c: Corridor, extras: list[ExtraLayer]) -> list[dict]:
     for name, _, style in extras:
         items.append({"label": name, "colour": str(style.get("color", "#3388ff")), "kind": "point"})
     return items
+
+
+def _check_table(t: SummaryTable) -> dict:
+    if not (isinstance(t, dict) and {"title", "columns", "rows"} <= set(t)):
+        raise InputError("tables", "each table needs 'title', 'columns' and 'rows'")
+    width = len(t["columns"])
+    for r in t["rows"]:
+        if len(r) != width:
+            raise InputError(t["title"], f"a row has {len(r)} cells for {width} columns")
+    return {"title": str(t["title"]), "columns": [str(c) for c in t["columns"]], "rows": [[str(v) for v in r] for r in t["rows"]]}
 
 
 def _check_extra_layers(layers: Sequence) -> list[ExtraLayer]:

@@ -2,7 +2,9 @@
 
 Boxes and the heading convention (:mod:`.geometry`), class maps (:mod:`.classmap`),
 label readers/writers (:mod:`.labels`, :mod:`.kit`), rotated NMS and tile merging
-(:mod:`.nms`) and evaluation (:mod:`.metrics`). Headings are degrees clockwise
+(:mod:`.nms`) and evaluation (:mod:`.metrics`); the bundled ONNX detector
+(:mod:`.runtime`, :mod:`.sliced`, :mod:`.external`; no torch needed) and its
+training (:mod:`.model`, :mod:`.train`, :mod:`.export`; need torch). Headings are degrees clockwise
 from "up" in pixels (= from north on a north-up image), see :mod:`.geometry`.
 """
 
@@ -33,6 +35,9 @@ from .labels import (
 )
 from .metrics import ClassResult, CountResult, EvalResult, HeadingResult, average_precision, evaluate
 from .nms import TileDetections, iou_matrix, merge_tiles, nms_detections, rotated_iou, rotated_nms
+from .external import ExternalDetector
+from .runtime import Detector, ModelDetection, as_rgb8, evaluate_detector
+from .sliced import SliceStats, detect_raster, detect_source
 
 __all__ = [
     "CLASSES", "XVIEW_CLASSES", "ClassMap", "Target", "UnknownClassError", "normalize_name",
@@ -43,4 +48,6 @@ __all__ = [
     "read_xview", "read_yolo", "write_dota", "write_yolo",
     "ClassResult", "CountResult", "EvalResult", "HeadingResult", "average_precision", "evaluate",
     "TileDetections", "iou_matrix", "merge_tiles", "nms_detections", "rotated_iou", "rotated_nms",
+    "Detector", "ModelDetection", "ExternalDetector", "as_rgb8", "evaluate_detector",
+    "SliceStats", "detect_raster", "detect_source",
 ]

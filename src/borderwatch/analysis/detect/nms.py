@@ -11,6 +11,7 @@ box is *greater* than ``iou`` (OpenCV's rule).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -194,7 +195,7 @@ def merge_tiles(
             bx0, by0, bx1, by1 = d.box.bounds()
             cut = ((inner[0] and bx0 <= edge_margin) or (inner[1] and by0 <= edge_margin)
                    or (inner[2] and bx1 >= tw - edge_margin) or (inner[3] and by1 >= th - edge_margin))
-            g = Detection(d.box.translated(x0, y0), d.score, d.cls, d.subclass, d.has_front)
+            g = dataclasses.replace(d, box=d.box.translated(x0, y0))  # keeps subclass fields
             items.append((cut, d.score, g))
     items.sort(key=lambda it: (it[0], -it[1]))
     dets = [it[2] for it in items]

@@ -102,21 +102,51 @@
 
   data.extra.forEach(function (x) {
     var style = x.style || {};
+    // a feature may carry its own colour (e.g. detections coloured by class)
     overlays[x.name] = L.geoJSON(x.geojson, {
-      style: function () { return style; },
+      style: function (f) { return f.properties.colour ? L.extend({}, style, { color: f.properties.colour, fillColor: f.properties.colour }) : style; },
       pointToLayer: function (f, latlng) {
         return L.circleMarker(latlng, L.extend({ radius: 6, fillOpacity: 0.8 }, style));
       },
       onEachFeature: function (f, layer) {
-        layer.bindPopup(propsTable(x.name, f.properties));
+        layer.bindPopup(propsTable(x.name, f.properties, ["colour"]));
       }
     });
   });
 
+  // summary tables (e.g. counts by class per km), one collapsible panel at the bottom right
+  if (data.tables && data.tables.length) {
+    var panel = L.control({ position: "bottomright" });
+    panel.onAdd = function () {
+      var box = el("div", "bw-tables leaflet-bar");
+      data.tables.forEach(function (t) {
+        var det = el("details");
+        det.open = true;
+        det.appendChild(el("summary", null, t.title));
+        var table = el("table");
+        var head = el("tr");
+        t.columns.forEach(function (c) { head.appendChild(el("th", null, c)); });
+        table.appendChild(head);
+        t.rows.forEach(function (r) {
+          var tr = el("tr");
+          r.forEach(function (v) { tr.appendChild(el("td", null, v)); });
+          table.appendChild(tr);
+        });
+        det.appendChild(table);
+        box.appendChild(det);
+      });
+      L.DomEvent.disableScrollPropagation(box);
+      return box;
+    };
+    panel.addTo(map);
+  }
+
   // show: the newest imagery, then everything else
   var labels = data.imagery.map(function (im) { return im.label; });
   (labels.length ? baseLayers[labels[labels.length - 1]] : baseLayers["No imagery"]).addTo(map);
-  Object.keys(overlays).forEach(function (k) { overlays[k].addTo(map); });
+  var hidden = {};
+  data.extra.forEach(function (x) { if (x.style && x.style.hidden) hidden[x.name] = true; });
+  Object.keys(overlays).forEach(function (k) { if (!hidden[k]) overlays[k].addTo(map); });
 
   var layersControl = L.control.layers(baseLayers, overlays, { collapsed: false, position: "topright" }).addTo(map);
   L.control.scale({ imperial: false, maxWidth: 200, position: "bottomleft" }).addTo(map);

@@ -1,0 +1,93 @@
+"""The bundled detector network (PyTorch; training only -- inference runs the ONNX export).
+
+A compact CenterNet-style anchor-free oriented detector at a fixed ground sample
+distance (:data:`MODEL_GSD_M`). Output stride 2 (1 m cells at 0.5 m) keeps the
+centres of cars parked 2.5 m apart on separate cells. Heads per output cell:
+
+* ``heat``  (3): class centre heatmaps (sigmoid), one per class in :data:`CLASSES`
+* ``size``  (2): log length, log width in model pixels
+* ``head``  (2): (sin h, cos h) of the 360-degree heading; the vector's norm is the
+  heading confidence (it shrinks when front and rear look alike)
+* ``off``   (2): sub-cell centre offset (x, y) in output cells
+* ``sub``   (n): subclass logits over :data:`SUBCLASSES`
+
+Imports torch: only :mod:`.train` and :mod:`.export` use this module.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .classmap import CLASSES  # noqa: F401
+from .modelspec import MODEL_GSD_M, STRIDE, SUBCLASS_PARENT, SUBCLASSES
+
+__all__ = ["MODEL_GSD_M", "STRIDE", "SUBCLASSES", "SUBCLASS_PARENT", "OrientedCenterNet"]
+
+
+
+def _cbr(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, padding=dilation, dilation=dilation, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class OrientedCenterNet(nn.Module):
+    """Strided encoder to 1/16 for context (a 18 m trailer is 36 px), light FPN-style decoder to 1/2.
+
+    Input: float32 (N, 3, H, W) RGB in 0..255, H and W multiples of 16.
+    Output: one (N, 9 + n_sub, H/2, W/2) tensor: heat logits, size, head, off, sub.
+    """
+
+    def __init__(self, width: int = 16, n_sub: int = len(SUBCLASSES)):
+        super().__init__()
+        c1, c2, c3, c4 = width, width * 2, width * 3, width * 4
+        self.n_sub = n_sub
+        self.stem = _cbr(3, c1, 2)  # 1/2
+        self.e2 = nn.Sequential(_cbr(c1, c2, 2), _cbr(c2, c2))  # 1/4
+        self.e3 = nn.Sequential(_cbr(c2, c3, 2), _cbr(c3, c3))  # 1/8
+        self.e4 = nn.Sequential(_cbr(c3, c4, 2), _cbr(c4, c4), _cbr(c4, c4, dilation=2))  # 1/16
+        self.l3 = nn.Conv2d(c3, c4, 1)
+        self.d3 = _cbr(c4, c3)
+        self.l2 = nn.Conv2d(c2, c3, 1)
+        self.d2 = _cbr(c3, c2)
+        self.l1 = nn.Conv2d(c1, c2, 1)
+        self.d1 = _cbr(c2, c2)
+        self.out = nn.Conv2d(c2, 9 + n_sub, 1)
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        with torch.no_grad():
+            self.out.bias.zero_()
+            self.out.bias[:3].fill_(-4.0)  # rare positives: start the heatmap near 0.02
+            self.out.bias[5].fill_(0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - 110.0) / 60.0
+        f1 = self.stem(x)
+        f2 = self.e2(f1)
+        f3 = self.e3(f2)
+        f4 = self.e4(f3)
+        y = self.d3(self.up(f4) + self.l3(f3))
+        y = self.d2(self.up(y) + self.l2(f2))
+        y = self.d1(self.up(y) + self.l1(f1))
+        return self.out(y)
+
+
+class ExportWrapper(nn.Module):
+    """What the ONNX file computes: sigmoid heat with non-peaks zeroed, and the raw regression maps.
+
+    Peak finding (3x3 max-pool) runs inside the graph so decoding in numpy is a
+    threshold and a gather.
+    """
+
+    def __init__(self, net: OrientedCenterNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        y = self.net(x)
+        heat = torch.sigmoid(y[:, :3])
+        pooled = nn.functional.max_pool2d(heat, 3, 1, 1)
+        peaks = heat * (pooled == heat).to(heat.dtype)
+        return peaks, y[:, 3:]

@@ -1,0 +1,491 @@
+"""Training data, augmentation and the training loop for the bundled detector (needs torch).
+
+Samples are images at a known GSD with oriented boxes in their pixels. Every
+training chip is cut from a sample by one affine warp that resamples it to the
+model GSD with a random scale (standing in for a 0.3-0.6 m source), rotation
+and flip; boxes, centres and headings go through the same affine, so a flipped
+car keeps its front (a mirror changes the heading h to -h, see
+:func:`warp_boxes`). Labels without a front (axis-aligned KIT boxes) train the
+centre, and the size and axis where the box shape gives them; their heading
+loss is masked.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .classmap import CLASSES
+from .labels import LabelledImage
+from .modelspec import MODEL_GSD_M, STRIDE, SUBCLASSES
+
+__all__ = [
+    "Sample",
+    "kit_samples",
+    "synth_samples",
+    "synth_eval_set",
+    "warp_boxes",
+    "make_chip",
+    "make_targets",
+    "train",
+]
+
+CLS_INDEX = {c: i for i, c in enumerate(CLASSES)}
+SUB_INDEX = {s: i for i, s in enumerate(SUBCLASSES)}
+#: Axis-aligned labels whose long/short side ratio is below this are diagonal or
+#: square-ish: their size and axis are unknown from the box, so both are masked.
+MIN_AXIS_RATIO = 1.35
+
+
+@dataclass
+class Sample:
+    """An RGB image (H, W, 3) uint8 at ``gsd_m`` with boxes in its pixels.
+
+    ``boxes`` is (n, 5): cx, cy, length, width, heading (degrees, pixel convention).
+    ``has_axis`` False: only the centre is known (size/heading masked);
+    ``has_front`` False: the heading is known up to 180 degrees.
+    """
+
+    image: np.ndarray
+    gsd_m: float
+    boxes: np.ndarray
+    cls: np.ndarray
+    sub: np.ndarray
+    has_front: np.ndarray
+    has_axis: np.ndarray
+    source: str = ""
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(self.boxes)
+
+
+def _empty_sample(image: np.ndarray, gsd: float, source: str) -> Sample:
+    return Sample(image, gsd, np.zeros((0, 5)), np.zeros(0, int), np.zeros(0, int), np.zeros(0, bool),
+                  np.zeros(0, bool), source)
+
+
+def sample_from_labelled(im: LabelledImage, image: np.ndarray, gsd_m: float, scale: float = 1.0) -> Sample:
+    """A :class:`Sample` from a labelled image whose pixels were resized by ``scale``."""
+    rows = []
+    for lab in im.labels:
+        b = lab.box
+        ratio = b.length / b.width
+        has_axis = lab.has_front or ratio >= MIN_AXIS_RATIO or not _is_hbb(lab)
+        rows.append((b.cx * scale, b.cy * scale, b.length * scale, b.width * scale, b.angle_deg,
+                     CLS_INDEX[lab.cls], SUB_INDEX.get(lab.subclass or "", -1), lab.has_front, has_axis))
+    if not rows:
+        return _empty_sample(image, gsd_m, str(im.path))
+    a = np.array([r[:5] for r in rows], float)
+    return Sample(image, gsd_m, a, np.array([r[5] for r in rows]), np.array([r[6] for r in rows]),
+                  np.array([r[7] for r in rows], bool), np.array([r[8] for r in rows], bool), str(im.path))
+
+
+def _is_hbb(lab) -> bool:
+    return abs(lab.box.angle_deg % 90.0) < 1e-6
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise OSError(f"cannot read image {path}")
+    return img[:, :, ::-1].copy()
+
+
+def kit_samples(images: Sequence[LabelledImage], gsd_m: float = 0.3) -> list[Sample]:
+    """KIT AIS images resampled (area average) from their ~0.13 m to ``gsd_m``."""
+    out = []
+    for im in images:
+        src = read_rgb(im.path)
+        s = (im.gsd_m or 0.13) / gsd_m
+        img = cv2.resize(src, (round(src.shape[1] * s), round(src.shape[0] * s)), interpolation=cv2.INTER_AREA)
+        out.append(sample_from_labelled(im, img, gsd_m, s))
+    return out
+
+
+# ---------------------------------------------------------------- synthetic data
+def _world_truth(world, d: date) -> tuple[np.ndarray, list[dict]]:
+    objs = world.objects(d)
+    xy = np.array([[o["x"], o["y"]] for o in objs]).reshape(-1, 2)
+    return xy, objs
+
+
+def _synth_chip(world, d, xy, objs, cx, cy, size_m, gsd) -> Sample:
+    """Render a north-up window and put its vehicles (not distractors) in pixel coordinates."""
+    half = size_m / 2
+    bounds = (cx - half, cy - half, cx + half, cy + half)
+    img = world.render(bounds, gsd, d).transpose(1, 2, 0).copy()
+    h, w = img.shape[:2]
+    inside = np.nonzero((np.abs(xy[:, 0] - cx) < half + 12) & (np.abs(xy[:, 1] - cy) < half + 12))[0]
+    rows = []
+    for i in inside:
+        o = objs[i]
+        if o["class"] not in CLS_INDEX:
+            continue
+        px, py = (o["x"] - bounds[0]) / gsd, (bounds[3] - o["y"]) / gsd
+        if not (0 <= px < w and 0 <= py < h):
+            continue
+        rows.append((px, py, o["length_m"] / gsd, o["width_m"] / gsd, o["heading_deg"] % 360.0,
+                     CLS_INDEX[o["class"]], SUB_INDEX.get(o["subclass"], -1)))
+    s = _empty_sample(img, gsd, f"synth:{world.seed}:{d}:{cx:.0f},{cy:.0f}")
+    if rows:
+        a = np.array(rows, float)
+        s = Sample(img, gsd, a[:, :5], a[:, 5].astype(int), a[:, 6].astype(int), np.ones(len(a), bool),
+                   np.ones(len(a), bool), s.source)
+    return s
+
+
+def synth_samples(
+    seeds: Iterable[int],
+    *,
+    chips_per_date: int = 24,
+    background_per_date: int = 6,
+    size_m: float = 92.0,
+    gsd_range: tuple[float, float] = (0.3, 0.6),
+    store_gsd: float = MODEL_GSD_M,
+    corridor=None,
+    rng: np.random.Generator | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[Sample]:
+    """Chips around vehicles (class-balanced) and random background of synthetic worlds.
+
+    Each chip is rendered at a random GSD in ``gsd_range`` and resampled
+    (area average) to ``store_gsd``, as the detector resamples real scenes.
+    """
+    from borderwatch.corridor import load_corridor
+    from borderwatch.synth import SynthWorld
+
+    rng = rng or np.random.default_rng(0)
+    corridor = corridor or load_corridor("yalu-upper")
+    line = corridor.line if hasattr(corridor, "line") else None
+    out: list[Sample] = []
+    for seed in seeds:
+        world = SynthWorld(corridor, seed=int(seed))
+        for d in world.dates:
+            xy, objs = _world_truth(world, d)
+            by_cls: dict[str, list[int]] = {}
+            for i, o in enumerate(objs):
+                by_cls.setdefault(o["class"], []).append(i)
+            centres = []
+            kinds = [k for k in ("small_vehicle", "large_vehicle", "heavy_equipment", "distractor") if by_cls.get(k)]
+            for j in range(chips_per_date):
+                k = kinds[j % len(kinds)]
+                i = by_cls[k][rng.integers(len(by_cls[k]))]
+                centres.append(xy[i] + rng.uniform(-25, 25, 2))
+            for _ in range(background_per_date):
+                if line is not None:
+                    p = line.interpolate(float(rng.uniform(0, line.length)))
+                    centres.append(np.array([p.x, p.y]) + rng.uniform(-250, 250, 2))
+            for cx, cy in centres:
+                g = float(rng.uniform(*gsd_range))
+                s = _synth_chip(world, d, xy, objs, float(cx), float(cy), size_m, g)
+                if abs(g - store_gsd) > 1e-6:
+                    n0 = s.image.shape[0]
+                    n = max(1, round(n0 * g / store_gsd))
+                    s.image = cv2.resize(s.image, (n, n), interpolation=cv2.INTER_AREA)
+                    s.boxes[:, :4] *= n / n0
+                    s.gsd_m = store_gsd
+                out.append(s)
+        if log:
+            log(f"synthetic seed {seed}: {len(out)} chips")
+    return out
+
+
+#: Class map for the DOTA files of :func:`synth_eval_set` (subclass names as DOTA classes).
+SYNTH_CLASS_MAP = "extends_default: true\ntruck_trailer: {class: large_vehicle, subclass: truck_trailer}\n"
+
+
+def synth_eval_set(
+    seeds: Iterable[int],
+    out_dir: str | Path,
+    *,
+    gsd_m: float = 0.5,
+    margin_m: float = 30.0,
+    corridor=None,
+) -> list[LabelledImage]:
+    """Held-out synthetic sites as PNG + DOTA (front-first) files; one image per site and date.
+
+    Each image covers one crossing site's vehicles plus a margin; ``meta['site']``
+    names the site for per-site count errors. Distractors are in the image but
+    not in the labels.
+    """
+    from borderwatch.corridor import load_corridor
+    from borderwatch.synth import SynthWorld
+
+    from .geometry import OrientedBox
+    from .labels import Label
+
+    corridor = corridor or load_corridor("yalu-upper")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "classes.yaml").write_text(SYNTH_CLASS_MAP, encoding="utf-8")
+    result = []
+    for seed in seeds:
+        world = SynthWorld(corridor, seed=int(seed))
+        for d in world.dates:
+            objs = world.objects(d)
+            xy = np.array([[o["x"], o["y"]] for o in objs]).reshape(-1, 2)
+            sites: dict[str, list[int]] = {}
+            for i, o in enumerate(objs):
+                if o["site_id"] and o["class"] in CLS_INDEX:
+                    sites.setdefault(o["site_id"], []).append(i)
+            for sid, idx in sorted(sites.items()):
+                pts = xy[idx]
+                x0, y0 = pts.min(0) - margin_m
+                x1, y1 = pts.max(0) + margin_m
+                x0, x1 = (x0 + x1) / 2 - max(x1 - x0, 64) / 2, (x0 + x1) / 2 + max(x1 - x0, 64) / 2
+                y0, y1 = (y0 + y1) / 2 - max(y1 - y0, 64) / 2, (y0 + y1) / 2 + max(y1 - y0, 64) / 2
+                img = world.render((x0, y0, x1, y1), gsd_m, d).transpose(1, 2, 0)
+                h, w = img.shape[:2]
+                labels = []
+                inside = np.nonzero((xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1))[0]
+                for i in inside:
+                    o = objs[i]
+                    if o["class"] not in CLS_INDEX:
+                        continue
+                    box = OrientedBox((o["x"] - x0) / gsd_m, (y1 - o["y"]) / gsd_m, o["length_m"] / gsd_m,
+                                      o["width_m"] / gsd_m, o["heading_deg"])
+                    if not (0 <= box.cx < w and 0 <= box.cy < h):
+                        continue
+                    bx0, by0, bx1, by1 = box.bounds()
+                    cut = bx0 < 0 or by0 < 0 or bx1 > w or by1 > h  # cut by the edge: difficult (not scored)
+                    labels.append(Label(box, o["class"], o["subclass"], True, cut, cut, o["subclass"]))
+                name = f"s{seed}_{d.isoformat()}_{sid}"
+                path = out_dir / f"{name}.png"
+                cv2.imwrite(str(path), img[:, :, ::-1])
+                item = LabelledImage(path, w, h, labels, gsd_m=gsd_m, meta={"site": f"{seed}:{d}:{sid}"})
+                _write_dota_front(item, out_dir / f"{name}.txt")
+                result.append(item)
+    return result
+
+
+def _write_dota_front(item: LabelledImage, path: Path) -> None:
+    lines = [f"gsd:{item.gsd_m:g}"]
+    for lab in item.labels:
+        lines.append(" ".join(f"{v:.2f}" for v in lab.box.to_dota()) + f" {lab.subclass or lab.cls} {int(lab.difficult)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# ------------------------------------------------------------------ augmentation
+def warp_boxes(boxes: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Boxes (n, 5) through a 2x3 affine ``m`` (source -> destination pixels).
+
+    The heading follows the forward vector through the linear part, so a
+    mirror (det < 0) turns heading h into its mirror image; length and width
+    scale with the lengths of the transformed axis vectors.
+    """
+    if not len(boxes):
+        return boxes.copy()
+    out = boxes.copy()
+    lin = m[:, :2]
+    out[:, 0:2] = boxes[:, 0:2] @ lin.T + m[:, 2]
+    h = np.radians(boxes[:, 4])
+    fwd = np.stack([np.sin(h), -np.cos(h)], 1) @ lin.T
+    rgt = np.stack([np.cos(h), np.sin(h)], 1) @ lin.T
+    out[:, 2] = boxes[:, 2] * np.linalg.norm(fwd, axis=1)
+    out[:, 3] = boxes[:, 3] * np.linalg.norm(rgt, axis=1)
+    out[:, 4] = np.degrees(np.arctan2(fwd[:, 0], -fwd[:, 1])) % 360.0
+    return out
+
+
+def _affine(src_centre, dst_size, scale, angle_deg, flip) -> np.ndarray:
+    """Source -> chip affine: move ``src_centre`` to the chip centre, scale, rotate clockwise, mirror."""
+    t = math.radians(angle_deg)
+    r = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])  # clockwise on screen (y down)
+    f = np.diag([-1.0, 1.0]) if flip else np.eye(2)
+    lin = scale * (r @ f)
+    c = np.array([dst_size / 2, dst_size / 2]) - lin @ np.asarray(src_centre, float)
+    return np.hstack([lin, c[:, None]])
+
+
+def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    x = img.astype(np.float32)
+    if rng.random() < 0.8:
+        gain = rng.uniform(0.7, 1.3) * rng.uniform(0.9, 1.1, 3)
+        x = (x - 110) * rng.uniform(0.75, 1.25) + 110
+        x = x * gain + rng.uniform(-20, 20)
+    if rng.random() < 0.3:
+        grey = x.mean(2, keepdims=True)
+        x = grey + (x - grey) * rng.uniform(0.3, 1.4)
+    if rng.random() < 0.3:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.4, 1.2))
+    if rng.random() < 0.25:  # haze: blend towards a bright grey-blue veil
+        a = rng.uniform(0.1, 0.45)
+        x = x * (1 - a) + a * np.array([200, 205, 215], np.float32) * rng.uniform(0.85, 1.05)
+    if rng.random() < 0.3:
+        x = x + rng.normal(0, rng.uniform(1, 6), x.shape).astype(np.float32)
+    return np.clip(x, 0, 255)
+
+
+def make_chip(s: Sample, size: int, rng: np.random.Generator, *, scale_jitter: float = 0.12,
+              free_rotation: float = 0.5, target_gsd: float = MODEL_GSD_M) -> tuple[np.ndarray, Sample]:
+    """One augmented (size x size) chip at the model GSD from sample ``s`` and its boxes."""
+    scale = s.gsd_m / target_gsd * math.exp(rng.uniform(-scale_jitter, scale_jitter))
+    h, w = s.image.shape[:2]
+    if s.n and rng.random() < 0.7:
+        c = s.boxes[rng.integers(s.n), :2] + rng.uniform(-0.35, 0.35, 2) * size / scale
+    else:
+        c = np.array([rng.uniform(0, w), rng.uniform(0, h)])
+    c = np.clip(c, [min(w / 2, size / 2 / scale), min(h / 2, size / 2 / scale)],
+                [max(w / 2, w - size / 2 / scale), max(h / 2, h - size / 2 / scale)])
+    angle = float(rng.uniform(0, 360)) if rng.random() < free_rotation else 90.0 * int(rng.integers(4))
+    m = _affine(c, size, scale, angle, bool(rng.random() < 0.5))
+    interp = cv2.INTER_AREA if scale < 0.9 else cv2.INTER_LINEAR
+    chip = cv2.warpAffine(s.image, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+    boxes = warp_boxes(s.boxes, m)
+    keep = (boxes[:, 0] >= 0) & (boxes[:, 0] < size) & (boxes[:, 1] >= 0) & (boxes[:, 1] < size) if len(boxes) else \
+        np.zeros(0, bool)
+    out = Sample(chip, target_gsd, boxes[keep], s.cls[keep], s.sub[keep], s.has_front[keep], s.has_axis[keep],
+                 s.source)
+    return _photometric(chip, rng), out
+
+
+def make_targets(s: Sample, size: int, n_sub: int = len(SUBCLASSES)) -> dict[str, np.ndarray]:
+    """CenterNet targets on the (size/STRIDE)^2 output grid.
+
+    Heat: an oriented Gaussian per vehicle (sigma a fifth of its length/width in
+    cells, at least 0.6) peaking at 1 on its centre cell. Regression targets sit
+    on centre cells only, with masks for what the label knows.
+    """
+    g = size // STRIDE
+    heat = np.zeros((3, g, g), np.float32)
+    reg = np.zeros((7, g, g), np.float32)  # logL, logW, sin, cos, offx, offy, sub
+    mask = np.zeros((4, g, g), np.float32)  # centre, axis(size), front, sub
+    reg[6] = -1
+    yy, xx = np.mgrid[0:g, 0:g].astype(np.float32)
+    order = np.argsort(-s.boxes[:, 2] * s.boxes[:, 3]) if s.n else []
+    for i in order:  # small boxes last so their regression wins on shared cells
+        cx, cy, L, W, hd = s.boxes[i]
+        ux, uy = cx / STRIDE, cy / STRIDE
+        ix, iy = min(int(ux), g - 1), min(int(uy), g - 1)
+        t = math.radians(hd)
+        f = np.array([math.sin(t), -math.cos(t)])
+        dx, dy = xx - ix, yy - iy
+        a = dx * f[0] + dy * f[1]
+        b = -dx * f[1] + dy * f[0]
+        has_axis = bool(s.has_axis[i])
+        sa = max(0.6, L / STRIDE / 5) if has_axis else max(0.6, min(L, W) / STRIDE / 5)
+        sb = max(0.6, W / STRIDE / 5) if has_axis else sa
+        gauss = np.exp(-0.5 * ((a / sa) ** 2 + (b / sb) ** 2))
+        c = int(s.cls[i])
+        np.maximum(heat[c], gauss, out=heat[c])
+        heat[c, iy, ix] = 1.0
+        reg[0, iy, ix] = math.log(max(L, 1.0))
+        reg[1, iy, ix] = math.log(max(W, 1.0))
+        reg[2, iy, ix] = math.sin(t)
+        reg[3, iy, ix] = math.cos(t)
+        reg[4, iy, ix] = ux - ix
+        reg[5, iy, ix] = uy - iy
+        reg[6, iy, ix] = s.sub[i]
+        mask[0, iy, ix] = 1
+        mask[1, iy, ix] = float(has_axis)
+        mask[2, iy, ix] = float(bool(s.has_front[i]))
+        mask[3, iy, ix] = float(s.sub[i] >= 0)
+    return {"heat": heat, "reg": reg, "mask": mask}
+
+
+# ------------------------------------------------------------------------ training
+def _loss(out, heat, reg, mask):
+    import torch
+    import torch.nn.functional as F
+
+    pred = torch.sigmoid(out[:, :3]).clamp(1e-4, 1 - 1e-4)
+    pos = heat.eq(1).float()
+    neg = 1 - pos
+    pos_l = torch.log(pred) * (1 - pred) ** 2 * pos
+    neg_l = torch.log(1 - pred) * pred ** 2 * (1 - heat) ** 4 * neg
+    npos = pos.sum().clamp(min=1)
+    l_heat = -(pos_l.sum() + neg_l.sum()) / npos
+
+    m_c, m_ax, m_fr, m_sub = mask[:, 0], mask[:, 1], mask[:, 2], mask[:, 3]
+    n_c = m_c.sum().clamp(min=1)
+    l_size = ((out[:, 3:5] - reg[:, 0:2]).abs().sum(1) * m_ax).sum() / m_ax.sum().clamp(min=1)
+    l_off = ((out[:, 7:9] - reg[:, 4:6]).abs().sum(1) * m_c).sum() / n_c
+    hv, tv = out[:, 5:7], reg[:, 2:4]
+    full = (hv - tv).abs().sum(1)
+    axis_only = torch.minimum(full, (hv + tv).abs().sum(1))
+    l_head = ((full * m_fr + axis_only * (m_ax - m_fr).clamp(min=0))).sum() / m_ax.sum().clamp(min=1)
+    sub_t = reg[:, 6].long().clamp(min=0)
+    ce = F.cross_entropy(out[:, 9:], sub_t, reduction="none")
+    l_sub = (ce * m_sub).sum() / m_sub.sum().clamp(min=1)
+    total = l_heat + l_size + l_off + l_head + 0.2 * l_sub
+    return total, {"heat": l_heat.item(), "size": l_size.item(), "off": l_off.item(), "head": l_head.item(),
+                   "sub": l_sub.item()}
+
+
+def train(
+    synth: Sequence[Sample],
+    real: Sequence[Sample],
+    *,
+    minutes: float = 30.0,
+    max_steps: int | None = None,
+    batch: int = 24,
+    chip: int = 128,
+    real_share: float = 0.3,
+    lr: float = 3e-3,
+    width: int = 16,
+    seed: int = 0,
+    threads: int = 2,
+    log: Callable[[str], None] = print,
+    init=None,
+):
+    """Train an :class:`~.model.OrientedCenterNet` for ``minutes`` (or ``max_steps``); returns the net.
+
+    Batches mix real and synthetic chips (``real_share`` of each batch real).
+    The learning rate follows a cosine schedule over the time budget.
+    """
+    import torch
+
+    from .model import OrientedCenterNet
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    net = init if init is not None else OrientedCenterNet(width=width)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    t0 = time.time()
+    budget = minutes * 60.0
+    step = 0
+    n_real = int(round(batch * real_share)) if real else 0
+    net.train()
+    while True:
+        frac = (time.time() - t0) / budget
+        if max_steps is not None:
+            frac = max(frac, step / max_steps)
+        if frac >= 1.0:
+            break
+        for gparam in opt.param_groups:
+            gparam["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))) * min(1.0, (step + 1) / 100)
+        xs, hs, rs, ms = [], [], [], []
+        for j in range(batch):
+            pool = real if j < n_real else synth
+            s = pool[rng.integers(len(pool))]
+            img, cs = make_chip(s, chip, rng)
+            t = make_targets(cs, chip)
+            xs.append(img.transpose(2, 0, 1))
+            hs.append(t["heat"])
+            rs.append(t["reg"])
+            ms.append(t["mask"])
+        x = torch.from_numpy(np.stack(xs).astype(np.float32))
+        out = net(x)
+        loss, parts = _loss(out, torch.from_numpy(np.stack(hs)), torch.from_numpy(np.stack(rs)),
+                            torch.from_numpy(np.stack(ms)))
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        step += 1
+        if step % 50 == 0:
+            log(f"step {step} t={time.time() - t0:.0f}s loss={float(loss):.3f} "
+                + " ".join(f"{k}={v:.3f}" for k, v in parts.items()))
+    net.eval()
+    net.train_info = {"steps": step, "seconds": time.time() - t0, "batch": batch, "chip": chip}
+    return net
