@@ -172,3 +172,24 @@ def test_raster_nodata_mask_skips_tiles(tmp_path):
     stats = SliceStats()
     dets, *_ = detect_raster(p, FakeDetector(), tile=128, overlap=32, stats=stats)
     assert len(dets) == 1 and stats.skipped >= 6
+
+
+class _TwoPeaks(FakeDetector):
+    """Reports each blob twice, as a long truck's two heatmap peaks: shifted 8 px along its axis (IoU 0.43)."""
+
+    def predict_chips(self, chips, score_threshold=None):
+        out = []
+        for dets in super().predict_chips(chips, score_threshold):
+            out.append([d for base in dets for d in (base, Detection(base.box.translated(8.0, 0.0), 0.8, "large_vehicle"))])
+        return out
+
+
+@pytest.mark.parametrize("nms_iou, expected", [(0.3, 1), (None, 2)])
+def test_duplicate_peaks_of_one_vehicle_are_merged(nms_iou, expected):
+    img = np.full((200, 200, 3), 60, np.uint8)
+    img[98:102, 90:110] = 255  # one 20 x 4 px vehicle
+    det = _TwoPeaks()
+    det.nms_iou = nms_iou
+    found = detect_source(det, ArraySource(img, 0.5), tile=128, overlap=32)
+    assert len(found) == expected
+    assert found[0].score == pytest.approx(0.9)  # the stronger peak is the one kept

@@ -107,7 +107,7 @@ class Detector:
     """One ONNX detector session (the bundled model format) and its decoding."""
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
-                 score_threshold: float = 0.3):
+                 score_threshold: float = 0.3, nms_iou: float | None = 0.3):
         import onnxruntime as ort
 
         self.path = Path(path) if path is not None else default_model_path()
@@ -134,6 +134,7 @@ class Detector:
         self.gsd_range: tuple[float, float] = tuple(json.loads(meta["borderwatch.gsd_range"]))  # type: ignore
         self.version = meta.get("borderwatch.version", "unknown")
         self.score_threshold = float(score_threshold)
+        self.nms_iou = nms_iou  # class-agnostic NMS after decoding (see sliced.detect_source)
         from .modelspec import SUBCLASS_PARENT
 
         self._sub_parent = np.array([self.classes.index(SUBCLASS_PARENT.get(s, self.classes[0]))

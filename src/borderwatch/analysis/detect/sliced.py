@@ -252,6 +252,14 @@ def detect_source(
             progress(n + 1, len(wins))
     flush()
     merged = merge_clusters(tiles, (mw, mh))
+    # one vehicle, one detection: a long truck can light up two heatmap peaks; a class-agnostic
+    # NMS at IoU 0.3 removes them (synthetic held-out count error 15 % -> 8 %, AP unchanged),
+    # while a car on a transporter trailer (IoU < 0.2 with it) survives
+    nms_iou = getattr(detector, "nms_iou", None)
+    if nms_iou:
+        from .nms import nms_detections
+
+        merged = nms_detections(merged, nms_iou, class_aware=False)
     # back to source pixels; drop anything centred in the zero padding
     out = []
     for d in merged:
