@@ -256,14 +256,16 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
               help="Detect vehicles and heavy equipment (experimental: read the model card's accuracy first).")
 @click.option("--model", default="bundled", show_default=True, help="Detector: 'bundled' or a borderwatch ONNX detector file.")
 @click.option("--score-threshold", type=float, default=0.3, show_default=True, help="Lowest detection score kept.")
-def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold) -> None:
+@click.option("--landcover/--no-landcover", default=False, show_default=True,
+              help="Land cover per tile and distance to water for detections (experimental on real imagery).")
+def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold, landcover) -> None:
     """Run the pipeline over a corridor: tiles x dates, resumable, results in the store."""
-    params = _params(gsd, tile_m, detect, model, score_threshold)
+    params = _params(gsd, tile_m, detect, model, score_threshold, landcover)
     _run(corridor_spec, list(scene_files), Path(out_dir), store_path, params, workers, scheduler,
          parse_date(date_text) if date_text else None, licence)
 
 
-def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=0.3):
+def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=0.3, landcover=False):
     from borderwatch.pipeline import AnalysisParams
 
     if gsd <= 0 or tile_m <= 0:
@@ -272,7 +274,8 @@ def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=0.3):
         raise InputError("--score-threshold", "must be between 0 and 1")
     if model != "bundled" and not Path(model).is_file():
         raise InputError(model, "detector model file not found")
-    return AnalysisParams(gsd_m=gsd, tile_m=tile_m, detect=detect, model=model if model == "bundled" else str(Path(model).resolve()), score_threshold=score_threshold)
+    return AnalysisParams(gsd_m=gsd, tile_m=tile_m, detect=detect, model=model if model == "bundled" else str(Path(model).resolve()),
+                          score_threshold=score_threshold, landcover=landcover)
 
 
 def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers, scheduler, date=None, licence="") -> None:
@@ -332,7 +335,7 @@ def demo(out_dir, km_text, gsd, seed, workers, detect) -> None:
 
     out = Path(out_dir)
     a, b = parse_km(km_text)
-    params = _params(gsd, 512.0, detect=detect)
+    params = _params(gsd, 512.0, detect=detect, landcover=True)  # land cover validates on synthetic scenes
     if detect:
         check_detector_gsd(params)  # before the slow render
     c = _corridor("yalu-upper")

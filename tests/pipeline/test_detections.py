@@ -22,11 +22,11 @@ def parking_field(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("parking")
     whole = load_corridor("yalu-upper")
-    write_scenes(whole, km=(6.7, 7.3), gsd_m=0.5, dates=[DATE], seed=7, out_dir=out, landcover=False)
+    write_scenes(whole, km=(6.7, 7.3), gsd_m=0.5, dates=[DATE], seed=7, out_dir=out, landcover=True)
     stretch = load_corridor("yalu-upper[6.7:7.3]")
     world = SynthWorld(whole, seed=7, dates=[DATE])  # truth in the corridor CRS
     truth = [o for o in world.objects(DATE, (6.0, 8.0)) if o["class"] != "distractor" and stretch.area.contains(shapely.Point(o["x"], o["y"]))]
-    return stretch, register_scene(out / f"{DATE}.tif"), truth
+    return stretch, register_scene(out / f"{DATE}.tif"), truth, out / "truth" / f"landcover_{DATE}.tif"
 
 
 def _detections(tmp_path, stretch, scene, tile_m):
@@ -37,7 +37,7 @@ def _detections(tmp_path, stretch, scene, tile_m):
 
 @pytest.mark.slow
 def test_detections_are_stored_with_provenance_and_position(tmp_path, parking_field):
-    stretch, scene, truth = parking_field
+    stretch, scene, truth, _ = parking_field
     dets = _detections(tmp_path, stretch, scene, 512.0)
     large_truth = sum(o["class"] == "large_vehicle" for o in truth)
     assert large_truth >= 40
@@ -53,7 +53,7 @@ def test_detections_are_stored_with_provenance_and_position(tmp_path, parking_fi
 
 @pytest.mark.slow
 def test_tile_seams_do_not_change_the_count(tmp_path, parking_field):
-    stretch, scene, _ = parking_field
+    stretch, scene, _, _ = parking_field
     big = _detections(tmp_path, stretch, scene, 512.0)
     small = _detections(tmp_path, stretch, scene, 256.0)  # four times as many seams
     assert abs(len(big) - len(small)) <= max(2, 0.03 * len(big))
@@ -68,3 +68,33 @@ def test_gsd_outside_the_detector_range_is_refused_before_work(tmp_path, short_c
         with pytest.raises(InputError, match="--gsd"):
             run_pipeline(short_corridor, [scene], store, params=AnalysisParams(gsd_m=4.0, detect=True))
         assert store.runs() == [] and store.tile_results() == []
+
+
+@pytest.mark.slow
+def test_landcover_shares_follow_the_truth_and_give_distance_to_water(tmp_path, parking_field):
+    import numpy as np
+    import rasterio
+    from rasterio.windows import from_bounds
+
+    stretch, scene, _, truth_path = parking_field
+    with Store.open(tmp_path / "lc.gpkg", create=True) as store:
+        run_pipeline(stretch, [scene], store, params=AnalysisParams(gsd_m=0.5, detect=True, landcover=True))
+        results = store.tile_results()
+        dets = store.read_rows("detections")
+        runs = store.runs()
+    assert runs[-1]["model_versions"]["landcover"]
+    pairs = []  # (true water share, measured water share) per tile with imagery
+    with rasterio.open(truth_path) as src:
+        for r in results:
+            minx, miny, maxx, maxy = stretch.from_lonlat(r["geometry"]).bounds
+            truth = src.read(1, window=from_bounds(minx, miny, maxx, maxy, src.transform), boundless=True, fill_value=0)
+            valid = truth > 0
+            if valid.sum() < 0.2 * truth.size:
+                continue
+            pairs.append((float((truth[valid] == 1).mean()), r["stats"]["landcover"].get("water", 0.0)))
+    wet = [(t, m) for t, m in pairs if t > 0.02]
+    assert len(wet) >= 2  # the river crosses the stretch
+    assert all(abs(t - m) < 0.03 for t, m in wet)
+    assert np.mean([abs(t - m) for t, m in pairs]) < 0.01
+    near = [d["dist_water_m"] for d in dets if d["dist_water_m"] is not None]
+    assert near and min(near) >= 0 and max(near) < 600

@@ -180,6 +180,7 @@ def run_pipeline(
                     "heading_conf": d["heading_conf"],
                     "country": corridor.country_for_offset(float(o)),
                     "chainage_km": round(float(k), 4),
+                    "dist_water_m": d.get("dist_water_m"),
                     "geometry": corridor.to_lonlat(shapely.from_wkb(d["polygon_wkb"])),
                 })
         return out

@@ -40,6 +40,9 @@ class AnalysisParams:
     detect: bool = False
     model: str = "bundled"  # "bundled" or the path of a borderwatch ONNX detector
     score_threshold: float = 0.3
+    # Land cover per tile (shares in the stats, distance to water for detections). Off by
+    # default: validated on synthetic scenes, not yet on real RGB imagery (its tests say how far).
+    landcover: bool = False
 
     def key(self) -> str:
         return _digest(asdict(self))
@@ -48,6 +51,10 @@ class AnalysisParams:
 def versions(params: AnalysisParams | None = None) -> dict:
     """Software and model versions that a result depends on (stored with every run)."""
     out = {"borderwatch": __version__, "tile_analysis": TILE_ANALYSIS_VERSION}
+    if params is not None and params.landcover:
+        from borderwatch.analysis.landcover import LANDCOVER_VERSION
+
+        out["landcover"] = LANDCOVER_VERSION
     if params is not None and params.detect:
         det = detector_for(params.model)
         out["detector"] = det.name
@@ -138,12 +145,45 @@ def analyse_tile(task: TileTask) -> TileResult:
         stats["band_std"] = [round(float(v), 2) for v in px.std(axis=1)]
         grey = px[:3].mean(axis=0)
         stats["brightness_p5_p50_p95"] = [round(float(v), 1) for v in np.percentile(grey, [5, 50, 95])]
+    water = None
+    if params.landcover and n_valid:
+        from borderwatch.analysis.landcover import CODES, classify_landcover
+
+        lc = classify_landcover(img.data, img.valid, gsd)
+        inner_classes = np.where(watched, lc.classes[inner], 0)
+        counts = np.bincount(inner_classes.ravel(), minlength=8)
+        stats["landcover"] = {name: round(float(counts[code]) / n_valid, 4) for code, name in CODES.items() if code and counts[code]}
+        stats["landcover_method"] = lc.method
+        water = lc.water_mask
     detections: tuple[dict, ...] = ()
     if params.detect and n_valid:
         outer_transform = from_origin(minx - margin, maxy + margin, gsd, gsd)
         detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
+        if water is not None:
+            _add_distance_to_water(detections, water, outer_transform, gsd)
         stats["detections"] = len(detections)
     return TileResult(task.tile, task.date, stats, detections)
+
+
+def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float) -> None:
+    """Metres from each detection's centre to the nearest water pixel in the tile and its margin.
+
+    Water beyond the margin is not seen, so a detection with no water in view
+    gets None (unknown), never a made-up distance.
+    """
+    import cv2
+
+    if not water.any():
+        for d in detections:
+            d["dist_water_m"] = None
+        return
+    dist = cv2.distanceTransform((~water).astype(np.uint8), cv2.DIST_L2, 5) * gsd
+    inv = ~transform
+    h, w = water.shape
+    for d in detections:
+        col, row = inv * (d["x"], d["y"])
+        c, r = min(max(int(col), 0), w - 1), min(max(int(row), 0), h - 1)
+        d["dist_water_m"] = round(float(dist[r, c]), 1)
 
 
 def _margin_m(params: AnalysisParams) -> float:
