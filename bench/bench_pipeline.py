@@ -6,7 +6,7 @@ Renders a short synthetic stretch, then times, in one process and one run:
   dask-2     run_pipeline on a 2-worker LocalCluster (cluster start-up timed apart);
   no-op      each executor mapping a function that does nothing (pure scheduling cost).
 Overhead per tile = (pipeline time - baseline time) / tiles. Medians of --repeat runs.
-Usage: python bench/bench_pipeline.py [--km 0:2] [--gsd 0.5] [--repeat 3]
+Usage: python bench/bench_pipeline.py [--km 0:2] [--gsd 0.5] [--repeat 3] [--detect] [--landcover]
 """
 
 from __future__ import annotations
@@ -34,10 +34,12 @@ def main() -> None:
     ap.add_argument("--km", default="0:2")
     ap.add_argument("--gsd", type=float, default=0.5)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--detect", action="store_true", help="include vehicle detection in the per-tile work")
+    ap.add_argument("--landcover", action="store_true", help="include land cover in the per-tile work")
     args = ap.parse_args()
     a, b = (float(v) for v in args.km.split(":"))
     corridor = load_corridor(f"yalu-upper[{a:g}:{b:g}]")
-    params = AnalysisParams(gsd_m=args.gsd)
+    params = AnalysisParams(gsd_m=args.gsd, detect=args.detect, landcover=args.landcover)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t = time.perf_counter()

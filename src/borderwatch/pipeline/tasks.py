@@ -70,10 +70,21 @@ def detector_for(model: str):
     if model not in _DETECTORS:
         from borderwatch.analysis.detect.runtime import Detector
 
-        det = Detector.load_default(threads=1) if model == "bundled" else Detector(model, threads=1)
+        threads = 1 if _in_dask_worker() else None  # one thread per worker process; all cores in-process
+        det = Detector.load_default(threads=threads) if model == "bundled" else Detector(model, threads=threads)
         det.sha256 = hashlib.sha256(det.path.read_bytes()).hexdigest()
         _DETECTORS[model] = det
     return _DETECTORS[model]
+
+
+def _in_dask_worker() -> bool:
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
 
 
 def versions_key(params: AnalysisParams | None = None) -> str:
