@@ -50,16 +50,26 @@ def scenes_by_date(scenes: Iterable[Scene]) -> dict[dt.date, list[Scene]]:
     return {d: sorted(v, key=lambda s: s.gsd_m) for d, v in sorted(out.items())}
 
 
+def scene_footprints(corridor: Corridor, scenes: Iterable[Scene]) -> dict[str, shapely.Geometry]:
+    """Each scene's valid-data footprint in the corridor CRS, prepared for fast tests."""
+    out = {s.scene_id: corridor.from_lonlat(shapely_wkt.loads(s.footprint_wkt)) for s in scenes}
+    for g in out.values():
+        shapely.prepare(g)
+    return out
+
+
 def plan_tasks(
-    corridor: Corridor, scenes: list[Scene], params: AnalysisParams, done: set[tuple[str, str]] = frozenset()
+    corridor: Corridor,
+    scenes: list[Scene],
+    params: AnalysisParams,
+    done: set[tuple[str, str]] = frozenset(),
+    footprints: dict[str, shapely.Geometry] | None = None,
 ) -> tuple[list[Tile], list[TileTask], list[TileResult], int]:
     """Tasks to run, results known without reading pixels (no scene touches the tile), and skips."""
     tiles = tile_corridor(corridor, params.tile_m)
     area = corridor.area
     crs_wkt = corridor.crs.to_wkt()
-    footprints = {s.scene_id: corridor.from_lonlat(shapely_wkt.loads(s.footprint_wkt)) for s in scenes}
-    for g in footprints.values():
-        shapely.prepare(g)
+    footprints = footprints if footprints is not None else scene_footprints(corridor, scenes)
     tasks, empty, skipped = [], [], 0
     for date, day_scenes in scenes_by_date(scenes).items():
         for tile in tiles:
@@ -125,7 +135,8 @@ def run_pipeline(
     store.upsert_corridor(*corridor_record(corridor))
     store.add_scenes(scenes)  # idempotent: every result must point at a stored scene
     done = store.finished_tile_keys(pkey, vkey)
-    tiles, tasks, empty, skipped = plan_tasks(corridor, scenes, params, done)
+    footprints = scene_footprints(corridor, scenes)
+    tiles, tasks, empty, skipped = plan_tasks(corridor, scenes, params, done, footprints)
     run_id = store.start_run(
         corridor.name,
         {**asdict(params), "scenes": sorted(s.scene_id for s in scenes), "executor": executor.name, "host": socket.gethostname()},
@@ -134,7 +145,6 @@ def run_pipeline(
     total = len(tasks) + len(empty)
     finished = 0
 
-    footprints = {s.scene_id: corridor.from_lonlat(shapely_wkt.loads(s.footprint_wkt)) for s in scenes}
     gsd_by_scene = {s.scene_id: s.gsd_m for s in scenes}
     to_true_north = grid_to_true_north(corridor)
 

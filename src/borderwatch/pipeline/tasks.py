@@ -116,10 +116,12 @@ class TileResult:
 
 
 def analyse_tile(task: TileTask) -> TileResult:
-    """Coverage, nodata share and per-band statistics of one tile on one date.
+    """Coverage, nodata share and band statistics of one tile on one date; land cover and
+    detections when the parameters ask for them.
 
     Only pixels inside the watched corridor count: the share of the watched
     area that has imagery is what tells a reporter where a date has gaps.
+    The tile is read with a margin when detecting (see DETECTION_MARGIN_M).
     """
     import shapely
     from rasterio.crs import CRS
