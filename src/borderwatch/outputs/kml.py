@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from borderwatch.corridor import Corridor
 from borderwatch.errors import InputError
+from borderwatch.fileio import write_atomically
 from borderwatch.imagery.scene import Scene
 from borderwatch.outputs.geo import scene_footprint
 from borderwatch.outputs.style import country_colour, kml_colour
@@ -39,13 +40,8 @@ def write_corridor_kml(
     tick_km: float = 1.0,
 ) -> Path:
     """Write the corridor (line, bank strips, km ticks, places, scene footprints) as KML 2.2."""
-    path = Path(path)
     doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(doc)
-    tmp.replace(path)
-    return path
+    return write_atomically(path, doc)
 
 
 def write_kmz(
@@ -56,14 +52,13 @@ def write_kmz(
     tick_km: float = 1.0,
 ) -> Path:
     """The same document zipped as KMZ (``doc.kml`` inside), smaller to email."""
-    path = Path(path)
     doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("doc.kml", doc)
-    tmp.replace(path)
-    return path
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("doc.kml", doc)
+
+    return write_atomically(path, write)
 
 
 def corridor_kml_document(corridor: Corridor, *, scenes: Iterable[Scene] = (), tick_km: float = 1.0) -> bytes:

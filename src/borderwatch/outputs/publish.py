@@ -16,6 +16,7 @@ import shapely
 from shapely.geometry import mapping
 
 from borderwatch.corridor.model import Corridor
+from borderwatch.fileio import write_atomically
 from borderwatch.imagery.scene import Scene
 
 CLASS_COLOURS = {"small_vehicle": "#00e5ff", "large_vehicle": "#ffd600", "heavy_equipment": "#ff1744"}
@@ -116,11 +117,7 @@ def write_run_outputs(
         dets = current_detections(store, *result_key)
         area = corridor.to_lonlat(corridor.area)
         dets = [d for d in dets if area.intersects(d["geometry"])]
-        path = out_dir / "detections.geojson"
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(detections_geojson(dets, with_front=False)))
-        tmp.replace(path)
-        written.append(path)
+        written.append(write_atomically(out_dir / "detections.geojson", json.dumps(detections_geojson(dets, with_front=False))))
         latest = max(by_date) if by_date else None
         for date in by_date:
             day = [d for d in dets if str(d["date"]) == date.isoformat()]

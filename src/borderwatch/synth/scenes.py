@@ -20,6 +20,7 @@ from shapely.geometry import Polygon, box, mapping
 
 from borderwatch.corridor.model import Corridor
 from borderwatch.errors import InputError
+from borderwatch.fileio import write_atomically
 from borderwatch.synth.palette import LANDCOVER
 from borderwatch.synth.world import SynthWorld, _check_km, check_gsd
 
@@ -221,10 +222,7 @@ def _feature(geom, props) -> dict:
 
 
 def _write_json(path: Path, feats: list[dict]) -> Path:
-    tmp = path.with_suffix(".part")
-    tmp.write_text(json.dumps({"type": "FeatureCollection", "features": feats}, indent=None))
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, json.dumps({"type": "FeatureCollection", "features": feats}, indent=None))
 
 
 def _write_sites(world: SynthWorld, stretch, km, path: Path) -> Path:

@@ -27,6 +27,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.outputs.geo import feature, feature_collection, scene_footprint
 from borderwatch.outputs.kml import TICK_HALF_M, chainage_marks, place_in_stretch
 from borderwatch.outputs.overview import ImageOverlay
+from borderwatch.fileio import write_atomically
 from borderwatch.outputs.style import country_colour
 
 LEAFLET_VERSION = "1.9.4"
@@ -104,11 +105,7 @@ def write_web_map(
         data=_script_json(data),
         leaflet=LEAFLET_VERSION,
     )
-    path = out_dir / "index.html"
-    tmp = out_dir / "index.html.part"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(out_dir / "index.html", page)
 
 
 # -- data -----------------------------------------------------------------------
