@@ -32,7 +32,7 @@ import json
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -297,6 +297,30 @@ def _size_for(label_path: Path, image_dir: Path | None) -> tuple[Path, int, int]
     return img, w, h
 
 
+def _read_text_labels(
+    labels: str | Path | Iterable[str | Path],
+    image_dir: str | Path | None,
+    parse: Callable[[LabelledImage, Path, int, str], Label | None],
+) -> list[LabelledImage]:
+    """The loop shared by the one-file-per-image text formats (DOTA, YOLO).
+
+    ``parse(item, path, line_no, line)`` handles one non-empty line and returns
+    a label, or None for a header line or a skipped label.
+    """
+    out = []
+    for path in _label_files(labels):
+        img, w, h = _size_for(path, Path(image_dir) if image_dir else None)
+        item = LabelledImage(img, w, h)
+        for n, raw in enumerate(_read_lines(path), start=1):
+            line = raw.strip()
+            if line:
+                lab = parse(item, path, n, line)
+                if lab is not None:
+                    item.labels.append(lab)
+        out.append(item)
+    return out
+
+
 # ------------------------------------------------------------------------ DOTA
 def read_dota(
     labels: str | Path | Iterable[str | Path],
@@ -316,46 +340,38 @@ def read_dota(
     the ``images/`` folder beside ``labelTxt/``; its header gives the size.
     """
     b = _builder(class_map, on_outside, tolerance_px, on_invalid)
-    out = []
-    for path in _label_files(labels):
-        img, w, h = _size_for(path, Path(image_dir) if image_dir else None)
-        item = LabelledImage(img, w, h)
-        for n, raw in enumerate(_read_lines(path), start=1):
-            line = raw.strip()
-            if not line:
-                continue
-            low = line.lower()
-            if low.startswith("imagesource:"):
-                item.meta["imagesource"] = line.split(":", 1)[1].strip()
-                continue
-            if low.startswith("gsd:"):
-                val = line.split(":", 1)[1].strip()
-                if val.lower() not in ("", "null", "none", "nan"):
-                    try:
-                        item.gsd_m = float(val)
-                    except ValueError:
-                        b.fail(path, n, f"malformed gsd {val!r}")
-                continue
 
-            def one(line: str = line, n: int = n) -> Label | None:
-                tok = line.split()
-                if len(tok) not in (9, 10):
-                    raise _BadLine(f"expected 'x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]', got {len(tok)} fields")
-                coords = _floats(tok[:8], "corner coordinates")
-                difficult = False
-                if len(tok) == 10:
-                    if tok[9] not in ("0", "1", "2"):
-                        raise _BadLine(f"difficult flag must be 0 or 1, got {tok[9]!r}")
-                    difficult = tok[9] != "0"
-                box = OrientedBox.from_corners(coords, front=front)
-                return b.label(tok[8], box, has_front=front, difficult=difficult, width=w, height=h,
-                               path=path, line=n)
+    def parse(item: LabelledImage, path: Path, n: int, line: str) -> Label | None:
+        low = line.lower()
+        if low.startswith("imagesource:"):
+            item.meta["imagesource"] = line.split(":", 1)[1].strip()
+            return None
+        if low.startswith("gsd:"):
+            val = line.split(":", 1)[1].strip()
+            if val.lower() not in ("", "null", "none", "nan"):
+                try:
+                    item.gsd_m = float(val)
+                except ValueError:
+                    b.fail(path, n, f"malformed gsd {val!r}")
+            return None
 
-            lab = b.run(path, n, one)
-            if lab is not None:
-                item.labels.append(lab)
-        out.append(item)
-    return out
+        def one() -> Label | None:
+            tok = line.split()
+            if len(tok) not in (9, 10):
+                raise _BadLine(f"expected 'x1 y1 x2 y2 x3 y3 x4 y4 class [difficult]', got {len(tok)} fields")
+            coords = _floats(tok[:8], "corner coordinates")
+            difficult = False
+            if len(tok) == 10:
+                if tok[9] not in ("0", "1", "2"):
+                    raise _BadLine(f"difficult flag must be 0 or 1, got {tok[9]!r}")
+                difficult = tok[9] != "0"
+            box = OrientedBox.from_corners(coords, front=front)
+            return b.label(tok[8], box, has_front=front, difficult=difficult, width=item.width, height=item.height,
+                           path=path, line=n)
+
+        return b.run(path, n, one)
+
+    return _read_text_labels(labels, image_dir, parse)
 
 
 def write_dota(image: LabelledImage, path: str | Path) -> Path:
@@ -424,45 +440,38 @@ def read_yolo(
     except UnknownClassError as e:
         raise InputError(src, f"names list: {e}") from None
     nfields = 9 if obb else 5
-    out = []
-    for path in _label_files(labels):
-        img, w, h = _size_for(path, Path(image_dir) if image_dir else None)
-        item = LabelledImage(img, w, h)
-        for n, raw in enumerate(_read_lines(path), start=1):
-            line = raw.strip()
-            if not line:
-                continue
 
-            def one(line: str = line, n: int = n) -> Label | None:
-                tok = line.split()
-                if len(tok) != nfields:
-                    fmt = "class x1 y1 x2 y2 x3 y3 x4 y4" if obb else "class cx cy w h"
-                    raise _BadLine(f"expected '{fmt}' ({nfields} fields), got {len(tok)}")
-                try:
-                    ci = int(tok[0])
-                except ValueError:
-                    raise _BadLine(f"class index must be an integer, got {tok[0]!r}") from None
-                if not 0 <= ci < len(names_list):
-                    raise _BadLine(f"class index {ci} out of range 0..{len(names_list) - 1}")
-                vals = _floats(tok[1:], "coordinates")
-                if obb:
-                    pts = np.array(vals).reshape(4, 2) * np.array([w, h])
-                    box = OrientedBox.from_corners(pts, front=front)
-                    has_front = front
-                else:
-                    cx, cy, bw, bh = vals
-                    if bw <= 0 or bh <= 0:
-                        raise _BadLine(f"degenerate box: width {bw}, height {bh}")
-                    box = OrientedBox.from_cxcywh(cx * w, cy * h, bw * w, bh * h)
-                    has_front = False
-                return b.label(names_list[ci], box, has_front=has_front, difficult=False, width=w, height=h,
-                               path=path, line=n)
+    def parse(item: LabelledImage, path: Path, n: int, line: str) -> Label | None:
+        w, h = item.width, item.height
 
-            lab = b.run(path, n, one)
-            if lab is not None:
-                item.labels.append(lab)
-        out.append(item)
-    return out
+        def one() -> Label | None:
+            tok = line.split()
+            if len(tok) != nfields:
+                fmt = "class x1 y1 x2 y2 x3 y3 x4 y4" if obb else "class cx cy w h"
+                raise _BadLine(f"expected '{fmt}' ({nfields} fields), got {len(tok)}")
+            try:
+                ci = int(tok[0])
+            except ValueError:
+                raise _BadLine(f"class index must be an integer, got {tok[0]!r}") from None
+            if not 0 <= ci < len(names_list):
+                raise _BadLine(f"class index {ci} out of range 0..{len(names_list) - 1}")
+            vals = _floats(tok[1:], "coordinates")
+            if obb:
+                pts = np.array(vals).reshape(4, 2) * np.array([w, h])
+                box = OrientedBox.from_corners(pts, front=front)
+                has_front = front
+            else:
+                cx, cy, bw, bh = vals
+                if bw <= 0 or bh <= 0:
+                    raise _BadLine(f"degenerate box: width {bw}, height {bh}")
+                box = OrientedBox.from_cxcywh(cx * w, cy * h, bw * w, bh * h)
+                has_front = False
+            return b.label(names_list[ci], box, has_front=has_front, difficult=False, width=w, height=h,
+                           path=path, line=n)
+
+        return b.run(path, n, one)
+
+    return _read_text_labels(labels, image_dir, parse)
 
 
 def write_yolo(image: LabelledImage, path: str | Path, names: Sequence[str], *, obb: bool = False) -> Path:
