@@ -15,12 +15,29 @@ from borderwatch.store import Store, schema
 from borderwatch.store.schema import Migration, Table, create_table
 
 
+LATEST = schema.MIGRATIONS[-1].version
+NEXT = LATEST + 1
+
+
 def test_new_store_is_latest_version(store_path):
     with Store.open(store_path, create=True) as s:
-        assert s.schema_version == schema.MIGRATIONS[-1].version == 1
+        assert s.schema_version == LATEST == 2
     conn = sqlite3.connect(store_path)
-    assert conn.execute("SELECT version, name FROM bw_meta").fetchall()[0][0] == 1
+    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2]
     conn.close()
+
+
+def test_version_1_store_gains_site_columns(store_path, monkeypatch):
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+    with Store.open(store_path, create=True) as s:
+        populate(s)
+        assert s.schema_version == 1
+    monkeypatch.undo()
+    with Store.open(store_path) as s:
+        assert s.schema_version == 2
+        s.write_rows("sites", [{"site_id": "S-9", "score": 0.7, "details": {"evidence": ["bridge"]}}])
+        assert s.read_rows("sites", {"site_id": "S-9"})[0]["details"] == {"evidence": ["bridge"]}
+        assert len(s.scenes()) == 2
 
 
 def test_missing_file_needs_create(store_path):
@@ -41,7 +58,7 @@ def test_empty_file_is_version_zero(store_path, kind):
     with pytest.raises(StoreError, match="empty database"):
         Store.open(store_path)
     with Store.open(store_path, create=True) as s:
-        assert s.schema_version == 1
+        assert s.schema_version == LATEST
         populate(s)
     with Store.open(store_path) as s:
         assert len(s.scenes()) == 2
@@ -79,7 +96,7 @@ def test_foreign_geopackage_gets_tables_only_with_create(tmp_path):
     with pytest.raises(StoreError, match="without borderwatch tables"):
         Store.open(path)
     with Store.open(path, create=True) as s:
-        assert s.schema_version == 1
+        assert s.schema_version == LATEST
         populate(s)
     layers = {name for name, _ in pyogrio.list_layers(path)}
     assert {"my_points", "scenes", "runs"} <= layers
@@ -114,15 +131,15 @@ def _v2(conn):
 def test_older_store_migrates(store_path, monkeypatch):
     with Store.open(store_path, create=True) as s:
         populate(s)
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, Migration(2, "site notes", _v2)])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, Migration(NEXT, "site notes", _v2)])
     with Store.open(store_path) as s:  # no create needed to migrate
-        assert s.schema_version == 2
+        assert s.schema_version == NEXT
         s.write_rows("sites", [{"site_id": "S-2", "note": "new column works"}])
         s.write_rows("notes", [{"text": "hello"}])
         assert s.read_rows("sites", {"site_id": "S-2"})[0]["note"] == "new column works"
         assert len(s.scenes()) == 2  # data kept
     conn = sqlite3.connect(store_path)
-    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2]
+    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [*range(1, NEXT + 1)]
     conn.close()
     # the migrated file is still a valid GeoPackage for GDAL
     assert "notes" in {n for n, _ in pyogrio.list_layers(store_path)}
@@ -137,12 +154,12 @@ def test_failed_migration_leaves_store_untouched(store_path, monkeypatch):
         _v2(conn)
         conn.execute("INSERT INTO nowhere VALUES (1)")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, Migration(2, "broken", broken)])
-    with pytest.raises(StoreError, match="migration from schema version 1 failed") as err:
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, Migration(NEXT, "broken", broken)])
+    with pytest.raises(StoreError, match=f"migration from schema version {LATEST} failed") as err:
         Store.open(store_path)
     assert str(store_path) in str(err.value)
     assert store_path.read_bytes() == before
     monkeypatch.undo()
     with Store.open(store_path) as s:
-        assert s.schema_version == 1
+        assert s.schema_version == LATEST
         assert "note" not in s.read_rows("sites")[0]

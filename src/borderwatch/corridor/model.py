@@ -187,12 +187,27 @@ class Corridor:
         n = math.hypot(tx, ty) or 1.0
         return Point(p.x - ty / n * offset_m, p.y + tx / n * offset_m)
 
-    def direction_deg_at(self, chainage_km: float) -> float:
+    def direction_deg_at(self, chainage_km: float, half_window_m: float = 25.0) -> float:
         """Compass bearing (0 = north, clockwise) of the line's direction of travel at a chainage."""
         d = min(max(chainage_km * 1000.0, 0.0), self.line.length)
-        a = self.line.interpolate(max(d - 25.0, 0.0))
-        b = self.line.interpolate(min(d + 25.0, self.line.length))
+        a = self.line.interpolate(max(d - half_window_m, 0.0))
+        b = self.line.interpolate(min(d + half_window_m, self.line.length))
         return math.degrees(math.atan2(b.x - a.x, b.y - a.y)) % 360.0
+
+    def facing_country(self, chainage_km, heading_deg) -> np.ndarray:
+        """The country whose bank a vehicle at ``chainage_km`` faces, from its grid heading.
+
+        The river's direction is taken over 200 m so a wiggle of the border line
+        does not flip the answer; a vehicle driving along the river (within 20°
+        of it) faces neither bank and gets "" (it says nothing about import or export).
+        """
+        km = np.atleast_1d(np.asarray(chainage_km, dtype=float))
+        hd = np.atleast_1d(np.asarray(heading_deg, dtype=float))
+        river = np.array([self.direction_deg_at(float(k), 100.0) for k in km])
+        across = np.sin(np.radians(river - hd))  # > 0: the heading turns left of the river's direction
+        out = np.where(across > 0, self.left_country, self.right_country).astype(object)
+        out[np.abs(across) < math.sin(math.radians(20.0))] = ""
+        return out
 
     # -- places -----------------------------------------------------------------
     @cached_property

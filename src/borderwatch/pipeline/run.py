@@ -100,19 +100,21 @@ def grid_to_true_north(corridor: Corridor) -> Callable[[Tile], float]:
     Meridian convergence is about half a degree on the upper Yalu (zone 52,
     central meridian 129E); headings are published as true bearings.
     """
-    from pyproj import Geod
-
-    geod = Geod(ellps="WGS84")
 
     def turn(tile: Tile) -> float:
-        cx = (tile.bounds[0] + tile.bounds[2]) / 2
-        cy = (tile.bounds[1] + tile.bounds[3]) / 2
-        a = corridor.to_lonlat(shapely.Point(cx, cy))
-        b = corridor.to_lonlat(shapely.Point(cx, cy + 100.0))  # 100 m toward grid north
-        azimuth, _, _ = geod.inv(a.x, a.y, b.x, b.y)
-        return float(azimuth)
+        return convergence_deg(corridor, (tile.bounds[0] + tile.bounds[2]) / 2, (tile.bounds[1] + tile.bounds[3]) / 2)
 
     return turn
+
+
+def convergence_deg(corridor: Corridor, x: float, y: float) -> float:
+    """True-north bearing of grid north at a CRS point: add it to a grid bearing to get a true one."""
+    from pyproj import Geod
+
+    a = corridor.to_lonlat(shapely.Point(x, y))
+    b = corridor.to_lonlat(shapely.Point(x, y + 100.0))  # 100 m toward grid north
+    azimuth, _, _ = Geod(ellps="WGS84").inv(a.x, a.y, b.x, b.y)
+    return float(azimuth)
 
 
 def run_pipeline(
@@ -191,7 +193,34 @@ def run_pipeline(
                     "country": corridor.country_for_offset(float(o)),
                     "chainage_km": round(float(k), 4),
                     "dist_water_m": d.get("dist_water_m"),
+                    "ground": d.get("ground"),
                     "geometry": corridor.to_lonlat(shapely.from_wkb(d["polygon_wkb"])),
+                })
+        return out
+
+    def evidence_rows(results: list[TileResult]) -> list[dict]:
+        out = []
+        for r in results:
+            if not r.evidence:
+                continue
+            km, off = corridor.locate_xy([e["x"] for e in r.evidence], [e["y"] for e in r.evidence])
+            ids = sorted(r.stats.get("scene_ids", []), key=lambda i: gsd_by_scene.get(i, 1e9))
+            for e, k, o in zip(r.evidence, km, off):
+                anchor = shapely.Point(e["x"], e["y"])
+                lon, lat = corridor.to_lonlat(anchor).coords[0]
+                out.append({
+                    "kind": e["kind"],
+                    "score": e["score"],
+                    "scene_id": next((i for i in ids if footprints[i].covers(anchor)), ids[0] if ids else None),
+                    "date": r.date,
+                    "run_id": run_id,
+                    "tile_id": r.tile.tile_id,
+                    "param_hash": pkey,
+                    "versions_hash": vkey,
+                    "country": corridor.country_for_offset(float(o)),
+                    "chainage_km": round(float(k), 4),
+                    "details": {**e["details"], "offset_m": round(float(o), 1), "anchor_lonlat": [round(lon, 7), round(lat, 7)]},
+                    "geometry": corridor.to_lonlat(shapely.from_wkb(e["geometry_wkb"])),
                 })
         return out
 
@@ -201,6 +230,9 @@ def run_pipeline(
             dets = detection_rows(results)
             if dets:
                 store.write_rows("detections", dets)
+            evidence = evidence_rows(results)
+            if evidence:
+                store.write_rows("evidence", evidence)
 
     status = "failed"
     try:

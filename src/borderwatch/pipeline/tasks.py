@@ -22,12 +22,14 @@ from borderwatch.corridor.tiling import Tile
 from borderwatch.imagery.scene import Scene
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-2"
+TILE_ANALYSIS_VERSION = "tile-stats-3"
 
-#: Metres read around a tile for detection. A vehicle belongs to the tile that holds
-#: its centre; the margin (longer than half a truck with trailer) lets the detector
-#: see it whole even when it straddles the tile edge, so nothing is cut or counted twice.
+#: Metres read around a tile for detection and land cover. A vehicle (or a piece of
+#: crossing evidence) belongs to the tile that holds its centre (its landing point);
+#: the margin (longer than half a truck with trailer, as wide as a landing apron) lets
+#: it be seen whole even when it straddles the tile edge, so nothing is cut or counted twice.
 DETECTION_MARGIN_M = 24.0
+LANDCOVER_MARGIN_M = 32.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class TileResult:
     date: dt.date
     stats: dict
     detections: tuple[dict, ...] = ()
+    evidence: tuple[dict, ...] = ()  # crossing evidence (analysis.crossings), geometry in the corridor CRS
 
 
 def analyse_tile(task: TileTask) -> TileResult:
@@ -158,7 +161,9 @@ def analyse_tile(task: TileTask) -> TileResult:
         stats["band_std"] = [round(float(v), 2) for v in px.std(axis=1)]
         grey = px[:3].mean(axis=0)
         stats["brightness_p5_p50_p95"] = [round(float(v), 1) for v in np.percentile(grey, [5, 50, 95])]
-    water = None
+    water = zones = None
+    evidence: tuple[dict, ...] = ()
+    outer_transform = from_origin(minx - margin, maxy + margin, gsd, gsd)
     if params.landcover and n_valid:
         from borderwatch.analysis.landcover import CODES, classify_landcover
 
@@ -168,14 +173,40 @@ def analyse_tile(task: TileTask) -> TileResult:
         stats["landcover"] = {name: round(float(counts[code]) / n_valid, 4) for code, name in CODES.items() if code and counts[code]}
         stats["landcover_method"] = lc.method
         water = lc.water_mask
+        evidence, zones = _crossing_evidence(lc.classes, outer_transform, gsd, task.tile.bounds, watched_geom)
+        stats["evidence"] = len(evidence)
     detections: tuple[dict, ...] = ()
     if params.detect and n_valid:
-        outer_transform = from_origin(minx - margin, maxy + margin, gsd, gsd)
         detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
         if water is not None:
             _add_distance_to_water(detections, water, outer_transform, gsd)
+        if zones is not None:
+            for d in detections:
+                d["ground"] = zones.ground_at(d["x"], d["y"])
         stats["detections"] = len(detections)
-    return TileResult(task.tile, task.date, stats, detections)
+    return TileResult(task.tile, task.date, stats, detections, evidence)
+
+
+def _crossing_evidence(classes, transform, gsd: float, bounds, watched_geom):
+    """Crossing evidence anchored in this tile (not its margin) and inside the watched area."""
+    import shapely
+    from affine import Affine
+
+    from borderwatch.analysis.crossings import coarse_classes, find_evidence
+    from borderwatch.analysis.landcover.features import factor_for
+
+    f = factor_for(gsd)
+    minx, miny, maxx, maxy = bounds
+
+    def owns(x: float, y: float) -> bool:
+        return minx <= x < maxx and miny < y <= maxy and bool(shapely.contains_xy(watched_geom, x, y))
+
+    found, zones = find_evidence(coarse_classes(classes, f), transform * Affine.scale(f), gsd * f, owns=owns)
+    out = tuple(
+        {"kind": e.kind, "score": e.score, "x": e.x, "y": e.y, "details": e.details, "geometry_wkb": shapely.to_wkb(e.geometry)}
+        for e in found
+    )
+    return out, zones
 
 
 def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float) -> None:
@@ -200,10 +231,11 @@ def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float)
 
 
 def _margin_m(params: AnalysisParams) -> float:
-    """The detection margin rounded so the padded tile is a whole number of 16-px model blocks."""
-    if not params.detect:
+    """The margin rounded to whole 8-px blocks (the model's and the land-cover grid's)."""
+    want = max(DETECTION_MARGIN_M if params.detect else 0.0, LANDCOVER_MARGIN_M if params.landcover else 0.0)
+    if not want:
         return 0.0
-    px = int(np.ceil(DETECTION_MARGIN_M / params.gsd_m / 8.0)) * 8
+    px = int(np.ceil(want / params.gsd_m / 8.0)) * 8
     return px * params.gsd_m
 
 

@@ -379,11 +379,36 @@ class Migration:
     apply: Callable[[sqlite3.Connection], None]
 
 
+#: Columns added by schema version 2 (crossing sites): table -> [(column, declaration)].
+V2_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "detections": [("ground", "TEXT")],  # land cover under the centre: water, sandbar, road...
+    "evidence": [("tile_id", "TEXT"), ("param_hash", "TEXT"), ("versions_hash", "TEXT")],
+    "sites": [
+        ("corridor", "TEXT"),
+        ("score", "REAL"),
+        ("first_seen", "DATE"),
+        ("last_seen", "DATE"),
+        ("details", "TEXT"),
+    ],
+}
+
+
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    for table, cols in V2_COLUMNS.items():
+        for name, decl in cols:
+            conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} {decl}")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
         "initial schema: corridors, scenes, runs, tile_results, detections, evidence, sites, observations, reviews",
         _migrate_v1,
+    ),
+    Migration(
+        2,
+        "crossing sites: ground under detections, evidence keyed by tile and result, site score and dates",
+        _migrate_v2,
     ),
 ]
 
@@ -395,4 +420,5 @@ JSON_COLUMNS: dict[str, frozenset[str]] = {
     "tile_results": frozenset({"stats"}),
     "evidence": frozenset({"details"}),
     "observations": frozenset({"counts"}),
+    "sites": frozenset({"details"}),
 }

@@ -640,6 +640,20 @@ class Store:
         """Stored tile results (all, or for one date), in insertion order."""
         return self.read_rows("tile_results", None if date is None else {"date": date})
 
+    def current_rows(self, table: str, param_hash: str, versions_hash: str) -> list[dict[str, Any]]:
+        """Rows of ``table`` (detections, evidence) behind the tile results of one parameter/version set.
+
+        A tile analysed again with other parameters or another model keeps its old
+        rows under their own run; this picks the ones that match, whichever run
+        (first or resumed) computed the tile.
+        """
+        cur = self._conn.execute(
+            "SELECT tile_id, date, run_id FROM tile_results WHERE param_hash = ? AND versions_hash = ?",
+            (param_hash, versions_hash),
+        )
+        keys = {(t, str(d), r) for t, d, r in cur}
+        return [row for row in self.read_rows(table) if (row["tile_id"], str(row["date"]), row["run_id"]) in keys]
+
 
 def _fmt_date(path: Path, what: str, value: Any) -> str:
     if isinstance(value, dt.datetime):

@@ -1,0 +1,123 @@
+"""Clues: every stored piece of crossing evidence and the detection patterns that hint at a crossing,
+brought into one form (chainage, offset, bank) so sites can be clustered along the river.
+
+Land-cover evidence comes from the evidence table; detections add what only
+vehicles show: equipment in the water, vehicles on bars, parking clusters,
+vehicles crossing a channel. Each clue keeps the store row it came from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from borderwatch.corridor.model import Corridor
+
+#: Clue kinds that stand on one bank (their side is the country of their offset).
+BANK_KINDS = frozenset({"track_to_water", "cleared_bank", "cleared_area", "parking"})
+#: Clue kinds in the river itself (a bridge spans it: it counts for both banks).
+RIVER_KINDS = frozenset({"bridge", "cleared_bar", "vehicles_on_bar", "vehicle_in_water", "heavy_at_water"})
+VEHICLES = ("small_vehicle", "large_vehicle")
+
+
+@dataclass
+class Clue:
+    kind: str
+    score: float
+    date: str  # ISO date
+    km: float
+    offset_m: float
+    country: str
+    x: float  # anchor in the corridor CRS
+    y: float
+    geometry: shapely.Geometry  # corridor CRS
+    source: str  # "evidence" or "detections"
+    refs: list[int] = field(default_factory=list)  # fids in the source table
+    details: dict = field(default_factory=dict)
+
+
+def evidence_clues(corridor: Corridor, rows: list[dict]) -> list[Clue]:
+    """Stored evidence rows (lon/lat) as clues in the corridor CRS."""
+    out = []
+    for r in rows:
+        geom = corridor.from_lonlat(r["geometry"])
+        lon, lat = (r.get("details") or {}).get("anchor_lonlat") or (geom.centroid.x, geom.centroid.y)
+        x, y = corridor.xy_from_lonlat(lon, lat)
+        x, y = float(np.atleast_1d(x)[0]), float(np.atleast_1d(y)[0])
+        km, off = corridor.locate_xy(x, y)
+        out.append(Clue(r["kind"], float(r["score"] or 0.0), str(r["date"]), float(km[0]), float(off[0]),
+                        corridor.country_for_offset(float(off[0])), x, y, geom, "evidence", [r["fid"]], dict(r.get("details") or {})))
+    return out
+
+
+def detection_points(corridor: Corridor, rows: list[dict]) -> list[dict]:
+    """Detections with their centre in the corridor CRS, chainage and offset added (rows are not changed)."""
+    if not rows:
+        return []
+    geoms = [corridor.from_lonlat(r["geometry"]) for r in rows]
+    xs = np.array([g.centroid.x for g in geoms])
+    ys = np.array([g.centroid.y for g in geoms])
+    km, off = corridor.locate_xy(xs, ys)
+    return [{**r, "x": float(x), "y": float(y), "km": float(k), "offset_m": float(o), "polygon_xy": g}
+            for r, g, x, y, k, o in zip(rows, geoms, xs, ys, km, off)]
+
+
+def _links(points: np.ndarray, link_m: float) -> list[list[int]]:
+    """Single-linkage groups of points closer than link_m (connected components of the near graph)."""
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    if not len(points):
+        return []
+    pairs = cKDTree(points).query_pairs(link_m, output_type="ndarray")
+    from scipy.sparse import coo_matrix
+
+    n = len(points)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n)) if len(pairs) else coo_matrix((n, n))
+    _, labels = connected_components(graph, directed=False)
+    groups: dict[int, list[int]] = {}
+    for i, lab in enumerate(labels):
+        groups.setdefault(int(lab), []).append(i)
+    return list(groups.values())
+
+
+def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 8, link_m: float = 15.0) -> list[Clue]:
+    """Crossing hints in one date's detections (from detection_points): equipment at or in the water,
+    vehicles in a channel, groups on a bar, parking clusters on land."""
+    out: list[Clue] = []
+
+    def clue(kind, members, score, details=None):
+        pts = shapely.MultiPoint([(d["x"], d["y"]) for d in members])
+        geom = shapely.unary_union([d["polygon_xy"] for d in members]).convex_hull
+        x, y = float(np.mean([d["x"] for d in members])), float(np.mean([d["y"] for d in members]))
+        km, off = corridor.locate_xy(x, y)
+        out.append(Clue(kind, round(float(score), 3), str(members[0]["date"]), float(km[0]), float(off[0]),
+                        corridor.country_for_offset(float(off[0])), x, y, geom if geom.area > 0 else pts.buffer(5.0),
+                        "detections", [d["fid"] for d in members], details or {}))
+
+    for d in dets:
+        ground = d.get("ground")
+        near_water = d.get("dist_water_m") is not None and d["dist_water_m"] <= 10.0
+        if d["class"] == "heavy_equipment" and (ground in ("water", "bar") or near_water):
+            clue("heavy_at_water", [d], d["score"], {"ground": ground})
+        elif d["class"] in VEHICLES and ground == "water":
+            clue("vehicle_in_water", [d], d["score"], {"ground": ground})
+    on_bar = [d for d in dets if d.get("ground") == "bar" and d["class"] in (*VEHICLES, "heavy_equipment")]
+    for group in _links(np.array([[d["x"], d["y"]] for d in on_bar]).reshape(-1, 2), 3 * link_m):
+        members = [on_bar[i] for i in group]
+        if len(members) >= 3:
+            clue("vehicles_on_bar", members, min(1.0, len(members) / 10.0), {"vehicles": len(members)})
+    on_land = [d for d in dets if d.get("ground") in ("land", "bank") and d["class"] in (*VEHICLES, "heavy_equipment")]
+    for group in _links(np.array([[d["x"], d["y"]] for d in on_land]).reshape(-1, 2), link_m):
+        members = [on_land[i] for i in group]
+        if len(members) >= parking_min:
+            hull = shapely.MultiPoint([(d["x"], d["y"]) for d in members]).convex_hull
+            clue("parking", members, min(1.0, len(members) / 30.0), {"vehicles": len(members), "area_m2": round(float(hull.area), 0)})
+    return out
+
+
+def parse_date(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))

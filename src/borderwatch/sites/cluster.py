@@ -1,0 +1,120 @@
+"""Clues grouped into crossing sites along the river, and what each group says about its site.
+
+A crossing shows as clues close together in chainage on both banks (the two
+landings of a ford), or across the water (a bridge, a bar camp). Groups are
+single-linkage runs along the chainage: two clues belong together when less
+than ``link_km`` of river separates them, whichever bank they are on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import shapely
+
+from borderwatch.sites.clues import BANK_KINDS, Clue
+
+
+@dataclass(frozen=True)
+class SiteParams:
+    """How clues become sites. Stored with every register build, so a number can be traced to them."""
+
+    link_km: float = 0.12  # clues closer than this along the river belong to one site
+    min_score: float = 0.5  # a group whose clue scores sum to less is dropped as noise
+    min_clue_score: float = 0.2
+    candidate_factor: float = 0.5  # one-bank groups keep this share of their score
+    match_km: float = 0.2  # a new group within this of a registered site is that site (stable ids)
+    parking_m2: float = 5000.0  # cleared ground this large at a site makes it a parking field
+    camp_m2: float = 1500.0  # cleared bar this large makes it a bar camp
+    outline_buffer_m: float = 25.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+#: How much one clue of a kind says about where the crossing is (landings and decks most).
+KIND_WEIGHT = {
+    "bridge": 1.0, "track_to_water": 1.0, "cleared_bank": 0.8, "cleared_bar": 0.8, "vehicle_in_water": 0.6,
+    "heavy_at_water": 0.6, "vehicles_on_bar": 0.6, "parking": 0.4, "cleared_area": 0.3,
+}
+
+
+@dataclass
+class SiteGroup:
+    """One site's clues over all dates, and what they add up to."""
+
+    clues: list[Clue]
+    km: float = 0.0
+    banks: set = field(default_factory=set)
+    status: str = "candidate"
+    bank_evidence: str = ""
+    kind: str = "crossing"
+    score: float = 0.0
+    outline: shapely.Geometry | None = None  # corridor CRS
+
+    @property
+    def dates(self) -> list[str]:
+        return sorted({c.date for c in self.clues})
+
+    def evidence_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(c.kind for c in self.clues).items()))
+
+
+def group_clues(clues: list[Clue], params: SiteParams, left: str, right: str) -> list[SiteGroup]:
+    """Sites (and one-bank candidates) in river order."""
+    kept = sorted((c for c in clues if c.score >= params.min_clue_score), key=lambda c: c.km)
+    groups: list[list[Clue]] = []
+    for c in kept:
+        if groups and c.km - groups[-1][-1].km <= params.link_km:
+            groups[-1].append(c)
+        else:
+            groups.append([c])
+    out = []
+    for members in groups:
+        g = describe(SiteGroup(members), params, left, right)
+        if g.score >= params.min_score * (params.candidate_factor if g.status == "candidate" else 1.0):
+            out.append(g)
+    return out
+
+
+def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGroup:
+    """Chainage, banks, status, kind, score and outline of a group of clues."""
+    w = np.array([c.score * KIND_WEIGHT.get(c.kind, 0.5) for c in g.clues])
+    g.km = float(np.average([c.km for c in g.clues], weights=w if w.sum() > 0 else None))
+    banks = {c.country for c in g.clues if c.kind in BANK_KINDS}
+    kinds = {c.kind for c in g.clues}
+    if "bridge" in kinds:
+        banks |= {left, right}  # a deck spans the channel
+    g.banks = banks
+    both = {left, right} <= banks
+    g.status = "site" if both or ("cleared_bar" in kinds and banks) else "candidate"
+    g.bank_evidence = "both" if both else (next(iter(banks)) if banks else "water")
+    g.kind = _kind(g, params)
+    # the best clue of each kind, summed and squashed: many kinds of evidence agree, many of one kind repeat
+    best: dict[str, float] = {}
+    for c in g.clues:
+        best[c.kind] = max(best.get(c.kind, 0.0), c.score * KIND_WEIGHT.get(c.kind, 0.5))
+    raw = sum(best.values())
+    g.score = round(float(1.0 - np.exp(-raw)) * (1.0 if g.status == "site" else params.candidate_factor), 3)
+    g.outline = shapely.unary_union([c.geometry for c in g.clues]).convex_hull.buffer(params.outline_buffer_m)
+    return g
+
+
+def _kind(g: SiteGroup, params: SiteParams) -> str:
+    def area(kind: str) -> float:
+        return max((float(c.details.get("area_m2", 0.0)) for c in g.clues if c.kind == kind), default=0.0)
+
+    kinds = {c.kind for c in g.clues}
+    if area("cleared_bar") >= params.camp_m2 or "vehicles_on_bar" in kinds:
+        return "sandbar_camp"
+    if "bridge" in kinds:
+        return "bridge"
+    # vehicles parked in rows, or a large cleared patch by a landing (a lot may be cut from
+    # its track by the bank road); a bridge site's bare autumn fields are caught above
+    if area("parking") or max(area("cleared_area"), area("cleared_bank"), area("track_to_water")) >= params.parking_m2:
+        return "parking_field"
+    if g.status == "site":
+        return "ford"  # landings facing each other with no deck: vehicles drive (or are carried) across
+    return "crossing"

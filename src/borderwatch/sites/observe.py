@@ -1,0 +1,72 @@
+"""What a site shows on one date: counts, where vehicles face, how busy it is.
+
+Counts come from the detections inside the site's outline; the share of
+vehicles facing each bank is the reporters' import/export question (a queue
+facing China on the Korean bank is waiting to go to China).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import shapely
+
+from borderwatch.corridor.model import Corridor
+from borderwatch.sites.clues import VEHICLES, Clue
+
+CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
+#: large-scale: at least this many large vehicles and heavy equipment on one date
+LARGE_SCALE_MIN = 8
+
+
+def observe(
+    corridor: Corridor,
+    outline: shapely.Geometry,
+    dets: list[dict],
+    clues: list[Clue],
+    *,
+    detected: bool,
+    convergence_deg: float = 0.0,
+) -> tuple[dict, float, str]:
+    """(counts, activity score 0..1, scale) for one site on one date.
+
+    dets: that date's detections from clues.detection_points; clues: that date's
+    clues of this site. detected=False (detection was not run) leaves the
+    counts empty and the scale "active"/"inactive" from the ground evidence alone.
+    """
+    inside = [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
+    by_class = {c: sum(d["class"] == c for d in inside) for c in CLASSES}
+    movers = [d for d in inside if d["class"] in VEHICLES and d.get("heading_deg") is not None]
+    toward = {corridor.left_country: 0, corridor.right_country: 0}
+    if movers:
+        grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
+        for c in corridor.facing_country([d["km"] for d in movers], grid):
+            if c:
+                toward[c] += 1
+    n_toward = sum(toward.values())
+    parking = [c for c in clues if c.kind == "parking"]
+    areas = [float(c.details.get("area_m2", 0.0)) for c in clues if c.kind in ("cleared_bank", "cleared_area", "cleared_bar", "track_to_water")]
+    counts = {
+        **by_class,
+        "vehicles": sum(by_class.values()),
+        "heavy_in_water": sum(d["class"] == "heavy_equipment" and d.get("ground") in ("water", "bar") for d in inside),
+        "vehicles_on_sandbar": sum(d["class"] in VEHICLES and d.get("ground") == "bar" for d in inside),
+        "parking_vehicles": sum(int(c.details.get("vehicles", 0)) for c in parking),
+        "parking_area_m2": round(max([float(c.details.get("area_m2", 0.0)) for c in parking] or [0.0]), 0),
+        "cleared_area_m2": round(sum(areas), 0),
+        "toward": toward,
+        "share_toward": {k: round(v / n_toward, 3) for k, v in toward.items()} if n_toward else None,
+        "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
+        "detections_run": detected,
+    }
+    if detected:
+        big = by_class["large_vehicle"] + by_class["heavy_equipment"]
+        weight = by_class["large_vehicle"] + 2.0 * by_class["heavy_equipment"] + 0.5 * by_class["small_vehicle"]
+        activity = 1.0 - math.exp(-weight / 8.0)
+        scale = "large" if big >= LARGE_SCALE_MIN else ("small" if counts["vehicles"] else "inactive")
+    else:
+        fresh = [c.score for c in clues if c.source == "evidence"]
+        activity = min(1.0, float(np.sum(fresh)) / 3.0) if fresh else 0.0
+        scale = "active" if fresh and max(fresh) >= 0.5 else "inactive"
+    return counts, round(activity, 3), scale

@@ -1,0 +1,236 @@
+"""The site register: stable ids, numbers in river order, one observation per site and date.
+
+A register belongs to a river (the root corridor: ``yalu-upper`` for any stretch
+of it), so chainages and numbers count from the same origin whatever stretch a
+run covered. Ids are given once, at first sighting, and kept: a rebuild (a new
+date, a rerun) matches its groups to the registered sites by chainage. Numbers
+are recomputed in river order over the confirmed sites; a new site between two
+old ones is the only thing that shifts them, and the build reports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from borderwatch.corridor.model import Corridor
+from borderwatch.sites.clues import detection_clues, detection_points, evidence_clues
+from borderwatch.sites.cluster import SiteGroup, SiteParams, group_clues
+from borderwatch.sites.observe import observe
+from borderwatch.sites.summary import summarise
+
+SCALE_ORDER = {"large": 3, "small": 2, "active": 1, "inactive": 0}
+#: tiles with at least this much imagery in the watched area and no water at all get a warning
+NO_WATER_MIN_COVERAGE = 0.5
+
+
+@dataclass
+class Register:
+    """What update_register wrote (rows as stored) and what the user should know about it."""
+
+    corridor: str
+    sites: list[dict]
+    observations: list[dict]
+    summary: dict
+    warnings: list[str] = field(default_factory=list)
+    new_ids: list[str] = field(default_factory=list)
+    renumbered: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+
+
+def register_name(corridor: Corridor) -> str:
+    """The river a stretch belongs to: ``yalu-upper[20:35]`` -> ``yalu-upper``."""
+    return _register_base(corridor)[0]
+
+
+def _register_base(corridor: Corridor) -> tuple[str, Corridor, float]:
+    """(register name, its corridor, chainage of this corridor's start on it).
+
+    A stretch of a bundled corridor shares the bundled corridor's register and
+    origin (``yalu-upper[20:35]`` starts at km 20 of ``yalu-upper``); any other
+    corridor is a register of its own.
+    """
+    from borderwatch.corridor.catalog import load_corridor
+    from borderwatch.errors import BorderwatchError
+
+    root = corridor.name.split("[", 1)[0]
+    if root == corridor.name:
+        return root, corridor, 0.0
+    try:
+        whole = load_corridor(root)
+    except BorderwatchError:
+        return corridor.name, corridor, 0.0
+    start = corridor.line.coords[0]
+    km, _ = whole.locate_xy(start[0], start[1])
+    return root, whole, float(km[0])
+
+
+def site_id_for(river: str, km: float, taken: set[str]) -> str:
+    """A readable id from the first sighting's chainage (metres), unique within the store."""
+    base = f"{river}:km{km:07.3f}"
+    sid, n = base, 1
+    while sid in taken:
+        n += 1
+        sid = f"{base}-{n}"
+    return sid
+
+
+def update_register(
+    corridor: Corridor,
+    store,
+    result_key: tuple[str, str],
+    *,
+    params: SiteParams | None = None,
+) -> Register:
+    """Cluster the stored evidence (and detections) of one result key into sites; write sites and observations.
+
+    Everything is written in one transaction: an error leaves the stored register as it was.
+    """
+    from borderwatch.pipeline.run import convergence_deg
+
+    params = params or SiteParams()
+    pkey, vkey = result_key
+    # chainage on the whole river: a stretch's watched area can reach round a bend into
+    # another stretch, and only the whole river puts such a clue at its true chainage
+    river, whole, base_km = _register_base(corridor)
+    span = (base_km - 1e-9, base_km + corridor.length_km + 1e-9)
+    tiles = [r for r in store.tile_results() if r["param_hash"] == pkey and r["versions_hash"] == vkey]
+    dates = sorted({str(r["date"]) for r in tiles})
+    warnings = _check_water(corridor, tiles)
+    if not any("landcover" in (r.get("stats") or {}) for r in tiles):
+        warnings.append("no land cover in these results (run with --landcover, on scenes that cover the river): no evidence, no sites")
+        return Register(river, [], [], summarise([], [], corridor.length_km, corridor.name), warnings)
+    detected = _detection_ran(store, tiles)
+    clues = [c for c in evidence_clues(whole, store.current_rows("evidence", pkey, vkey)) if span[0] <= c.km <= span[1]]
+    dets = [d for d in detection_points(whole, store.current_rows("detections", pkey, vkey)) if span[0] <= d["km"] <= span[1]]
+    dets_by_date: dict[str, list[dict]] = {}
+    for d in dets:
+        dets_by_date.setdefault(str(d["date"]), []).append(d)
+    for day in dets_by_date.values():
+        clues += detection_clues(whole, day)
+    groups = group_clues(clues, params, corridor.left_country, corridor.right_country)
+    run_by_date = {}
+    for r in tiles:
+        run_by_date[str(r["date"])] = max(run_by_date.get(str(r["date"]), ""), r["run_id"])
+
+    with store.transaction():
+        existing = {r["site_id"]: r for r in store.read_rows("sites", {"corridor": river})}
+        in_span = {sid: r for sid, r in existing.items() if span[0] <= (r["chainage_km"] or -1) <= span[1]}
+        matched = _match(groups, in_span, params.match_km)
+        taken = {r["site_id"] for r in store.read_rows("sites")}
+        new_ids = []
+        rows, observations = [], []
+        for i, g in enumerate(groups):
+            km = round(g.km, 4)
+            sid = matched.get(i)
+            if sid is None:
+                sid = site_id_for(river, km, taken)
+                taken.add(sid)
+                new_ids.append(sid)
+            obs = []
+            turn = convergence_deg(whole, float(g.outline.centroid.x), float(g.outline.centroid.y))
+            for date in dates:
+                counts, activity, scale = observe(
+                    whole, g.outline, dets_by_date.get(date, []), [c for c in g.clues if c.date == date],
+                    detected=detected, convergence_deg=turn)
+                obs.append({"site_id": sid, "date": date, "run_id": run_by_date.get(date), "counts": counts,
+                            "activity_score": activity, "scale": scale})
+            seen = [o["date"] for o in obs if o["scale"] != "inactive"] or g.dates
+            rows.append({
+                "site_id": sid, "corridor": river, "chainage_km": km, "kind": g.kind,
+                "scale": max((o["scale"] for o in obs), key=lambda s: SCALE_ORDER[s], default="inactive"),
+                "bank_evidence": g.bank_evidence, "status": g.status, "score": g.score,
+                "first_seen": min(seen), "last_seen": max(seen),
+                "details": _details(g, params, result_key),
+                "geometry": whole.to_lonlat(g.outline),
+            })
+            observations += obs
+        # numbers: confirmed sites in river order, over the whole river's register
+        keep_old = {sid: r for sid, r in existing.items() if sid not in in_span or sid in matched.values()}
+        for sid, r in in_span.items():
+            if sid not in matched.values():
+                store.delete_rows("observations", {"site_id": sid})
+                store.delete_rows("sites", {"site_id": sid})
+        everyone = [r for r in keep_old.values() if r["site_id"] not in {x["site_id"] for x in rows}] + rows
+        confirmed = sorted((r for r in everyone if r["status"] == "site"), key=lambda r: r["chainage_km"])
+        number = {r["site_id"]: n for n, r in enumerate(confirmed, start=1)}
+        renumbered = [(sid, r.get("number"), number.get(sid)) for sid, r in existing.items()
+                      if sid in {x["site_id"] for x in everyone} and r.get("number") != number.get(sid)]
+        for r in rows:
+            r["number"] = number.get(r["site_id"])
+            if r["site_id"] in existing:
+                store.update_rows("sites", {"site_id": r["site_id"]}, {k: v for k, v in r.items() if k != "site_id"})
+            else:
+                store.write_rows("sites", [r])
+            for date in dates:
+                store.delete_rows("observations", {"site_id": r["site_id"], "date": date})
+        for r in everyone:
+            if r["site_id"] not in {x["site_id"] for x in rows} and r.get("number") != number.get(r["site_id"]):
+                store.update_rows("sites", {"site_id": r["site_id"]}, {"number": number.get(r["site_id"])})
+        store.write_rows("observations", observations)
+        all_sites = sorted(store.read_rows("sites", {"corridor": river}), key=lambda r: r["chainage_km"])
+        ids = {r["site_id"] for r in all_sites}
+        all_obs = [o for o in store.read_rows("observations") if o["site_id"] in ids]
+    if renumbered and existing:
+        moved = ", ".join(f"{sid} {a}->{b}" for sid, a, b in renumbered[:8])
+        warnings.append(f"site numbers changed (new or dropped sites between old ones): {moved}")
+    # the summary covers the stretch this build analysed (its sites, its length)
+    here = [r for r in all_sites if span[0] <= r["chainage_km"] <= span[1]]
+    here_ids = {r["site_id"] for r in here}
+    summary = summarise(here, [o for o in all_obs if o["site_id"] in here_ids], corridor.length_km, corridor.name)
+    return Register(river, all_sites, all_obs, summary, warnings, new_ids, renumbered)
+
+
+def _details(g: SiteGroup, params: SiteParams, result_key) -> dict:
+    kms = [c.km for c in g.clues]
+    return {
+        "evidence": g.evidence_counts(),
+        "span_km": [round(min(kms), 4), round(max(kms), 4)],
+        "countries": sorted(g.banks),
+        "dates": g.dates,
+        "sources": {
+            "evidence_fids": sorted({f for c in g.clues if c.source == "evidence" for f in c.refs}),
+            "detection_fids": sorted({f for c in g.clues if c.source == "detections" for f in c.refs}),
+        },
+        "result_key": list(result_key),
+        "params": params.to_dict(),
+    }
+
+
+def _match(groups: list[SiteGroup], existing: dict[str, dict], match_km: float) -> dict[int, str]:
+    """Group index -> registered site id, nearest pairs first, one to one, within match_km."""
+    pairs = sorted(
+        (abs(g.km - float(r["chainage_km"])), i, sid)
+        for i, g in enumerate(groups)
+        for sid, r in existing.items()
+        if abs(g.km - float(r["chainage_km"])) <= match_km
+    )
+    out: dict[int, str] = {}
+    used: set[str] = set()
+    for _, i, sid in pairs:
+        if i not in out and sid not in used:
+            out[i] = sid
+            used.add(sid)
+    return out
+
+
+def _detection_ran(store, tiles: list[dict]) -> bool:
+    runs = {r["run_id"]: r for r in store.runs()}
+    return any(bool((runs.get(t["run_id"]) or {}).get("parameters", {}).get("detect")) for t in tiles)
+
+
+def _check_water(corridor: Corridor, tiles: list[dict]) -> list[str]:
+    """Tiles on the river line with imagery but no water or bar found: nothing there can be a site."""
+    line = corridor.line_lonlat
+    dry: dict[str, list[str]] = {}
+    for r in tiles:
+        st = r.get("stats") or {}
+        lc = st.get("landcover")
+        if lc is None or st.get("coverage", 0) < NO_WATER_MIN_COVERAGE:
+            continue
+        if lc.get("water", 0) == 0 and lc.get("sandbar", 0) == 0 and r["geometry"].intersects(line):
+            dry.setdefault(str(r["date"]), []).append(r["tile_id"])
+    out = []
+    for date, ids in sorted(dry.items()):
+        shown = ", ".join(sorted(ids)[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        out.append(f"{date}: no water found in {len(ids)} tile(s) on the river line ({shown}); "
+                   "no sites there (wrong area, cloud, or imagery the land cover cannot read)")
+    return out

@@ -1,0 +1,107 @@
+"""Crossing evidence from small hand-drawn land-cover grids (2 m cells, north up)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from affine import Affine
+
+from borderwatch.analysis.crossings import EvidenceParams, find_evidence
+from borderwatch.analysis.landcover.codes import BUILT_UP, DISTURBED, ROAD, SANDBAR, VEGETATION, WATER
+
+CELL = 2.0
+T = Affine(CELL, 0, 1000.0, 0, -CELL, 5000.0)  # column 0 at x=1000, row 0 at y=5000
+
+
+def river_grid(h: int = 150, w: int = 200, top: int = 60, bottom: int = 90) -> np.ndarray:
+    """Vegetation with an east-west river (rows top..bottom-1) of water."""
+    g = np.full((h, w), VEGETATION, np.uint8)
+    g[top:bottom] = WATER
+    return g
+
+
+def kinds(found) -> list[str]:
+    return sorted(e.kind for e in found)
+
+
+def test_plain_river_has_no_evidence():
+    found, zones = find_evidence(river_grid(), T, CELL)
+    assert found == []
+    assert zones.ground_at(*(T * (100, 75))) == "water"
+    assert zones.ground_at(*(T * (100, 10))) == "land"
+    assert zones.ground_at(*(T * (100, 55))) == "bank"  # 10 m from the water
+
+
+def test_bridge_spanning_the_channel_is_found():
+    g = river_grid()
+    g[55:95, 100:103] = BUILT_UP  # a 6 m deck from bank to bank across 60 m of water
+    found, zones = find_evidence(g, T, CELL)
+    assert kinds(found) == ["bridge"]
+    b = found[0]
+    assert b.details["length_m"] >= 60 and b.details["width_m"] <= 10
+    assert b.details["water_both_sides"] >= 0.7  # the deck runs onto both banks
+    assert zones.ground_at(*(T * (101.5, 75))) == "bridge"
+
+
+@pytest.mark.parametrize("where", ["boat in open water", "strip along the shore"])
+def test_thin_strips_that_do_not_span_are_not_bridges(where):
+    g = river_grid()
+    if where == "boat in open water":
+        g[70:82, 100:102] = ROAD  # water at both ends
+    else:
+        g[60:64, 20:180] = SANDBAR
+        g[64:66, 20:180] = BUILT_UP  # misread line between bar and water: water on one side only
+    found, _ = find_evidence(g, T, CELL)
+    assert "bridge" not in kinds(found)
+
+
+def test_track_to_the_water_gives_its_landing_point():
+    g = river_grid()
+    g[10:60, 50:53] = DISTURBED  # 100 m track from inland down to the north shore
+    found, _ = find_evidence(g, T, CELL)
+    assert kinds(found) == ["track_to_water"]
+    t = found[0]
+    col, row = ~T * (t.x, t.y)
+    assert 57 <= row <= 60 and 50 <= col <= 53  # the landing, at the water's edge
+    assert t.details["reach_m"] >= 90
+
+
+def test_apron_at_the_edge_and_bar_camp_inside_the_river():
+    g = river_grid(top=40, bottom=110)
+    g[30:40, 20:34] = DISTURBED  # 28 x 20 m apron touching the water
+    g[65:85, 80:130] = SANDBAR
+    g[68:82, 85:125] = DISTURBED  # cleared ground on the bar
+    found, zones = find_evidence(g, T, CELL)
+    assert kinds(found) == ["cleared_bank", "cleared_bar"]
+    assert zones.ground_at(*(T * (105, 75))) == "bar"
+
+
+def test_ponds_are_not_the_river_and_far_fields_are_ignored():
+    g = np.full((150, 200), VEGETATION, np.uint8)
+    g[20:30, 20:30] = WATER  # a 400 m2 pond
+    g[18:20, 20:30] = DISTURBED
+    found, zones = find_evidence(g, T, CELL)
+    assert found == []
+    assert zones.ground_at(*(T * (25, 25))) == "land"
+    g = river_grid()
+    g[0:10, 0:200] = DISTURBED  # a big bare field 100 m from the water
+    found, _ = find_evidence(g, T, CELL, params=EvidenceParams(area_max_dist_m=60.0))
+    assert found == []
+
+
+def test_owns_keeps_evidence_anchored_in_the_tile_only():
+    g = river_grid()
+    g[10:60, 50:53] = DISTURBED
+    g[10:60, 150:153] = DISTURBED
+    x_mid = (T * (100, 0))[0]
+    found, _ = find_evidence(g, T, CELL, owns=lambda x, y: x < x_mid)
+    assert len(found) == 1 and found[0].x < x_mid
+
+
+def test_no_water_means_no_evidence():
+    g = np.full((100, 100), VEGETATION, np.uint8)
+    g[40:45, :] = DISTURBED
+    found, zones = find_evidence(g, T, CELL)
+    assert found == []
+    assert zones.ground_at(*(T * (50, 50))) == "land"
+    assert zones.ground_at(0.0, 0.0) is None  # outside the grid

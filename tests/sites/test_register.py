@@ -1,0 +1,174 @@
+"""The site register built from stored evidence rows: grouping, status, stable ids, numbering, warnings."""
+
+from __future__ import annotations
+
+import pytest
+import shapely
+
+from borderwatch.corridor import load_corridor
+from borderwatch.sites import SiteParams, update_register
+from borderwatch.store import Store
+from borderwatch.store.store import corridor_record
+
+PKEY, VKEY = "p" * 16, "v" * 16
+DATES = ("2025-07-31", "2025-09-13")
+
+
+@pytest.fixture(scope="module")
+def stretch():
+    return load_corridor("yalu-upper[0:4]")
+
+
+class Scene:
+    """Evidence and tile rows written the way the pipeline writes them."""
+
+    def __init__(self, store: Store, corridor, detect: bool = False):
+        self.store, self.c = store, corridor
+        store.upsert_corridor(*corridor_record(corridor))
+        self.run_id = store.start_run(corridor.name, {"detect": detect, "landcover": True}, {"borderwatch": "test"})
+        self.tiles: set[tuple[str, str]] = set()
+
+    def tile(self, date: str, km: float, water: float = 0.3) -> str:
+        tid = f"t{int(km * 2)}"
+        if (tid, date) not in self.tiles:
+            self.tiles.add((tid, date))
+            geom = self.c.to_lonlat(self.c.point_at(km).buffer(300, cap_style="square"))
+            self.store.put_tile_results([{
+                "tile_id": tid, "date": date, "param_hash": PKEY, "versions_hash": VKEY, "run_id": self.run_id,
+                "chainage_km": km, "geometry": geom,
+                "stats": {"coverage": 1.0, "landcover": {"water": water, "vegetation": 1 - water} if water else {"vegetation": 1.0}},
+            }])
+        return tid
+
+    def evidence(self, kind: str, km: float, offset_m: float, date: str = DATES[0], score: float = 0.9, **details):
+        p = self.c.point_at(km, offset_m)
+        lon, lat = self.c.to_lonlat(p).coords[0]
+        self.store.write_rows("evidence", [{
+            "kind": kind, "score": score, "date": date, "run_id": self.run_id, "tile_id": self.tile(date, km),
+            "param_hash": PKEY, "versions_hash": VKEY, "country": self.c.country_for_offset(offset_m), "chainage_km": km,
+            "details": {"anchor_lonlat": [lon, lat], **details}, "geometry": self.c.to_lonlat(p.buffer(10.0)),
+        }])
+
+    def ford(self, km: float, date: str = DATES[0]):
+        self.evidence("track_to_water", km, 60.0, date)
+        self.evidence("cleared_bank", km + 0.02, -60.0, date, area_m2=600.0)
+
+
+def build(store, corridor, **kw):
+    return update_register(corridor, store, (PKEY, VKEY), **kw)
+
+
+def test_landings_on_both_banks_make_a_numbered_site_one_bank_a_candidate(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        s.ford(1.0)
+        s.evidence("cleared_bank", 2.5, 50.0, area_m2=600.0)  # one bank only
+        s.evidence("bridge", 3.2, 0.0, length_m=80.0)  # a deck spans the channel
+        reg = build(store, stretch)
+        assert [(r["number"], r["status"], r["kind"], r["bank_evidence"]) for r in reg.sites] == [
+            (1, "site", "ford", "both"), (None, "candidate", "crossing", "KP"), (2, "site", "bridge", "both")]
+        ford, cand, bridge = reg.sites
+        assert ford["chainage_km"] == pytest.approx(1.01, abs=0.02)
+        assert ford["site_id"].startswith("yalu-upper:km001.0")
+        assert cand["score"] < ford["score"]
+        assert ford["details"]["sources"]["evidence_fids"] and ford["details"]["result_key"] == [PKEY, VKEY]
+        assert ford["geometry"].contains(stretch.to_lonlat(stretch.point_at(1.0, 0.0)))
+        assert len(reg.observations) == 3 * 1  # one date analysed
+        assert reg.summary["sites"] == 2 and reg.summary["candidates"] == 1
+        assert reg.summary["sites_per_km"] == pytest.approx(0.5)
+        assert reg.summary["by_kind"] == {"bridge": 1, "ford": 1}
+        # stored as returned
+        assert {r["site_id"] for r in store.read_rows("sites")} == {r["site_id"] for r in reg.sites}
+
+
+def test_ids_stay_and_numbers_follow_river_order_when_dates_and_sites_are_added(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        s.ford(1.0)
+        s.ford(3.0)
+        first = build(store, stretch)
+        ids = {r["number"]: r["site_id"] for r in first.sites}
+        # a second date: the same crossings, landings seen a few metres away, and a new one between them
+        s.ford(1.03, DATES[1])
+        s.ford(2.98, DATES[1])
+        s.ford(2.0, DATES[1])
+        second = build(store, stretch)
+        by_id = {r["site_id"]: r for r in second.sites}
+        assert ids[1] in by_id and ids[2] in by_id  # stable ids
+        assert by_id[ids[1]]["number"] == 1 and by_id[ids[2]]["number"] == 3  # river order
+        assert len(second.new_ids) == 1 and by_id[second.new_ids[0]]["number"] == 2
+        assert any("numbers changed" in w for w in second.warnings)
+        assert str(by_id[ids[1]]["first_seen"]) == DATES[0] and str(by_id[ids[1]]["last_seen"]) == DATES[1]
+        # observations: one per site and date, rebuilt not duplicated
+        third = build(store, stretch)
+        assert len(third.observations) == 3 * 2 == len(store.read_rows("observations"))
+        assert third.new_ids == [] and third.renumbered == []
+
+
+def test_a_stretch_shares_the_rivers_register_and_chainage(tmp_path):
+    part = load_corridor("yalu-upper[2:4]")
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, part)
+        s.ford(0.5)  # km 0.5 of the stretch = km 2.5 of yalu-upper
+        reg = build(store, part)
+        assert reg.corridor == "yalu-upper"
+        assert reg.sites[0]["chainage_km"] == pytest.approx(2.51, abs=0.03)
+        assert reg.sites[0]["corridor"] == "yalu-upper"
+
+
+def test_dry_tiles_on_the_river_are_named_and_nothing_is_invented(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        tid = s.tile(DATES[0], 1.5, water=0.0)
+        reg = build(store, stretch)
+        assert reg.sites == []
+        assert any(tid in w and "no water found" in w for w in reg.warnings)
+
+
+def test_without_land_cover_the_stored_register_is_left_alone(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        s.ford(1.0)
+        build(store, stretch)
+        before = store.read_rows("sites")
+        other = ("q" * 16, VKEY)
+        reg = update_register(stretch, store, other)
+        assert reg.sites == [] and any("no land cover" in w for w in reg.warnings)
+        assert store.read_rows("sites") == before
+
+
+def test_weak_lone_clues_are_noise_not_candidates(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        s.evidence("cleared_bank", 1.0, 50.0, score=0.3, area_m2=150.0)
+        reg = build(store, stretch, params=SiteParams())
+        assert reg.sites == []
+
+
+def test_vehicles_facing_each_bank_give_the_direction_share(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.ford(1.0)
+        river = stretch.direction_deg_at(1.0, 100.0)
+        rows = []
+        for i, (offset, heading, cls) in enumerate([
+            (40, river - 90, "large_vehicle"), (45, river - 90, "large_vehicle"), (50, river + 90, "large_vehicle"),
+            (-40, river + 90, "small_vehicle"), (-45, river, "small_vehicle"), (-50, river + 90, "heavy_equipment"),
+        ]):
+            p = stretch.point_at(1.0, offset)
+            box = shapely.box(p.x - 4, p.y - 1.2, p.x + 4, p.y + 1.2)
+            rows.append({
+                "scene_id": None, "date": DATES[0], "tile_id": s.tile(DATES[0], 1.0), "run_id": s.run_id, "class": cls,
+                "subclass": None, "score": 0.9, "length_m": 8.0, "width_m": 2.4, "heading_deg": heading % 360,
+                "heading_conf": 0.9, "country": stretch.country_for_offset(offset), "chainage_km": 1.0,
+                "dist_water_m": 5.0, "ground": "bank", "geometry": stretch.to_lonlat(box),
+            })
+        store.write_rows("detections", rows)
+        reg = build(store, stretch)
+        (obs,) = reg.observations
+        c = obs["counts"]
+        assert (c["large_vehicle"], c["small_vehicle"], c["heavy_equipment"], c["vehicles"]) == (3, 2, 1, 6)
+        # facing the left (KP) bank: 2 trucks; facing CN: 1 truck + 1 car; one car drives along the river
+        assert c["toward"] == {"KP": 2, "CN": 2} and c["share_toward"] == {"KP": 0.5, "CN": 0.5}
+        assert c["heavy_in_water"] == 0 and obs["scale"] == "small" and 0 < obs["activity_score"] < 1
+        assert reg.sites[0]["scale"] == "small"
