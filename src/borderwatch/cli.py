@@ -308,6 +308,13 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers,
                 summary = run_pipeline(c, scenes_, store, params=params, executor=executor, progress=progress)
         finally:
             executor.close()
+        register = None
+        if params.landcover:  # the site register is built from the land cover (and detections) of the tiles
+            from borderwatch.sites import update_register
+
+            register = update_register(c, store, (summary.param_hash, summary.versions_hash))
+            for w in register.warnings:
+                err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
         with progress_bar("writing outputs") as progress:
             outputs = write_run_outputs(out_dir, c, scenes_, store, progress=progress,
                                         result_key=(summary.param_hash, summary.versions_hash) if params.detect else None)
@@ -315,8 +322,65 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers,
         f"run {summary.run_id}: {summary.tiles} tiles x {len(summary.dates)} date(s); computed {summary.computed}, "
         f"skipped {summary.skipped} already done, {summary.without_imagery} without imagery; {summary.seconds:.1f} s"
     )
+    if register is not None:
+        n = register.summary
+        console.print(f"crossing sites on {c.name}: {n['sites']} site(s) and {n['candidates']} candidate(s) "
+                      f"(list them with 'borderwatch sites --store {store_file} --corridor \"{c.name}\"')",
+                      highlight=False, markup=False)
     for p in outputs:
         console.print(f"wrote {p}")
+
+
+# sites ------------------------------------------------------------------------------
+@cli.command("sites")
+@store_option
+@click.option("--corridor", "corridor_spec", default=None,
+              help="Corridor or stretch to list (e.g. yalu-upper[0:10]); default: the whole river the store holds sites for.")
+@click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
+              help="Also write the register as FILE.csv or FILE.geojson.")
+def sites(store_path, corridor_spec, out_path) -> None:
+    """Print the crossing-site register in river order (1 = nearest the corridor origin) and the corridor summary."""
+    from borderwatch.outputs.sites import (
+        analysed_length_km,
+        corridor_register,
+        corridors_with_sites,
+        format_register,
+        write_register,
+    )
+    from borderwatch.sites import register_name, summarise
+    from borderwatch.store import Store
+
+    if out_path is not None and Path(out_path).suffix.lower() not in (".csv", ".geojson"):
+        raise InputError(out_path, "--out must end in .csv or .geojson")
+    if not Path(store_path).exists():
+        raise InputError(store_path, "no such store (run 'borderwatch run --landcover' or 'borderwatch demo' first)")
+    with Store.open(store_path, create=False) as store:
+        rivers = corridors_with_sites(store)
+        if corridor_spec is None:
+            if not rivers:
+                raise InputError(store_path, "holds no crossing sites (run 'borderwatch run --landcover' first)")
+            if len(rivers) > 1:
+                raise InputError(store_path, f"holds sites for several rivers ({', '.join(rivers)}): choose one with --corridor")
+            try:
+                c = _corridor(rivers[0])
+            except BorderwatchError:
+                raise InputError(store_path, f"holds sites on {rivers[0]}, not a bundled corridor: give its file with --corridor") from None
+        else:
+            c = _corridor(corridor_spec)
+        site_rows, observations = corridor_register(store, c)
+        analysed = analysed_length_km(store, c)
+    if not site_rows:
+        held = f" (it holds sites on {', '.join(rivers)})" if rivers else ""
+        raise InputError(store_path, f"holds no crossing sites on {c.name}{held}")
+    countries = [c.left_country, c.right_country]
+    # density over what was analysed, not over the whole river when runs covered a stretch
+    length = analysed if analysed is not None and analysed < c.length_km - 0.01 else c.length_km
+    summary = summarise(site_rows, observations, length, c.name)
+    extent = f"{c.length_km:.1f} km" if length == c.length_km else f"{length:.1f} of {c.length_km:.1f} km analysed"
+    click.echo(f"Crossing sites on {c.name} ({extent}), in river order; km along {register_name(c)}")
+    click.echo(format_register(site_rows, observations, summary, countries))
+    if out_path is not None:
+        console.print(f"wrote {write_register(out_path, site_rows, observations, countries)}", highlight=False, markup=False)
 
 
 # demo -------------------------------------------------------------------------------

@@ -12,21 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from borderwatch.cli import cli, main
+from cli_helpers import call
+
+from borderwatch.cli import cli
 
 SUBCOMMANDS = [[], ["corridor"], ["corridor", "show"], ["corridor", "list"], ["corridor", "export"], ["scenes"],
                ["scenes", "add"], ["scenes", "list"], ["synth"], ["run"], ["demo"]]
-
-
-def call(argv, capsys):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.mark.parametrize("argv", SUBCOMMANDS, ids=lambda a: " ".join(a) or "borderwatch")

@@ -143,3 +143,66 @@ def test_schema_check_rejects_invalid_kml(corridor, tmp_path):
     etree.SubElement(tree.find(".//k:Placemark", NS), "{%s}Colour" % NS["k"]).text = "red"
     with pytest.raises(AssertionError, match="invalid KML"):
         assert_valid(tree)
+
+
+# -- crossing sites --------------------------------------------------------------------
+
+
+@pytest.fixture
+def register(tmp_path, corridor):
+    from borderwatch.outputs.sites import corridor_register
+    from borderwatch.store import Store
+
+    from register_rows import make_register
+
+    with Store.open(tmp_path / "bw.gpkg", create=True) as store:
+        _, written = make_register(store, corridor)
+        sites, obs = corridor_register(store, corridor)
+    return sites, obs, written[0]["run_id"]  # the run whose observation a rerun replaced
+
+
+def test_crossing_sites_folder_numbered_in_river_order(corridor, scenes, register, tmp_path):
+    from shapely.geometry import Point, Polygon
+
+    sites, obs, replaced_run = register
+    tree = etree.parse(str(write_corridor_kml(corridor, tmp_path / "c.kml", scenes=scenes, sites=sites, observations=obs)))
+    assert_valid(tree)
+    folders = _folders(tree)
+    assert "Crossing sites" in folders and "Scene footprints" in folders
+    pms = list(folders["Crossing sites"].iterfind("k:Placemark", NS))
+    assert [pm.findtext("k:name", namespaces=NS) for pm in pms] == ["1", "2", "candidate km 6.0", "3"]
+    assert [pm.findtext("k:styleUrl", namespaces=NS) for pm in pms] == [
+        "#site-large", "#site-small", "#site-candidate", "#site-inactive"]
+    styles = {st.get("id"): st for st in tree.iterfind(".//k:Style", NS)}
+    assert {"site-large", "site-small", "site-active", "site-inactive", "site-candidate"} <= set(styles)
+    assert "open-diamond" in styles["site-candidate"].findtext(".//k:href", namespaces=NS)
+    assert styles["site-candidate"].findtext("k:PolyStyle/k:fill", namespaces=NS) == "0"  # hollow: visibly not a site
+
+    for pm, site in zip(pms, sites):
+        # a pin (where the number shows) inside the site's area
+        pt = pm.find("k:MultiGeometry/k:Point/k:coordinates", NS).text
+        ring = pm.find("k:MultiGeometry/k:Polygon//k:coordinates", NS).text
+        poly = Polygon([tuple(map(float, c.split(","))) for c in ring.split()])
+        assert poly.contains(Point(*map(float, pt.split(","))))
+        assert poly.equals_exact(site["geometry"], 1e-6)
+
+    d1 = pms[0].findtext("k:description", namespaces=NS)
+    assert sites[0]["site_id"] in d1 and "km 1.20 along yalu-upper" in d1 and "kind: ford" in d1 and "scale: large" in d1
+    assert "<td>2025-07-31</td><td>14</td><td>5</td><td>8</td><td>1</td>" in d1  # vehicles, large, small, heavy
+    assert "75% (6)" in d1 and "25% (2)" in d1  # toward KP, toward CN
+    run_id = obs[1]["run_id"]
+    assert f"run {run_id} (2025-07-31, 2025-09-13)" in d1
+    assert replaced_run not in d1  # the replaced observation is not cited
+    d3 = pms[2].findtext("k:description", namespaces=NS)
+    assert "Candidate crossing site" in d3 and "KP bank only" in d3 and "not observed" in d3
+
+
+def test_sites_in_kmz_and_none_without_sites(corridor, register, tmp_path):
+    sites, obs, _ = register
+    with zipfile.ZipFile(write_kmz(corridor, tmp_path / "c.kmz", sites=sites, observations=obs)) as zf:
+        tree = etree.fromstring(zf.read("doc.kml"))
+    assert_valid(tree)
+    assert len(tree.findall(".//k:Folder[k:name='Crossing sites']/k:Placemark", NS)) == 4
+    plain = etree.parse(str(write_corridor_kml(corridor, tmp_path / "plain.kml")))
+    assert "Crossing sites" not in _folders(plain)
+    assert not [st for st in plain.iterfind(".//k:Style", NS) if st.get("id").startswith("site-")]

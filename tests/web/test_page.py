@@ -104,3 +104,56 @@ def test_bad_inputs(corridor, scenes, tmp_path):
     with pytest.raises(SceneError, match="a.tif"):
         write_web_map(tmp_path / "m", corridor, [replace(scenes[0], footprint_wkt="LINESTRING (1 1, 2 2)")], [], title="t")
     assert not (tmp_path / "m" / "index.html").exists()
+
+
+# -- crossing sites --------------------------------------------------------------------
+
+
+@pytest.fixture
+def site_fc(tmp_path, corridor):
+    from borderwatch.outputs.sites import corridor_register, sites_geojson
+    from borderwatch.sites import summarise
+    from borderwatch.store import Store
+
+    from register_rows import make_register
+
+    with Store.open(tmp_path / "bw.gpkg", create=True) as store:
+        make_register(store, corridor)
+        sites, obs = corridor_register(store, corridor)
+    return sites_geojson(sites, obs, ["KP", "CN"]), summarise(sites, obs, corridor.length_km, corridor.name)
+
+
+def test_sites_layer_and_table_data(corridor, site_fc, tmp_path):
+    from shapely.geometry import Point, shape
+
+    fc, summary = site_fc
+    page = write_web_map(tmp_path / "m", corridor, [], [], title="t", sites=fc, site_summary=summary)
+    data = _data(page)
+    s = data["sites"]
+    assert s["name"] == "Crossing sites (3 + 1 candidates)"
+    assert s["dates"] == ["2025-07-31", "2025-09-13"] and s["countries"] == ["KP", "CN"]
+    assert [f["properties"]["number"] for f in s["features"]] == [1, 2, None, 3]
+    for f in s["features"]:
+        lat, lon = f["anchor"]
+        assert shape(f["geometry"]).contains(Point(lon, lat))  # the numbered marker sits on its site
+        assert not [k for k in f["properties"] if k.endswith("2025-07-31")]  # flat copies stay in sites.geojson only
+    p1 = s["features"][0]["properties"]
+    assert p1["dates"]["2025-07-31"]["vehicles"] == 14 and p1["dates"]["2025-07-31"]["share_toward"]["KP"] == 0.75
+    assert s["features"][2]["properties"]["status"] == "candidate"
+    assert s["colours"]["large"] != s["colours"]["small"] != s["candidate_colour"]
+    assert any("3 site(s) and 1 candidate(s)" in line for line in s["summary"])
+    legend = [item["label"] for item in data["legend"]]
+    assert "Candidate site (evidence on one bank only)" in legend and any("large-scale" in x for x in legend)
+    # no sites: no layer, no legend rows
+    plain = _data(write_web_map(tmp_path / "p", corridor, [], [], title="t"))
+    assert plain["sites"] is None and not [x for x in plain["legend"] if "site" in x["label"].lower()]
+
+
+def test_bad_sites_input(corridor, site_fc, tmp_path):
+    site_fc, _ = site_fc
+    with pytest.raises(InputError, match="sites: must be a GeoJSON FeatureCollection"):
+        write_web_map(tmp_path / "m", corridor, [], [], title="t", sites={"features": []})
+    broken = {**site_fc, "features": [{**site_fc["features"][0], "geometry": None}]}
+    with pytest.raises(InputError, match=r"sites\[0\]"):
+        write_web_map(tmp_path / "m", corridor, [], [], title="t", sites=broken)
+    assert not (tmp_path / "m" / "index.html").exists()

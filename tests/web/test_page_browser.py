@@ -109,3 +109,85 @@ def test_page_in_headless_chromium(tmp_path):
     outside = [u for u in requests if not u.startswith(("file://", "data:"))]
     assert not outside, outside
     assert any(u.endswith("leaflet.js") for u in requests)
+
+
+def test_crossing_sites_in_headless_chromium(tmp_path):
+    """Numbered site markers (candidates marked), popups with per-date counts and shares, the river-order table."""
+    sync_playwright = _playwright()
+    from borderwatch.outputs.sites import corridor_register, sites_geojson
+    from borderwatch.sites import summarise
+    from borderwatch.store import Store
+
+    from register_rows import make_register
+
+    corridor = load_corridor("yalu-upper[0:10]")
+    with Store.open(tmp_path / "bw.gpkg", create=True) as store:
+        make_register(store, corridor)
+        sites, obs = corridor_register(store, corridor)
+    fc = sites_geojson(sites, obs, ["KP", "CN"])
+    summary = summarise(sites, obs, corridor.length_km, corridor.name)
+    page = write_web_map(tmp_path / "map", corridor, [], [], title="sites", sites=fc, site_summary=summary)
+
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            pg = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+            pg.on("request", lambda r: requests.append(r.url))
+            pg.goto(page.as_uri())
+            pg.wait_for_selector("body[data-bw-ready='1']", timeout=10_000)
+
+            markers = pg.locator(".leaflet-marker-pane .bw-site")
+            assert markers.count() == len(sites) == 4
+            assert sorted(markers.all_inner_texts()) == ["1", "2", "3", "?"]  # a candidate has no number
+            assert pg.locator(".leaflet-marker-pane .bw-site-candidate").count() == 1
+            assert pg.locator(".leaflet-marker-pane .bw-site-candidate").inner_text() == "?"
+            assert pg.locator("path.bw-site-area").count() == 4
+            assert pg.locator("path.bw-site-area-candidate").get_attribute("stroke-dasharray") == "5 4"
+            # a candidate looks different from a site: hollow, dashed
+            style = "(sel) => getComputedStyle(document.querySelector(sel)).borderStyle"
+            assert pg.evaluate(style, ".bw-site-candidate span") == "dashed"
+            assert pg.evaluate(style, ".bw-site-large span") == "solid"
+            # every marker is inside the view the page opens with
+            inside = pg.evaluate(
+                "() => Array.from(document.querySelectorAll('.leaflet-marker-pane .bw-site')).every(e => {"
+                " const r = e.getBoundingClientRect(), m = document.getElementById('map').getBoundingClientRect();"
+                " return r.left >= m.left && r.right <= m.right && r.top >= m.top && r.bottom <= m.bottom; })")
+            assert inside
+            assert "Crossing sites (3 + 1 candidates)" in pg.locator(".leaflet-control-layers").inner_text()
+
+            # the marker's popup: per-date counts and direction shares
+            pg.locator(".leaflet-marker-pane .bw-site-large").click()
+            popup = pg.locator(".leaflet-popup-content")
+            popup.wait_for(timeout=5_000)
+            text = popup.inner_text()
+            assert "Crossing site 1" in text and sites[0]["site_id"] in text
+            assert popup.locator("table.bw-site-dates tr").first.locator("th").all_inner_texts()[1:] == ["2025-07-31", "2025-09-13"]
+            counts = [r.locator("td").all_inner_texts() for r in popup.locator("tr.bw-site-count").all()]
+            assert counts[:4] == [["14", "19"], ["5", "7"], ["8", "10"], ["1", "2"]]  # vehicles, large, small, heavy
+            shares = [r.inner_text().split("\t") for r in popup.locator("tr.bw-site-share").all()]
+            assert shares == [["→ KP", "75% (6)", "25% (3)"], ["→ CN", "25% (2)", "75% (9)"]]
+
+            # the table in river order; a row opens its site's popup
+            table = pg.locator(".bw-sites-table tr.bw-site-row")
+            assert table.count() == 4
+            assert [table.nth(i).locator("td").first.inner_text() for i in range(4)] == ["1", "2", "?", "3"]
+            assert "bw-site-row-candidate" in table.nth(2).get_attribute("class")
+            assert "3 site(s) and 1 candidate(s)" in pg.locator(".bw-sites-panel").inner_text()
+            table.nth(2).click()
+            pg.wait_for_function("document.querySelector('.leaflet-popup-content') && "
+                                 "document.querySelector('.leaflet-popup-content').innerText.includes('Candidate crossing site, km 6.00')",
+                                 timeout=5_000)
+            assert "not observed" in pg.locator(".leaflet-popup-content").inner_text()
+            pg.screenshot(path=str(tmp_path / "sites.png"))
+        finally:
+            browser.close()
+
+    keep = os.environ.get("BORDERWATCH_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(tmp_path / "sites.png", Path(keep) / "web-map-sites.png")
+    assert not errors, errors
+    assert not [u for u in requests if not u.startswith(("file://", "data:"))]

@@ -11,11 +11,12 @@ import datetime as dt
 import html
 import math
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
-from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry import GeometryCollection, LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from borderwatch.corridor import Corridor
@@ -23,6 +24,17 @@ from borderwatch.errors import InputError
 from borderwatch.fileio import write_atomically
 from borderwatch.imagery.scene import Scene
 from borderwatch.outputs.geo import scene_footprint
+from borderwatch.outputs.sites import (
+    CANDIDATE_COLOUR,
+    SCALE_COLOURS,
+    anchor_point,
+    iso_date,
+    observation_values,
+    observations_by_site,
+    register_countries,
+    register_dates,
+    river_order,
+)
 from borderwatch.outputs.style import country_colour, kml_colour
 
 KML_NS = "http://www.opengis.net/kml/2.2"
@@ -38,9 +50,11 @@ def write_corridor_kml(
     *,
     scenes: Iterable[Scene] = (),
     tick_km: float = 1.0,
+    sites: Sequence[Mapping[str, Any]] = (),
+    observations: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Write the corridor (line, bank strips, km ticks, places, scene footprints) as KML 2.2."""
-    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km)
+    """Write the corridor (line, bank strips, km ticks, places, crossing sites, scene footprints) as KML 2.2."""
+    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km, sites=sites, observations=observations)
     return write_atomically(path, doc)
 
 
@@ -50,9 +64,11 @@ def write_kmz(
     *,
     scenes: Iterable[Scene] = (),
     tick_km: float = 1.0,
+    sites: Sequence[Mapping[str, Any]] = (),
+    observations: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """The same document zipped as KMZ (``doc.kml`` inside), smaller to email."""
-    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km)
+    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km, sites=sites, observations=observations)
 
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -61,8 +77,20 @@ def write_kmz(
     return write_atomically(path, write)
 
 
-def corridor_kml_document(corridor: Corridor, *, scenes: Iterable[Scene] = (), tick_km: float = 1.0) -> bytes:
-    """The KML document as UTF-8 bytes (what the writers store)."""
+def corridor_kml_document(
+    corridor: Corridor,
+    *,
+    scenes: Iterable[Scene] = (),
+    tick_km: float = 1.0,
+    sites: Sequence[Mapping[str, Any]] = (),
+    observations: Sequence[Mapping[str, Any]] = (),
+) -> bytes:
+    """The KML document as UTF-8 bytes (what the writers store).
+
+    ``sites``/``observations`` are stored register rows (see
+    :func:`borderwatch.outputs.sites.read_register`); with them the document
+    gets a "Crossing sites" folder of numbered placemarks.
+    """
     if not (isinstance(tick_km, (int, float)) and math.isfinite(tick_km) and tick_km > 0):
         raise InputError("tick_km", f"chainage tick spacing must be a positive number of km, got {tick_km!r}")
     scenes = list(scenes)
@@ -71,7 +99,7 @@ def corridor_kml_document(corridor: Corridor, *, scenes: Iterable[Scene] = (), t
     _text(doc, "name", f"borderwatch: {corridor.name}")
     _text(doc, "open", "1")
     _cdata(doc, "description", _corridor_html(corridor))
-    _styles(doc, corridor)
+    _styles(doc, corridor, with_sites=bool(sites))
 
     # corridor line
     folder = _folder(doc, "Corridor")
@@ -117,6 +145,9 @@ def corridor_kml_document(corridor: Corridor, *, scenes: Iterable[Scene] = (), t
         )
         pm = _placemark(folder, name, desc, "#place" if inside else "#place-outside")
         _geometry(pm, Point(p.lon, p.lat))
+
+    if sites:
+        _site_folder(doc, corridor, sites, observations)
 
     # scene footprints, with TimeStamp for Google Earth's time slider
     if scenes:
@@ -238,7 +269,98 @@ def _geometry(parent: etree._Element, geom: BaseGeometry) -> None:
         raise InputError(None, f"cannot write a {geom.geom_type} to KML")
 
 
-def _styles(doc: etree._Element, c: Corridor) -> None:
+def _site_folder(
+    doc: etree._Element, c: Corridor, sites: Sequence[Mapping[str, Any]], observations: Sequence[Mapping[str, Any]]
+) -> None:
+    """One placemark per site, named by its number: a pin (where Google Earth shows the number) and the site's area.
+
+    Candidates carry no number (numbers count confirmed sites); they are named
+    "candidate km N" and drawn as grey hollow diamonds.
+    """
+    countries = [x for x in (c.left_country, c.right_country) if x]
+    countries += [x for x in register_countries(sites, observations) if x not in countries]
+    dates = register_dates(observations)
+    obs = observations_by_site(observations)
+    ordered = sorted(sites, key=river_order)
+    n_cand = sum(s.get("status") == "candidate" for s in ordered)
+    folder = _folder(doc, "Crossing sites")
+    river = ordered[0].get("corridor") or c.name
+    _cdata(folder, "description", (
+        f"{len(ordered) - n_cand} site(s), numbered in river order along {_e(river)}, and {n_cand} candidate(s) "
+        "(grey diamonds, unnumbered: evidence on one bank only)"
+    ))
+    for site in ordered:
+        geom = site.get("geometry")
+        if geom is None or geom.is_empty:
+            raise InputError(str(site.get("site_id")), "crossing site has no geometry")
+        style = "#site-candidate" if site.get("status") == "candidate" else f"#site-{_style_scale(site.get('scale'))}"
+        desc = _site_html(c, site, obs.get(site["site_id"], {}), dates, countries)
+        km = _finite(site.get("chainage_km"))
+        name = str(site["number"]) if site.get("number") is not None else (
+            f"candidate km {km:.1f}" if km is not None else "candidate")
+        pm = _placemark(folder, name, desc, style)
+        _geometry(pm, GeometryCollection([anchor_point(geom), geom]))
+
+
+def _finite(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _style_scale(scale: Any) -> str:
+    return scale if scale in SCALE_COLOURS else "inactive"
+
+
+def _site_html(
+    c: Corridor, site: Mapping[str, Any], by_date: Mapping[str, Mapping[str, Any]], dates: Sequence[str], countries: Sequence[str]
+) -> str:
+    num = site.get("number")
+    if site.get("status") == "candidate":
+        head = f"<b>Candidate crossing site</b>: evidence on the {_e(site.get('bank_evidence'))} bank only"
+    else:
+        head = f"<b>Crossing site {_e(num if num is not None else '(unnumbered)')}</b>"
+    details = site.get("details") or {}
+    span = [_finite(x) for x in details.get("span_km") or []]
+    km, score = _finite(site.get("chainage_km")), _finite(site.get("score"))
+    where = "km: not recorded" if km is None else f"km {km:.2f} along {_e(site.get('corridor') or c.name)}"
+    if km is not None and len(span) == 2 and None not in span:
+        where += f" (spans km {span[0]:.2f}&#8211;{span[1]:.2f})"
+    lines = [
+        head,
+        f"id: {_e(site['site_id'])}",
+        where,
+        f"kind: {_e(site.get('kind'))}; scale: {_e(site.get('scale'))}; evidence on: {_e(site.get('bank_evidence'))}",
+        f"score {'not recorded' if score is None else f'{score:.2f}'}; "
+        f"first seen {_e(iso_date(site.get('first_seen')))}, last seen {_e(iso_date(site.get('last_seen')))}",
+    ]
+    evidence = details.get("evidence") or {}
+    if evidence:
+        lines.append("evidence: " + ", ".join(f"{_e(k)} {_e(v)}" for k, v in sorted(evidence.items())))
+    cells = ["date", "vehicles", "large", "small", "heavy", "heavy in water", "on sandbar", "parking"]
+    cells += [f"toward {_e(x)}" for x in countries] + ["activity", "scale"]
+    rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in cells) + "</tr>"]
+    runs: dict[str, list[str]] = {}
+    for d in dates:
+        o = by_date.get(d)
+        if o is None:
+            rows.append(f"<tr><td>{d}</td><td colspan='{len(cells) - 1}'>not observed</td></tr>")
+            continue
+        v = observation_values(o, countries)
+        vals = [v["vehicles"], v["large_vehicle"], v["small_vehicle"], v["heavy_equipment"], v["heavy_in_water"],
+                v["vehicles_on_sandbar"], v["parking_vehicles"]]
+        row = [d] + ["&#8211;" if x is None else _e(f"{x:g}") for x in vals]
+        for x in countries:
+            n, share = v[f"toward_{x}"], v[f"share_toward_{x}"]
+            row.append("&#8211;" if share is None else f"{share:.0%} ({n:g})" if n is not None else f"{share:.0%}")
+        row += ["&#8211;" if v["activity_score"] is None else f"{v['activity_score']:.2f}", _e(v["scale"] or "")]
+        rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in row) + "</tr>")
+        if v["run_id"]:
+            runs.setdefault(str(v["run_id"]), []).append(d)
+    table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"
+    prov = "; ".join(f"run {_e(r)} ({', '.join(ds)})" for r, ds in runs.items()) or "no observations"
+    return "<br/>".join(lines) + table + f"provenance: {prov}"
+
+
+def _styles(doc: etree._Element, c: Corridor, with_sites: bool = False) -> None:
     def style(sid: str) -> etree._Element:
         st = _sub(doc, "Style")
         st.set("id", sid)
@@ -254,14 +376,17 @@ def _styles(doc: etree._Element, c: Corridor) -> None:
         _text(ps, "color", kml_colour(rgba))
         _text(ps, "fill", "1" if fill else "0")
 
-    def icon(st: etree._Element, rgba: str, scale: float, label_scale: float) -> None:
+    def icon(st: etree._Element, rgba: str, scale: float, label_scale: float, shape: str = "placemark_circle",
+             label_rgba: str | None = None) -> None:
         # IconStyle, LabelStyle, LineStyle, PolyStyle: the schema's order
         ic = _sub(st, "IconStyle")
         _text(ic, "color", kml_colour(rgba))
         _text(ic, "scale", f"{scale:g}")
         href = _sub(ic, "Icon")
-        _text(href, "href", "http://maps.google.com/mapfiles/kml/shapes/placemark_circle.png")
+        _text(href, "href", f"http://maps.google.com/mapfiles/kml/shapes/{shape}.png")
         lb = _sub(st, "LabelStyle")
+        if label_rgba:
+            _text(lb, "color", kml_colour(label_rgba))
         _text(lb, "scale", f"{label_scale:g}")
 
     line(style("corridor"), "#1f4fff", 3)
@@ -277,3 +402,13 @@ def _styles(doc: etree._Element, c: Corridor) -> None:
     st = style("footprint")
     line(st, "#ff8c00", 2)
     poly(st, "#ff8c00", fill=False)
+    if with_sites:
+        for scale, colour in SCALE_COLOURS.items():
+            st = style(f"site-{scale}")
+            icon(st, colour, 1.2, 1.3, "placemark_circle", colour)
+            line(st, colour, 2)
+            poly(st, colour + "40")
+        st = style("site-candidate")  # hollow diamond, outline only: visibly not a confirmed site
+        icon(st, CANDIDATE_COLOUR, 0.9, 1.0, "open-diamond", CANDIDATE_COLOUR)
+        line(st, CANDIDATE_COLOUR, 1.5)
+        poly(st, CANDIDATE_COLOUR, fill=False)

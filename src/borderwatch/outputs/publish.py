@@ -1,4 +1,4 @@
-"""What a run leaves in its output folder: KML for Google Earth, a web map, per-date overviews, detections.
+"""What a run leaves in its output folder: KML for Google Earth, a web map, per-date overviews, detections, sites.
 
 Everything here is derived from the store and the scenes, never from ground
 truth, so the same files can be regenerated from a store alone.
@@ -85,15 +85,23 @@ def write_run_outputs(
     *,
     result_key: tuple[str, str] | None = None,
 ) -> list[Path]:
-    """corridor.kml, overviews/<date>.png, detections.geojson and index.html for one run folder."""
+    """corridor.kml, overviews/<date>.png, detections.geojson, sites.geojson and index.html for one run folder.
+
+    Detections are written for ``result_key`` (the run's parameter/version
+    hashes); crossing sites whenever the store's register for this river has
+    sites on this corridor (stretch), whatever the run computed, since the
+    register spans all dates.
+    """
     from borderwatch.outputs.kml import write_corridor_kml
     from borderwatch.outputs.overview import render_overlay
+    from borderwatch.outputs.sites import corridor_register, sites_geojson, write_sites_geojson
     from borderwatch.outputs.webmap import write_web_map
     from borderwatch.pipeline.run import scenes_by_date
 
     out_dir = Path(out_dir)
     by_date = scenes_by_date(scenes)
-    steps = len(by_date) + 3
+    sites, observations = corridor_register(store, corridor)
+    steps = len(by_date) + 3 + bool(sites)
     done = 0
 
     def tick() -> None:
@@ -102,8 +110,19 @@ def write_run_outputs(
         if progress:
             progress(done, steps)
 
-    written = [write_corridor_kml(corridor, out_dir / "corridor.kml", scenes=scenes)]
+    written = [write_corridor_kml(corridor, out_dir / "corridor.kml", scenes=scenes, sites=sites, observations=observations)]
     tick()
+    site_fc, site_summary = None, None
+    if sites:
+        from borderwatch.sites import summarise
+
+        countries = [corridor.left_country, corridor.right_country]
+        written.append(write_sites_geojson(out_dir / "sites.geojson", sites, observations, countries))
+        site_fc = sites_geojson(sites, observations, countries)
+        site_summary = summarise(sites, observations, corridor.length_km, corridor.name)
+        tick()
+    else:  # a register emptied since an earlier run here: its old file would show sites that are gone
+        (out_dir / "sites.geojson").unlink(missing_ok=True)
     overlays = []
     bounds_lonlat = corridor.to_lonlat(corridor.area).bounds
     for date, day in by_date.items():
@@ -129,6 +148,7 @@ def write_run_outputs(
                 "rows": counts_per_km(day, corridor.length_km),
             })
     tick()
-    written.append(write_web_map(out_dir, corridor, scenes, overlays, title=f"borderwatch: {corridor.name}", extra_layers=extra_layers, tables=tables))
+    written.append(write_web_map(out_dir, corridor, scenes, overlays, title=f"borderwatch: {corridor.name}", extra_layers=extra_layers,
+                                 tables=tables, sites=site_fc, site_summary=site_summary))
     tick()
     return written

@@ -126,10 +126,20 @@ def analyse_tile(task: TileTask) -> TileResult:
     area that has imagery is what tells a reporter where a date has gaps.
     The tile is read with a margin when detecting (see DETECTION_MARGIN_M).
     """
+    import time
+
     import shapely
     from rasterio.crs import CRS
 
     from borderwatch.imagery.reader import read_tile
+
+    clock = [time.perf_counter()]
+    timing: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        timing[stage] = round(now - clock[0], 4)
+        clock[0] = now
 
     params = task.params
     gsd = params.gsd_m
@@ -137,6 +147,7 @@ def analyse_tile(task: TileTask) -> TileResult:
     margin = _margin_m(params)
     crs = CRS.from_wkt(task.crs_wkt)
     img = read_tile(list(task.scenes), (minx - margin, miny - margin, maxx + margin, maxy + margin), crs, gsd)
+    lap("read")
     m = int(round(margin / gsd))
     inner = (slice(m, img.valid.shape[0] - m), slice(m, img.valid.shape[1] - m))
     h, w = img.valid[inner].shape
@@ -173,8 +184,10 @@ def analyse_tile(task: TileTask) -> TileResult:
         stats["landcover"] = {name: round(float(counts[code]) / n_valid, 4) for code, name in CODES.items() if code and counts[code]}
         stats["landcover_method"] = lc.method
         water = lc.water_mask
+        lap("landcover")
         evidence, zones = _crossing_evidence(lc.classes, outer_transform, gsd, task.tile.bounds, watched_geom)
         stats["evidence"] = len(evidence)
+        lap("evidence")
     detections: tuple[dict, ...] = ()
     if params.detect and n_valid:
         detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
@@ -184,6 +197,8 @@ def analyse_tile(task: TileTask) -> TileResult:
             for d in detections:
                 d["ground"] = zones.ground_at(d["x"], d["y"])
         stats["detections"] = len(detections)
+        lap("detect")
+    stats["seconds"] = timing  # per stage, for benchmarks and for finding slow tiles
     return TileResult(task.tile, task.date, stats, detections, evidence)
 
 

@@ -60,6 +60,9 @@ def observe(
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
     }
+    if not detected:  # no detector ran: unknown, not zero
+        for k in (*CLASSES, "vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "toward"):
+            counts[k] = None
     if detected:
         big = by_class["large_vehicle"] + by_class["heavy_equipment"]
         weight = by_class["large_vehicle"] + 2.0 * by_class["heavy_equipment"] + 0.5 * by_class["small_vehicle"]

@@ -15,11 +15,12 @@ import html
 import json
 import re
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from shapely.geometry import LineString, Point
+from shapely.geometry import LineString, Point, shape
 
 from borderwatch.corridor import Corridor
 from borderwatch.errors import InputError
@@ -28,6 +29,7 @@ from borderwatch.outputs.geo import feature, feature_collection, scene_footprint
 from borderwatch.outputs.kml import TICK_HALF_M, chainage_marks, place_in_stretch
 from borderwatch.outputs.overview import ImageOverlay
 from borderwatch.fileio import write_atomically
+from borderwatch.outputs.sites import CANDIDATE_COLOUR, SCALE_COLOURS, SCALE_WORDS, anchor_point, summary_lines
 from borderwatch.outputs.style import country_colour
 
 LEAFLET_VERSION = "1.9.4"
@@ -57,16 +59,22 @@ def write_web_map(
     extra_layers: Sequence[ExtraLayer] | None = None,
     tables: Sequence[SummaryTable] | None = None,
     tick_km: float = 1.0,
+    sites: Mapping[str, Any] | None = None,
+    site_summary: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``out_dir/index.html`` with its Leaflet copy and imagery; return the page's path.
 
     ``tables`` are shown as text in a panel (e.g. counts by class per km).
+    ``sites`` is the register's GeoJSON (:func:`borderwatch.outputs.sites.sites_geojson`):
+    numbered markers, a popup per site and a table in river order, with
+    ``site_summary`` (:func:`borderwatch.sites.summarise`) printed above it.
     """
     if not (isinstance(tick_km, (int, float)) and tick_km > 0):
         raise InputError("tick_km", f"chainage tick spacing must be a positive number of km, got {tick_km!r}")
     out_dir = Path(out_dir)
     scenes = list(scenes)
     extras = _check_extra_layers(extra_layers or [])
+    site_data = _sites_data(sites, site_summary) if sites is not None else None
     ovs = [_as_overlay(o) for o in overlays]
     for o in ovs:
         if not o.png.is_file():
@@ -92,8 +100,9 @@ def write_web_map(
         "imagery": imagery,
         "extra": [{"name": n, "geojson": g, "style": st} for n, g, st in extras],
         "tables": [_check_table(t) for t in (tables or [])],
+        "sites": site_data,
         "attribution": _attribution(corridor, scenes, ovs),
-        "legend": _legend(corridor, extras),
+        "legend": _legend(corridor, extras, site_data),
     }
     page = _PAGE.format(
         title=html.escape(title),
@@ -162,7 +171,42 @@ def _attribution(c: Corridor, scenes: list[Scene], ovs: list[ImageOverlay]) -> l
     return parts + list(imagery)
 
 
-def _legend(c: Corridor, extras: list[ExtraLayer]) -> list[dict]:
+_PER_DATE_KEY = re.compile(r"_\d{4}-\d{2}-\d{2}$")
+
+
+def _sites_data(fc: Mapping[str, Any], summary: Mapping[str, Any] | None) -> dict:
+    """The register for the page: features with a marker anchor, without the flat per-date copies (kept in ``dates``)."""
+    if not isinstance(fc, Mapping) or fc.get("type") != "FeatureCollection" or not isinstance(fc.get("features"), list):
+        raise InputError("sites", "must be a GeoJSON FeatureCollection (from sites_geojson)")
+    feats = []
+    for i, f in enumerate(fc["features"]):
+        props = dict(f.get("properties") or {})
+        if "number" not in props or "site_id" not in props or not f.get("geometry"):
+            raise InputError(f"sites[{i}]", "a site needs a geometry, 'number' and 'site_id'")
+        pt = anchor_point(shape(f["geometry"]))
+        feats.append({
+            "type": "Feature",
+            "geometry": f["geometry"],
+            "anchor": [round(pt.y, 6), round(pt.x, 6)],
+            "properties": {k: v for k, v in props.items() if not _PER_DATE_KEY.search(k)},
+        })
+    dates = fc.get("dates") or sorted({d for f in feats for d in (f["properties"].get("dates") or {})})
+    countries = fc.get("countries") or sorted(
+        {c for f in feats for o in (f["properties"].get("dates") or {}).values() for c in (o.get("toward") or {})}
+    )
+    n_cand = sum(f["properties"].get("status") == "candidate" for f in feats)
+    return {
+        "name": f"Crossing sites ({len(feats) - n_cand} + {n_cand} candidates)" if n_cand else f"Crossing sites ({len(feats)})",
+        "dates": list(dates),
+        "countries": list(countries),
+        "colours": dict(SCALE_COLOURS),
+        "candidate_colour": CANDIDATE_COLOUR,
+        "summary": summary_lines(summary) if summary else [],
+        "features": feats,
+    }
+
+
+def _legend(c: Corridor, extras: list[ExtraLayer], sites: dict | None = None) -> list[dict]:
     items = [
         {"label": f"River line ({c.name})", "colour": CORRIDOR_COLOUR, "kind": "line"},
         {"label": f"{c.left_country} bank strip", "colour": country_colour(c.left_country, "left"), "kind": "fill"},
@@ -174,6 +218,16 @@ def _legend(c: Corridor, extras: list[ExtraLayer]) -> list[dict]:
     ]
     for name, _, style in extras:
         items.append({"label": name, "colour": str(style.get("color", "#3388ff")), "kind": "point"})
+    if sites is not None:  # only the kinds of marker the map shows
+        shown = {f["properties"].get("scale") for f in sites["features"] if f["properties"].get("status") != "candidate"}
+        for scale, colour in sites["colours"].items():
+            if scale not in shown:
+                continue
+            items.append({"label": f"Crossing site, {SCALE_WORDS.get(scale, scale)} (numbered in river order)",
+                          "colour": colour, "kind": "site"})
+        if any(f["properties"].get("status") == "candidate" for f in sites["features"]):
+            items.append({"label": "Candidate site (evidence on one bank only)", "colour": sites["candidate_colour"],
+                          "kind": "site-candidate"})
     return items
 
 

@@ -114,28 +114,173 @@
     });
   });
 
-  // summary tables (e.g. counts by class per km), one collapsible panel at the bottom right
-  if (data.tables && data.tables.length) {
+  // crossing sites: numbered markers (colour by scale; candidates grey and dashed) over the site areas
+  var siteMarkers = [];
+  var S = data.sites;
+  function siteColour(p) {
+    if (p.status === "candidate") return S.candidate_colour;
+    return S.colours[p.scale] || S.candidate_colour;
+  }
+  function fmt(v, digits) {
+    if (v === null || v === undefined) return "–";
+    return typeof v === "number" && digits !== undefined ? v.toFixed(digits) : String(v);
+  }
+  function shareText(o, c) {
+    var share = o.share_toward ? o.share_toward[c] : null;
+    if (share === null || share === undefined) return "–";
+    var n = o.toward ? o.toward[c] : null;
+    return Math.round(share * 100) + "%" + (n === null || n === undefined ? "" : " (" + n + ")");
+  }
+  // numbers count confirmed sites in river order; a candidate has none
+  function siteLabel(p) { return p.number === null || p.number === undefined ? "?" : String(p.number); }
+  function siteTitle(p) {
+    if (p.number === null || p.number === undefined) {
+      return (p.status === "candidate" ? "Candidate crossing site" : "Crossing site") + ", km " + fmt(p.chainage_km, 2);
+    }
+    return "Crossing site " + p.number + (p.status === "candidate" ? " (candidate)" : "");
+  }
+  function sitePopup(p) {
+    var cand = p.status === "candidate";
+    var box = el("div", "bw-popup bw-site-popup");
+    box.appendChild(el("strong", null, siteTitle(p)));
+    if (cand) box.appendChild(el("div", "bw-site-note", "evidence on the " + p.bank_evidence + " bank only"));
+    var table = el("table");
+    [["site id", p.site_id], ["km along " + (p.corridor || "the river"), fmt(p.chainage_km, 2)], ["kind", p.kind], ["scale", p.scale],
+     ["evidence on", p.bank_evidence], ["status", p.status], ["score", fmt(p.score, 2)],
+     ["first seen", p.first_seen], ["last seen", p.last_seen], ["evidence", p.evidence]].forEach(function (kv) {
+      if (kv[1] === null || kv[1] === undefined || kv[1] === "") return;
+      var tr = el("tr");
+      tr.appendChild(el("th", null, kv[0]));
+      tr.appendChild(el("td", null, kv[1]));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+    // per-date values: one column per date, so many fields stay narrow
+    var dates = el("table", "bw-site-dates");
+    var head = el("tr");
+    head.appendChild(el("th"));
+    S.dates.forEach(function (d) { head.appendChild(el("th", null, d)); });
+    dates.appendChild(head);
+    var fields = [["vehicles", "vehicles"], ["large", "large_vehicle"], ["small", "small_vehicle"],
+                  ["heavy equipment", "heavy_equipment"], ["heavy in water", "heavy_in_water"],
+                  ["on sandbar", "vehicles_on_sandbar"], ["parking", "parking_vehicles"]];
+    function row(label, cls, value) {
+      var tr = el("tr", cls);
+      tr.appendChild(el("th", null, label));
+      S.dates.forEach(function (d) {
+        var o = (p.dates || {})[d];
+        tr.appendChild(o ? el("td", null, value(o)) : el("td", "bw-site-unobserved", "not observed"));
+      });
+      dates.appendChild(tr);
+    }
+    fields.forEach(function (f) { row(f[0], "bw-site-count", function (o) { return fmt(o[f[1]]); }); });
+    S.countries.forEach(function (c) { row("→ " + c, "bw-site-share", function (o) { return shareText(o, c); }); });
+    row("activity", null, function (o) { return fmt(o.activity_score, 2); });
+    row("scale", null, function (o) { return fmt(o.scale); });
+    box.appendChild(dates);
+    return box;
+  }
+  if (S) {
+    var siteAreas = L.geoJSON({ type: "FeatureCollection", features: S.features }, {
+      style: function (f) {
+        var c = siteColour(f.properties), cand = f.properties.status === "candidate";
+        return { color: c, weight: cand ? 1.5 : 2, dashArray: cand ? "5 4" : null, fillColor: c,
+                 fillOpacity: cand ? 0.04 : 0.18, className: "bw-site-area" + (cand ? " bw-site-area-candidate" : "") };
+      },
+      onEachFeature: function (f, layer) { layer.bindPopup(function () { return sitePopup(f.properties); }, { maxWidth: 520 }); }
+    });
+    var siteGroup = L.layerGroup([siteAreas]);
+    S.features.forEach(function (f) {
+      var p = f.properties, cand = p.status === "candidate";
+      var label = el("span", null, siteLabel(p));
+      label.style.setProperty("--bw-colour", siteColour(p));
+      var marker = L.marker(f.anchor, {
+        icon: L.divIcon({
+          className: "bw-site bw-site-" + p.scale + (cand ? " bw-site-candidate" : ""), html: label,
+          iconSize: [26, 26], iconAnchor: [13, 13], popupAnchor: [0, -12]
+        }),
+        title: siteTitle(p) + (p.number === null || p.number === undefined ? "" : ", km " + fmt(p.chainage_km, 2)),
+        alt: siteTitle(p), riseOnHover: true, zIndexOffset: cand ? 0 : 1000
+      });
+      marker.bindPopup(function () { return sitePopup(p); }, { maxWidth: 520 });
+      siteMarkers.push(marker);
+      siteGroup.addLayer(marker);
+    });
+    overlays[S.name] = siteGroup;
+  }
+
+  // the sites in river order, the corridor summary and any summary tables (e.g. counts by class per km):
+  // one collapsible panel at the bottom right
+  function textTable(columns, rows, rowClass) {
+    var table = el("table");
+    var head = el("tr");
+    columns.forEach(function (c) { head.appendChild(el("th", null, c)); });
+    table.appendChild(head);
+    rows.forEach(function (r, i) {
+      var tr = el("tr", rowClass ? rowClass(i) : null);
+      r.forEach(function (v) { tr.appendChild(el("td", null, v)); });
+      table.appendChild(tr);
+    });
+    return table;
+  }
+  if ((data.tables && data.tables.length) || S) {
     var panel = L.control({ position: "bottomright" });
     panel.onAdd = function () {
       var box = el("div", "bw-tables leaflet-bar");
-      data.tables.forEach(function (t) {
-        var det = el("details");
+      if (S) {
+        var det = el("details", "bw-sites-panel");
         det.open = true;
-        det.appendChild(el("summary", null, t.title));
-        var table = el("table");
-        var head = el("tr");
-        t.columns.forEach(function (c) { head.appendChild(el("th", null, c)); });
-        table.appendChild(head);
-        t.rows.forEach(function (r) {
-          var tr = el("tr");
-          r.forEach(function (v) { tr.appendChild(el("td", null, v)); });
-          table.appendChild(tr);
+        det.appendChild(el("summary", null, S.name + ", in river order"));
+        S.summary.forEach(function (line) { det.appendChild(el("div", "bw-site-summary", line)); });
+        var columns = ["#", "km", "kind", "scale", "banks", "status"];
+        S.dates.forEach(function () { columns.push("vehicles L/S/H", "→ " + S.countries.join("/")); });
+        var rows = S.features.map(function (f) {
+          var p = f.properties;
+          var r = [siteLabel(p), fmt(p.chainage_km, 2), p.kind, p.scale, p.bank_evidence, p.status];
+          S.dates.forEach(function (d) {
+            var o = (p.dates || {})[d];
+            if (!o) { r.push("–", "–"); return; }
+            r.push(fmt(o.vehicles) + " " + [o.large_vehicle, o.small_vehicle, o.heavy_equipment].map(function (v) { return fmt(v); }).join("/"));
+            r.push(o.share_toward ? S.countries.map(function (c) { return shareText(o, c); }).join(" / ") : "–");
+          });
+          return r.map(function (v) { return fmt(v); });
+        });
+        var table = textTable(columns, rows, function (i) {
+          return "bw-site-row" + (S.features[i].properties.status === "candidate" ? " bw-site-row-candidate" : "");
+        });
+        table.className = "bw-sites-table";
+        var dateRow = el("tr", "bw-site-date-head");
+        var blank = el("th");
+        blank.colSpan = 6;
+        dateRow.appendChild(blank);
+        S.dates.forEach(function (d) {
+          var th = el("th", null, d);
+          th.colSpan = 2;
+          dateRow.appendChild(th);
+        });
+        table.insertBefore(dateRow, table.firstChild);
+        // a row opens its site on the map
+        Array.prototype.forEach.call(table.querySelectorAll("tr.bw-site-row"), function (tr, i) {
+          tr.title = "show " + siteTitle(S.features[i].properties).toLowerCase() + " on the map";
+          tr.addEventListener("click", function () {
+            var m = siteMarkers[i];
+            if (!map.hasLayer(m)) overlays[S.name].addTo(map);
+            map.setView(m.getLatLng(), Math.max(map.getZoom(), 14));
+            m.openPopup();
+          });
         });
         det.appendChild(table);
         box.appendChild(det);
+      }
+      (data.tables || []).forEach(function (t) {
+        var det = el("details");
+        det.open = !S; // with a site register, the other tables start folded
+        det.appendChild(el("summary", null, t.title));
+        det.appendChild(textTable(t.columns, t.rows));
+        box.appendChild(det);
       });
       L.DomEvent.disableScrollPropagation(box);
+      L.DomEvent.disableClickPropagation(box);
       return box;
     };
     panel.addTo(map);
@@ -178,6 +323,7 @@
   if (right > size.x / 2) right = 24; // narrow screen: let the controls overlap
   var fit = corridor.getBounds();
   places.eachLayer(function (m) { if (m.feature.properties.inside) fit.extend(m.getLatLng()); });
+  siteMarkers.forEach(function (m) { fit.extend(m.getLatLng()); });
   // km labels thin out when zoomed out: every 1, 2, 5, 10 ... ticks, at least ~80 px apart along a straight river
   var kmLabels = [];
   ticks.eachLayer(function (m) { if (m.feature.geometry.type === "Point") kmLabels.push(m); });
