@@ -88,7 +88,7 @@ class Fused:
         np.maximum(h, 0.0, out=h)
         z = cv2.gemm(h, self.w2, 1.0, None, 0.0)
         z += self.b2
-        pw = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        pw = 1.0 / (1.0 + np.exp(-np.clip(z[:, 0], -60.0, 60.0)))  # saturated either way; no overflow warnings
         zl = z[:, 1:]
         zl -= zl.max(axis=1, keepdims=True)
         np.exp(zl, out=zl)
