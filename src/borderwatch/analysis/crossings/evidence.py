@@ -135,18 +135,17 @@ def find_evidence(
             comp = lab[sl] == i
             yield i, sl, comp, int(area)
 
-    def geometry(sl, comp) -> tuple[shapely.Geometry, np.ndarray, tuple[float, float, float]]:
+    def geometry(sl, comp) -> tuple[shapely.Geometry, np.ndarray, tuple[float, float, float], tuple]:
         rr, cc = np.nonzero(comp)
         pts = np.column_stack([cc + sl[1].start + 0.5, rr + sl[0].start + 0.5]).astype(np.float32)
         rect = cv2.minAreaRect(pts)
         (_, _), (a, b), _ = rect
-        geometry.rect = rect
         length = max(a, b) * cell_m + cell_m
         width = len(pts) * cell_m * cell_m / length  # mean width: a bent or ragged strip stays thin
         hull = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
         xs, ys = transform * (hull[:, 0], hull[:, 1])
         geom = shapely.Polygon(np.column_stack([xs, ys])) if len(hull) >= 3 else shapely.Point(xs[0], ys[0]).buffer(cell_m)
-        return geom, pts, (length, width, length / max(width, 1e-6))
+        return geom, pts, (length, width, length / max(width, 1e-6)), rect
 
     def rim_share(sl, comp) -> tuple[float, int]:
         ring = cv2.dilate(comp.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~comp & rim_ok[sl]
@@ -162,12 +161,12 @@ def find_evidence(
     for _, sl, comp, area in (c for m in inside_masks for c in component_stats(m)):
         if area * cell_area < p.bridge_min_length_m * cell_m:
             continue
-        geom, pts, (length, width, elong) = geometry(sl, comp)
+        geom, pts, (length, width, elong), rect = geometry(sl, comp)
         cx, cy = transform * tuple(pts.mean(axis=0))
         if classes[sl][comp][0] != DISTURBED:
             if length < p.bridge_min_length_m or width > p.bridge_max_width_m or elong < 3.0:
                 continue
-            spans = _water_both_sides(classes, geometry.rect, 6.0 / cell_m)
+            spans = _water_both_sides(classes, rect, 6.0 / cell_m)
             if spans >= 0.7:
                 score = min(1.0, 0.5 + 0.5 * min(1.0, length / 80.0)) * spans
                 keep(Evidence("bridge", round(score, 3), geom, cx, cy, {"length_m": round(length, 1), "width_m": round(width, 1), "water_both_sides": round(spans, 2)}))
@@ -190,7 +189,7 @@ def find_evidence(
         share, _ = rim_share(sl, comp)
         if share >= p.bar_rim_share:
             continue  # inside the river: handled above
-        geom, pts, (length, width, elong) = geometry(sl, comp)
+        geom, pts, (length, width, elong), _ = geometry(sl, comp)
         reach = float(d.max())
         if near <= p.touch_m:
             # the landing: the patch's cell closest to the water
