@@ -144,16 +144,17 @@ def update_register(
             })
             observations += obs
         # numbers: confirmed sites in river order, over the whole river's register
-        keep_old = {sid: r for sid, r in existing.items() if sid not in in_span or sid in matched.values()}
-        for sid, r in in_span.items():
-            if sid not in matched.values():
+        kept = set(matched.values())
+        for sid in in_span:
+            if sid not in kept:  # no longer found on this stretch with these results
                 store.delete_rows("observations", {"site_id": sid})
                 store.delete_rows("sites", {"site_id": sid})
-        everyone = [r for r in keep_old.values() if r["site_id"] not in {x["site_id"] for x in rows}] + rows
-        confirmed = sorted((r for r in everyone if r["status"] == "site"), key=lambda r: r["chainage_km"])
+        others = [r for sid, r in existing.items() if sid not in in_span]  # other stretches, kept as they are
+        confirmed = sorted((r for r in others + rows if r["status"] == "site"), key=lambda r: r["chainage_km"])
         number = {r["site_id"]: n for n, r in enumerate(confirmed, start=1)}
+        present = {r["site_id"] for r in others + rows}
         renumbered = [(sid, r.get("number"), number.get(sid)) for sid, r in existing.items()
-                      if sid in {x["site_id"] for x in everyone} and r.get("number") != number.get(sid)]
+                      if sid in present and r.get("number") != number.get(sid)]
         for r in rows:
             r["number"] = number.get(r["site_id"])
             if r["site_id"] in existing:
@@ -162,8 +163,8 @@ def update_register(
                 store.write_rows("sites", [r])
             for date in dates:
                 store.delete_rows("observations", {"site_id": r["site_id"], "date": date})
-        for r in everyone:
-            if r["site_id"] not in {x["site_id"] for x in rows} and r.get("number") != number.get(r["site_id"]):
+        for r in others:
+            if r.get("number") != number.get(r["site_id"]):
                 store.update_rows("sites", {"site_id": r["site_id"]}, {"number": number.get(r["site_id"])})
         store.write_rows("observations", observations)
         all_sites = sorted(store.read_rows("sites", {"corridor": river}), key=lambda r: r["chainage_km"])
