@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
-from borderwatch.analysis.landcover import CODES, LANDCOVER_VERSION, LandCover, classify_landcover
+from borderwatch.analysis.landcover import (
+    CODES, LANDCOVER_VERSION, MAX_GSD_M, LandCover, LandcoverRangeWarning, classify_landcover,
+)
 from borderwatch.analysis.landcover.model import load_params
 from borderwatch.errors import InputError
 
@@ -56,8 +60,24 @@ def test_nodata_pixels_are_zero_and_all_nodata_is_all_zero():
 def test_odd_sizes_and_gsds():
     for h, w, g in ((1, 1, 0.5), (37, 53, 0.5), (37, 53, 0.8), (20, 30, 5.0), (9, 9, 300.0)):
         img = _field(h, w)
-        lc = classify_landcover(img, np.ones((h, w), bool), g)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LandcoverRangeWarning)
+            lc = classify_landcover(img, np.ones((h, w), bool), g)
         assert lc.classes.shape == (h, w) and (lc.classes > 0).all()
+
+
+@pytest.mark.parametrize("gsd", [0.3, 0.5, 0.8, 5.0, MAX_GSD_M])
+def test_no_range_warning_inside_the_range(gsd):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LandcoverRangeWarning)
+        classify_landcover(_field(24, 24), np.ones((24, 24), bool), gsd)
+
+
+@pytest.mark.parametrize("gsd", [MAX_GSD_M * 1.01, 30.0, 300.0])
+def test_coarse_gsd_warns_instead_of_a_silent_answer(gsd):
+    """Landsat-like GSD: the ~2 m features mean nothing there; the caller is told, with the GSD named."""
+    with pytest.warns(LandcoverRangeWarning, match=f"{gsd:g} m GSD"):
+        classify_landcover(_field(24, 24), np.ones((24, 24), bool), gsd)
 
 
 def test_nir_band_switches_method_and_can_be_ignored():
@@ -65,7 +85,7 @@ def test_nir_band_switches_method_and_can_be_ignored():
     valid = np.ones((96, 96), bool)
     assert classify_landcover(img, valid, 5.0).method.endswith("/rgbn")
     rgb_only = classify_landcover(img, valid, 5.0, nir=False)
-    assert rgb_only.method.endswith("/rgb")
+    assert rgb_only.method.endswith("/rgb+regions")  # RGB at 5 m: the segment heads decide the water
     np.testing.assert_array_equal(rgb_only.classes, classify_landcover(img[:3], valid, 5.0).classes)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from borderwatch.analysis.landcover import classify_landcover, iou, ndwi_water_reference
+from borderwatch.analysis.landcover import LandcoverRangeWarning, classify_landcover, iou, ndwi_water_reference
 
 DATA = Path(__file__).with_name("data")
 
@@ -19,18 +19,31 @@ def _load(stem: str):
     return img, ref
 
 
-# Measured with the shipped params (fit-20261125d) on these crops: RGB-only water IoU 0.73 (2018)
-# and 0.31 (2020); with NIR 0.95 and 0.98. The guards below sit a little under those figures so a
+# Measured with the shipped params (fit-20261125e; regions path at 5 m RGB) on these crops: RGB-only water
+# IoU 0.8997 (2018; 0.73 before the segment heads) and 0.34 (2020; 0.31 before: a wind-rippled lake whose
+# big segment is missed); with NIR 0.95 and 0.98. The guards below sit a little under those figures so a
 # regression fails; the issue's target (RGB-only IoU >= 0.9) is NOT met and is kept as strict xfails.
-@pytest.mark.parametrize("stem, rgb_min, nir_min", [("naip_20180716", 0.6, 0.9), ("naip_20200831", 0.2, 0.9)])
+@pytest.mark.parametrize("stem, rgb_min, nir_min", [("naip_20180716", 0.85, 0.9), ("naip_20200831", 0.3, 0.9)])
 def test_naip_water_iou(stem, rgb_min, nir_min):
     img, ref = _load(stem)
     valid = np.ones(ref.shape, bool)
     rgb = classify_landcover(img[:3], valid, 5.0)
     rgbn = classify_landcover(img, valid, 5.0)
-    assert rgb.method.endswith("/rgb") and rgbn.method.endswith("/rgbn")
+    assert rgb.method.endswith("/rgb+regions") and rgbn.method.endswith("/rgbn")
     assert iou(rgb.water_mask, ref) >= rgb_min
     assert iou(rgbn.water_mask, ref) >= nir_min
+
+
+def test_naip_rgb_regions_with_a_black_nodata_edge():
+    """A scene edge (black fill, invalid) inside the tile: nodata stays 0 and the lake is still found (0.85 measured)."""
+    img, ref = _load("naip_20180716")
+    img = img[:3].copy()
+    valid = np.ones(ref.shape, bool)
+    valid[:, -40:] = False
+    img[:, ~valid] = 0
+    lc = classify_landcover(img, valid, 5.0)
+    assert lc.method.endswith("/rgb+regions") and (lc.classes[~valid] == 0).all() and (lc.classes[valid] > 0).all()
+    assert iou(lc.water_mask[valid], ref[valid]) >= 0.8
 
 
 def test_naip_dry_crop_with_nir_has_little_water():
@@ -39,22 +52,36 @@ def test_naip_dry_crop_with_nir_has_little_water():
     assert classify_landcover(img, np.ones(ref.shape, bool), 5.0).share("water") < 0.06
 
 
-_GAP = "RGB-only water on real NAIP/Landsat pixels is below the issue's target (dark-green crops and algae-green lakes overlap in RGB; 300 m Landsat is far outside the ~2 m feature scale)"
-
-
-@pytest.mark.xfail(strict=True, reason=_GAP)
-@pytest.mark.parametrize("stem", ["naip_20180716", "naip_20200831"])
-def test_target_naip_rgb_only_water_iou(stem):
-    img, ref = _load(stem)
-    assert iou(classify_landcover(img[:3], np.ones(ref.shape, bool), 5.0).water_mask, ref) >= 0.9
-
-
-@pytest.mark.xfail(strict=True, reason=_GAP)
-def test_target_naip_dry_crop_rgb_only():
+def test_naip_dry_crop_rgb_only_has_little_water():
+    """Was a strict xfail with the per-pixel RGB path; the segment heads meet it (water share 0.029)."""
     img, ref = _load("naip_20160816")
     assert classify_landcover(img[:3], np.ones(ref.shape, bool), 5.0).share("water") < 0.1
 
 
+_GAP = ("RGB-only water on real pixels is below the issue's target: on held-out NAIP dates the segment heads reach "
+        "0.58-0.77 IoU (segments straddle some shores; wind-rippled and algae-green lakes look like crops); "
+        "300 m Landsat is far outside the ~2 m feature scale (warned, not classified meaningfully)")
+
+
+@pytest.mark.xfail(strict=True, reason=_GAP)
+def test_target_naip_rgb_only_water_iou():
+    """The target holds for every held-out date or not at all. One xfail over both crops: 2018 alone sits at
+    0.8997, so a different maths library could tip it over 0.9 while 2020 (0.34) is still far from it."""
+    scores = {}
+    for stem in ("naip_20180716", "naip_20200831"):
+        img, ref = _load(stem)
+        scores[stem] = iou(classify_landcover(img[:3], np.ones(ref.shape, bool), 5.0).water_mask, ref)
+    assert min(scores.values()) >= 0.9, scores
+
+
+def test_landsat_gsd_is_flagged_out_of_range():
+    """At 300 m the classifier does not pretend: it warns (the answer stays unreliable: see the xfail below)."""
+    img, ref = _load("landsat_RGB")
+    with pytest.warns(LandcoverRangeWarning, match="300 m GSD"):
+        classify_landcover(img, np.ones(ref.shape, bool), 300.0)
+
+
+@pytest.mark.filterwarnings("ignore::borderwatch.analysis.landcover.LandcoverRangeWarning")
 @pytest.mark.xfail(strict=True, reason=_GAP)
 def test_target_landsat_sea_is_water():
     img, ref = _load("landsat_RGB")

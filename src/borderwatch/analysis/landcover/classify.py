@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -12,7 +13,18 @@ from scipy import ndimage
 from borderwatch.analysis.landcover.codes import CODES, LANDCOVER_VERSION, NAMES, NODATA, WATER
 from borderwatch.analysis.landcover.features import coarse_features, factor_for
 from borderwatch.analysis.landcover.model import load_params
+from borderwatch.analysis.landcover.regions import region_water_proba, uses_regions
 from borderwatch.errors import InputError
+
+
+#: coarsest GSD (m) the classifier answers for without a warning. Its features are colour and texture on
+#: a ~2 m grid, checked at 0.3-1 m (synthetic) and 5 m (NAIP); at 30-300 m (Landsat) a river, a bar or a
+#: track is sub-pixel and the texture windows span kilometres, so the classes mean nothing there.
+MAX_GSD_M = 10.0
+
+
+class LandcoverRangeWarning(UserWarning):
+    """The tile's GSD is outside the range the land-cover classifier was built and checked for."""
 
 
 @dataclass(frozen=True)
@@ -85,14 +97,22 @@ def _check(img, valid, gsd_m, nir) -> tuple[float, bool]:
 def classify_landcover(
     rgb_or_rgbn: np.ndarray, valid: np.ndarray, gsd_m: float, *, nir: bool | None = None
 ) -> LandCover:
-    """Land cover of one tile: features on a ~2 m grid, two small MLP heads, 3x3 smoothing, water hysteresis.
+    """Land cover of one tile: features on a ~2 m grid, two small MLP heads, 3x3 smoothing, water hysteresis;
+    on RGB at 3-10 m the water is decided mostly per segment (regions.py), where pixel colour fails on real lakes.
 
     nir=None uses the 4th band when present; nir=False ignores it (the RGB-only path).
-    Pixels outside `valid` are NODATA (0). Raises InputError on wrong bands/dtypes/shapes.
+    Pixels outside `valid` are NODATA (0). Raises InputError on wrong bands/dtypes/shapes; warns
+    (LandcoverRangeWarning) when gsd_m > MAX_GSD_M, where the result is not meaningful.
     """
     g, use_nir = _check(rgb_or_rgbn, valid, gsd_m, nir)
+    if g > MAX_GSD_M:
+        warnings.warn(f"land cover at {g:g} m GSD: outside the classifier's range (<= {MAX_GSD_M:g} m; features "
+                      "at ~2 m); at this scale rivers, bars and tracks are sub-pixel, so the classes are unreliable",
+                      LandcoverRangeWarning, stacklevel=2)
     params = load_params()
-    method = f"{LANDCOVER_VERSION}/{params.version}/{'rgbn' if use_nir and params.water_nir is not None else 'rgb'}"
+    nir_head = use_nir and params.water_nir is not None
+    regions = not nir_head and bool(params.water_regions) and uses_regions(g)
+    method = f"{LANDCOVER_VERSION}/{params.version}/{'rgbn' if nir_head else 'rgb+regions' if regions else 'rgb'}"
     H, W = valid.shape
     out = np.zeros((H, W), np.uint8)
     if not valid.any():
@@ -100,13 +120,15 @@ def classify_landcover(
     f = factor_for(g)
     feats = coarse_features(rgb_or_rgbn, f, use_nir, valid)
     h, w, nf = feats.shape
-    nir_head = use_nir and params.water_nir is not None
     model = params.rgbn if nir_head else params.rgb
     prob = model.proba(feats.reshape(-1, nf)).reshape(h, w, -1)
     prob = cv2.blur(prob, (3, 3), borderType=cv2.BORDER_REFLECT)
     codes = np.array((WATER,) + params.land.classes, np.uint8)
     best = prob.argmax(axis=2)
-    if not nir_head:  # the NIR head is sure of its water; there hysteresis only lost real lakes (NAIP 2010)
+    if regions:  # 3-10 m RGB: water mostly decided per segment (f == 1 here, so the grids match)
+        p_seg = region_water_proba(rgb_or_rgbn[:3], valid, params.water_regions)
+        _region_water(best, prob, REGION_WEIGHT * p_seg + (1.0 - REGION_WEIGHT) * prob[..., 0] > 0.5)
+    elif not nir_head:  # the NIR head is sure of its water; there hysteresis only lost real lakes (NAIP 2010)
         _water_hysteresis(best, prob)
     cls = codes[best]
     if f > 1:
@@ -115,9 +137,22 @@ def classify_landcover(
     return LandCover(out, g, method)
 
 
+#: 3-10 m RGB path: p(water) = this x the segment's p + the rest x the pixel head's p. Segments straddle
+#: some shores (majority-vote ceiling ~0.88 IoU on NAIP); the pixel head trims them. Of 1.0 / 0.75 / 0.5,
+#: 0.75 was taken (see scripts/fit_landcover.py for the figures of all three).
+REGION_WEIGHT = 0.75
+
 #: RGB path: a water region must hold at least one cell this sure of water (hysteresis); on NAIP this drops
 #: speckled dark-crop false alarms and lifts held-out water IoU by ~0.05 (see scripts/fit_landcover.py)
 WATER_SEED_P = 0.9
+
+
+def _region_water(best: np.ndarray, prob: np.ndarray, water: np.ndarray) -> None:
+    """In place: water where the region head says so; elsewhere the best land class."""
+    land = ~water & (best == 0)
+    if land.any():
+        best[land] = prob[land, 1:].argmax(axis=1) + 1
+    best[water] = 0
 
 
 def _water_hysteresis(best: np.ndarray, prob: np.ndarray) -> None:

@@ -104,6 +104,7 @@ class Params:
     water_nir: Head | None
     land: Head
     meta: dict
+    water_regions: tuple[Head, ...] = ()  # RGB water per segment at 3-10 m GSD (see regions.py); averaged
 
     @property
     def rgb(self) -> Fused:
@@ -134,4 +135,5 @@ def load_params(path: str | None = None) -> Params:
         water_nir=Head.from_dict(d["water_nir"]) if d.get("water_nir") else None,
         land=Head.from_dict(d["land"]),
         meta=d.get("meta", {}),
+        water_regions=tuple(Head.from_dict(h) for h in d.get("water_regions", ())),
     )
