@@ -100,7 +100,7 @@ def main() -> None:
         world = SynthWorld(whole, seed=args.seed, dates=[DATE])
         shares = {DATE.isoformat(): truth_direction_shares(world, whole, DATE, (a, b))}
         scores = evaluate_sites(reg.sites, reg.observations, world.sites((a, b)), shares,
-                                km_range=(a, b), label=f"seed {args.seed}, {args.gsd} m")
+                                km_range=(a, b), label=f"seed {args.seed}, {args.gsd} m", imaged=corridor.area)
         print(format_scores(scores))
 
 

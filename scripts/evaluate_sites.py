@@ -151,7 +151,7 @@ def score(register, world, truth_corridor, stretch, km, dates, match_m, label):
     shares = {d: shares_from_counts(c) for d, c in counts.items()}
     scores = evaluate_sites(shifted, observations, world.sites(km), shares, match_m=match_m, dates=list(shares),
                             km_range=km, left_country=truth_corridor.left_country, truth_counts_by_date=counts,
-                            label=label)
+                            label=label, imaged=stretch.area)
     return scores, shift
 
 

@@ -270,3 +270,18 @@ def test_truth_direction_ignores_heavy_equipment_and_along_river(corridor):
     assert shares["S"]["KP"] == pytest.approx(2 / 3)
     assert truth_direction_shares(objs[3:5], corridor, D1) == {"S": None}
     assert np.isclose(sum(shares["S"].values()), 1.0)
+
+
+def test_truth_sites_outside_the_imagery_are_left_out():
+    import shapely
+
+    truth = [
+        {"site_id": "A", "chainage_km": 1.0, "scale_by_date": {"2025-07-31": "small"}, "polygon": [(0, 0), (100, 0), (100, 100), (0, 100)]},
+        {"site_id": "B", "chainage_km": 3.0, "scale_by_date": {"2025-07-31": "small"}, "polygon": [(500, 0), (600, 0), (600, 100), (500, 100)]},
+    ]
+    imaged = shapely.box(-10, -10, 560, 110)  # B is only 60 % imaged: the other bank is not in the scene
+    pred = [{"site_id": "p", "number": 1, "status": "site", "chainage_km": 1.0, "kind": "ford", "scale": "small"}]
+    s = evaluate_sites(pred, [], truth, {"2025-07-31": None}, imaged=imaged)
+    assert (s.n_truth, s.n_truth_edge, len(s.matches), len(s.misses)) == (1, 1, 1, 0)
+    s = evaluate_sites(pred, [], truth, {"2025-07-31": None})
+    assert (s.n_truth, len(s.misses)) == (2, 1)

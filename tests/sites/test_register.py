@@ -154,6 +154,7 @@ def test_vehicles_facing_each_bank_give_the_direction_share(tmp_path, stretch):
         for i, (offset, heading, cls) in enumerate([
             (40, river - 90, "large_vehicle"), (45, river - 90, "large_vehicle"), (50, river + 90, "large_vehicle"),
             (-40, river + 90, "small_vehicle"), (-45, river, "small_vehicle"), (-50, river + 90, "heavy_equipment"),
+            (40.5, river + 90, "small_vehicle"),  # a car on the first truck's deck (a transporter's load)
         ]):
             p = stretch.point_at(1.0, offset)
             box = shapely.box(p.x - 4, p.y - 1.2, p.x + 4, p.y + 1.2)
@@ -167,8 +168,39 @@ def test_vehicles_facing_each_bank_give_the_direction_share(tmp_path, stretch):
         reg = build(store, stretch)
         (obs,) = reg.observations
         c = obs["counts"]
-        assert (c["large_vehicle"], c["small_vehicle"], c["heavy_equipment"], c["vehicles"]) == (3, 2, 1, 6)
-        # facing the left (KP) bank: 2 trucks; facing CN: 1 truck + 1 car; one car drives along the river
+        assert (c["large_vehicle"], c["small_vehicle"], c["heavy_equipment"], c["vehicles"]) == (3, 3, 1, 7)
+        # facing the left (KP) bank: 2 trucks; facing CN: 1 truck + 1 car; one car drives along the river;
+        # the car carried on a truck faces whichever way it was loaded and is left out of the share
+        assert c["cargo_vehicles"] == 1
         assert c["toward"] == {"KP": 2, "CN": 2} and c["share_toward"] == {"KP": 0.5, "CN": 0.5}
         assert c["heavy_in_water"] == 0 and obs["scale"] == "small" and 0 < obs["activity_score"] < 1
         assert reg.sites[0]["scale"] == "small"
+
+
+def test_a_ford_trace_carries_a_one_bank_landing_across_but_alone_stays_a_candidate(tmp_path, stretch):
+    def trace(s: Scene, km: float, score: float = 0.8):
+        ends = [s.c.to_lonlat(s.c.point_at(km, off)).coords[0] for off in (45.0, -45.0)]
+        s.evidence("ford_trace", km, 0.0, score=score, ends_lonlat=[list(e) for e in ends])
+
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        s.evidence("track_to_water", 1.0, -60.0)  # a landing on the CN bank only ...
+        trace(s, 1.02)  # ... and light water across the channel in line with it
+        trace(s, 3.0, score=1.0)  # clear light water across, no landing on either bank
+        reg = build(store, stretch)
+        assert [(r["number"], r["status"], r["kind"], r["bank_evidence"]) for r in reg.sites] == [
+            (1, "site", "ford", "both"), (None, "candidate", "crossing", "water")]
+        assert reg.sites[0]["details"]["evidence"] == {"ford_trace": 1, "track_to_water": 1}
+
+
+def test_a_route_over_a_bar_from_land_to_land_is_a_site_on_its_own(tmp_path, stretch):
+    def route(s: Scene, km: float, ends: list[str]):
+        tips = [list(s.c.to_lonlat(s.c.point_at(km, off)).coords[0]) for off in (70.0, -70.0)]
+        s.evidence("bar_track", km, 0.0, score=0.9, ends=ends, ends_lonlat=tips)
+
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        route(s, 1.0, ["land", "land"])  # over the bar from one bank to the other
+        route(s, 3.0, ["water", "water"])  # a strip between two channels: not enough on its own
+        reg = build(store, stretch)
+        assert [(r["number"], r["status"], r["bank_evidence"]) for r in reg.sites] == [(1, "site", "both"), (None, "candidate", "water")]

@@ -21,20 +21,11 @@ from borderwatch.imagery.scene import Scene
 
 CLASS_COLOURS = {"small_vehicle": "#00e5ff", "large_vehicle": "#ffd600", "heavy_equipment": "#ff1744"}
 CLASS_ORDER = ("small_vehicle", "large_vehicle", "heavy_equipment")
-
-
-def current_detections(store, param_hash: str, versions_hash: str) -> list[dict]:
-    """The detections behind the stored tile results of one parameter/version set.
-
-    A tile analysed again with other parameters or another model keeps its old
-    detections under their own run; this picks the ones that match.
-    """
-    keys = {
-        (r["tile_id"], str(r["date"]), r["run_id"])
-        for r in store.tile_results()
-        if r["param_hash"] == param_hash and r["versions_hash"] == versions_hash
-    }
-    return [d for d in store.read_rows("detections") if (d["tile_id"], str(d["date"]), d["run_id"]) in keys]
+#: Crossing evidence on the map: marks in the water blue, landings and tracks orange, cleared areas brown, fences grey.
+EVIDENCE_COLOURS = {
+    "bridge": "#d500f9", "ford_trace": "#2979ff", "cleared_bar": "#00b0ff", "track_to_water": "#ff9100",
+    "cleared_bank": "#ffab40", "cleared_area": "#a1887f", "fence_opening": "#ff3d00", "fence_line": "#9e9e9e",
+}
 
 
 def detections_geojson(detections: list[dict], *, with_front: bool = True) -> dict:
@@ -52,6 +43,21 @@ def detections_geojson(detections: list[dict], *, with_front: bool = True) -> di
         feats.append({"type": "Feature", "geometry": mapping(poly), "properties": props})
         if with_front:
             feats.append({"type": "Feature", "geometry": mapping(_front_line(poly)), "properties": {**props, "part": "front"}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def evidence_geojson(rows: list[dict]) -> dict:
+    """Stored crossing evidence as GeoJSON (EPSG:4326): outline, kind, score and where it came from."""
+    feats = []
+    for r in rows:
+        details = {k: v for k, v in (r.get("details") or {}).items() if not k.endswith("_lonlat")}
+        props = {
+            "kind": r["kind"], "score": r["score"], "date": str(r["date"]), "country": r.get("country"),
+            "chainage_km": r.get("chainage_km"), "scene_id": r.get("scene_id"), "tile_id": r.get("tile_id"),
+            "run_id": r.get("run_id"), "details": json.dumps(details, sort_keys=True, default=str),
+            "colour": EVIDENCE_COLOURS.get(r["kind"], "#ffffff"),
+        }
+        feats.append({"type": "Feature", "geometry": mapping(r["geometry"]), "properties": props})
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -85,9 +91,10 @@ def write_run_outputs(
     *,
     result_key: tuple[str, str] | None = None,
 ) -> list[Path]:
-    """corridor.kml, overviews/<date>.png, detections.geojson, sites.geojson and index.html for one run folder.
+    """corridor.kml, overviews/<date>.png, detections.geojson, evidence.geojson, sites.geojson and index.html
+    for one run folder.
 
-    Detections are written for ``result_key`` (the run's parameter/version
+    Detections and crossing evidence are written for ``result_key`` (the run's parameter/version
     hashes); crossing sites whenever the store's register for this river has
     sites on this corridor (stretch), whatever the run computed, since the
     register spans all dates.
@@ -133,11 +140,19 @@ def write_run_outputs(
 
     extra_layers, tables = [], []
     if result_key is not None:
-        dets = current_detections(store, *result_key)
         area = corridor.to_lonlat(corridor.area)
-        dets = [d for d in dets if area.intersects(d["geometry"])]
+        dets = [d for d in store.current_rows("detections", *result_key) if area.intersects(d["geometry"])]
         written.append(write_atomically(out_dir / "detections.geojson", json.dumps(detections_geojson(dets, with_front=False))))
         latest = max(by_date) if by_date else None
+        evidence = [e for e in store.current_rows("evidence", *result_key) if area.intersects(e["geometry"])]
+        if evidence:
+            written.append(write_atomically(out_dir / "evidence.geojson", json.dumps(evidence_geojson(evidence))))
+            for date in by_date:
+                day = [e for e in evidence if str(e["date"]) == date.isoformat()]
+                style = {"weight": 2, "fillOpacity": 0.25, "color": "#ff9100", "hidden": date != latest}
+                extra_layers.append((f"Crossing evidence {date.isoformat()} ({len(day)})", evidence_geojson(day), style))
+        else:  # land cover off this time: an earlier run's file would not match this run
+            (out_dir / "evidence.geojson").unlink(missing_ok=True)
         for date in by_date:
             day = [d for d in dets if str(d["date"]) == date.isoformat()]
             style = {"weight": 1.5, "fillOpacity": 0.35, "color": "#ffffff", "hidden": date != latest}

@@ -48,6 +48,7 @@ COUNT_KEYS = (
     "heavy_in_water",
     "vehicles_on_sandbar",
     "parking_vehicles",
+    "cargo_vehicles",
     "parking_area_m2",
     "cleared_area_m2",
 )

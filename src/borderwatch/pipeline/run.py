@@ -71,6 +71,7 @@ def plan_tasks(
     crs_wkt = corridor.crs.to_wkt()
     footprints = footprints if footprints is not None else scene_footprints(corridor, scenes)
     tasks, empty, skipped = [], [], 0
+    bearing = {t.tile_id: corridor.direction_deg_at(t.chainage_km, 100.0) for t in tiles}
     for date, day_scenes in scenes_by_date(scenes).items():
         for tile in tiles:
             if (tile.tile_id, date.isoformat()) in done:
@@ -82,7 +83,7 @@ def plan_tasks(
                 empty.append(TileResult(tile, date, {"coverage": 0.0, "nodata_share": 1.0, "scene_ids": [], "gsd_m": params.gsd_m}))
                 continue
             watched = shapely.intersection(cell, area)
-            tasks.append(TileTask(tile, date, touching, shapely.to_wkb(watched), crs_wkt, params))
+            tasks.append(TileTask(tile, date, touching, shapely.to_wkb(watched), crs_wkt, params, bearing[tile.tile_id]))
     return tiles, tasks, empty, skipped
 
 
@@ -208,6 +209,11 @@ def run_pipeline(
             for e, k, o in zip(r.evidence, km, off):
                 anchor = shapely.Point(e["x"], e["y"])
                 lon, lat = corridor.to_lonlat(anchor).coords[0]
+                details = {key: value for key, value in e["details"].items() if not key.endswith("_xy")}
+                for key, points in e["details"].items():  # points in the corridor CRS -> lon/lat, like the geometry
+                    if key.endswith("_xy"):
+                        lonlat = corridor.to_lonlat(shapely.MultiPoint(points))
+                        details[key[:-3] + "_lonlat"] = [[round(g.x, 7), round(g.y, 7)] for g in lonlat.geoms]
                 out.append({
                     "kind": e["kind"],
                     "score": e["score"],
@@ -219,7 +225,7 @@ def run_pipeline(
                     "versions_hash": vkey,
                     "country": corridor.country_for_offset(float(o)),
                     "chainage_km": round(float(k), 4),
-                    "details": {**e["details"], "offset_m": round(float(o), 1), "anchor_lonlat": [round(lon, 7), round(lat, 7)]},
+                    "details": {**details, "offset_m": round(float(o), 1), "anchor_lonlat": [round(lon, 7), round(lat, 7)]},
                     "geometry": corridor.to_lonlat(shapely.from_wkb(e["geometry_wkb"])),
                 })
         return out

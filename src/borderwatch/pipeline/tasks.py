@@ -22,7 +22,7 @@ from borderwatch.corridor.tiling import Tile
 from borderwatch.imagery.scene import Scene
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-3"
+TILE_ANALYSIS_VERSION = "tile-stats-4"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -105,6 +105,7 @@ class TileTask:
     watched_wkb: bytes  # the part of the tile inside the corridor's watched area (corridor CRS)
     crs_wkt: str
     params: AnalysisParams = field(default_factory=AnalysisParams)
+    river_bearing_deg: float | None = None  # grid bearing of the corridor line at the tile (ford and fence direction)
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,8 @@ def analyse_tile(task: TileTask) -> TileResult:
         stats["landcover_method"] = lc.method
         water = lc.water_mask
         lap("landcover")
-        evidence, zones = _crossing_evidence(lc.classes, outer_transform, gsd, task.tile.bounds, watched_geom)
+        evidence, zones = _crossing_evidence(img.data, img.valid, lc.classes, outer_transform, gsd, task.tile.bounds, watched_geom,
+                                             task.river_bearing_deg)
         stats["evidence"] = len(evidence)
         lap("evidence")
     detections: tuple[dict, ...] = ()
@@ -202,12 +204,13 @@ def analyse_tile(task: TileTask) -> TileResult:
     return TileResult(task.tile, task.date, stats, detections, evidence)
 
 
-def _crossing_evidence(classes, transform, gsd: float, bounds, watched_geom):
-    """Crossing evidence anchored in this tile (not its margin) and inside the watched area."""
+def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, watched_geom, river_bearing_deg: float | None):
+    """Crossing evidence anchored in this tile (not its margin) and inside the watched area:
+    land-cover evidence and ford traces on the land-cover grid, fences at full resolution."""
     import shapely
     from affine import Affine
 
-    from borderwatch.analysis.crossings import coarse_classes, find_evidence
+    from borderwatch.analysis.crossings import coarse_classes, find_evidence, find_fences, find_ford_traces
     from borderwatch.analysis.landcover.features import factor_for
 
     f = factor_for(gsd)
@@ -216,7 +219,10 @@ def _crossing_evidence(classes, transform, gsd: float, bounds, watched_geom):
     def owns(x: float, y: float) -> bool:
         return minx <= x < maxx and miny < y <= maxy and bool(shapely.contains_xy(watched_geom, x, y))
 
-    found, zones = find_evidence(coarse_classes(classes, f), transform * Affine.scale(f), gsd * f, owns=owns)
+    grid, grid_transform, cell = coarse_classes(classes, f), transform * Affine.scale(f), gsd * f
+    found, zones = find_evidence(grid, grid_transform, cell, owns=owns, along_deg=river_bearing_deg)
+    found += find_ford_traces(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg, owns=owns)
+    found += find_fences(image, valid, transform, gsd, zones.river, grid_transform, along_deg=river_bearing_deg, owns=owns, clip=bounds)
     out = tuple(
         {"kind": e.kind, "score": e.score, "x": e.x, "y": e.y, "details": e.details, "geometry_wkb": shapely.to_wkb(e.geometry)}
         for e in found

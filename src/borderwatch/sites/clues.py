@@ -17,9 +17,11 @@ import shapely
 from borderwatch.corridor.model import Corridor
 
 #: Clue kinds that stand on one bank (their side is the country of their offset).
-BANK_KINDS = frozenset({"track_to_water", "cleared_bank", "cleared_area", "parking"})
+BANK_KINDS = frozenset({"track_to_water", "cleared_bank", "cleared_area", "parking", "fence_opening"})
 #: Clue kinds in the river itself (a bridge spans it: it counts for both banks).
-RIVER_KINDS = frozenset({"bridge", "cleared_bar", "vehicles_on_bar", "vehicle_in_water", "heavy_at_water"})
+RIVER_KINDS = frozenset({"bridge", "cleared_bar", "vehicles_on_bar", "vehicle_in_water", "heavy_at_water", "ford_trace", "bar_track"})
+#: Evidence that describes the ground around crossings but does not mark one (a fence along the bank).
+CONTEXT_KINDS = frozenset({"fence_line"})
 VEHICLES = ("small_vehicle", "large_vehicle")
 
 
@@ -40,16 +42,22 @@ class Clue:
 
 
 def evidence_clues(corridor: Corridor, rows: list[dict]) -> list[Clue]:
-    """Stored evidence rows (lon/lat) as clues in the corridor CRS."""
+    """Stored evidence rows (lon/lat) as clues in the corridor CRS (context such as fence lines left out)."""
     out = []
     for r in rows:
+        if r["kind"] in CONTEXT_KINDS:
+            continue
         geom = corridor.from_lonlat(r["geometry"])
         lon, lat = (r.get("details") or {}).get("anchor_lonlat") or (geom.centroid.x, geom.centroid.y)
         x, y = corridor.xy_from_lonlat(lon, lat)
         x, y = float(np.atleast_1d(x)[0]), float(np.atleast_1d(y)[0])
         km, off = corridor.locate_xy(x, y)
+        details = dict(r.get("details") or {})
+        if details.get("ends_lonlat"):  # a ford trace: the banks its two ends reach
+            ex, ey = corridor.xy_from_lonlat(*np.asarray(details["ends_lonlat"], dtype=float).T)
+            details["end_countries"] = [corridor.country_for_offset(float(o)) for o in corridor.locate_xy(ex, ey)[1]]
         out.append(Clue(r["kind"], float(r["score"] or 0.0), str(r["date"]), float(km[0]), float(off[0]),
-                        corridor.country_for_offset(float(off[0])), x, y, geom, "evidence", [r["fid"]], dict(r.get("details") or {})))
+                        corridor.country_for_offset(float(off[0])), x, y, geom, "evidence", [r["fid"]], details))
     return out
 
 

@@ -16,6 +16,9 @@ import shapely
 
 from borderwatch.sites.clues import BANK_KINDS, Clue
 
+#: Evidence on the line of a crossing through the river: carries a landing to the bank its far end reaches.
+CROSSING_LINES = frozenset({"ford_trace", "bar_track"})
+
 
 @dataclass(frozen=True)
 class SiteParams:
@@ -37,7 +40,8 @@ class SiteParams:
 #: How much one clue of a kind says about where the crossing is (landings and decks most).
 KIND_WEIGHT = {
     "bridge": 1.0, "track_to_water": 1.0, "cleared_bank": 0.8, "cleared_bar": 0.8, "vehicle_in_water": 0.6,
-    "heavy_at_water": 0.6, "vehicles_on_bar": 0.6, "parking": 0.4, "cleared_area": 0.3,
+    "heavy_at_water": 0.6, "vehicles_on_bar": 0.6, "parking": 0.4, "cleared_area": 0.3, "ford_trace": 0.8,
+    "bar_track": 0.8, "fence_opening": 0.6,
 }
 
 
@@ -87,6 +91,12 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     kinds = {c.kind for c in g.clues}
     if "bridge" in kinds:
         banks |= {left, right}  # a deck spans the channel
+    # a ford trace or a route over a bar carries a landing over to the bank its far end reaches;
+    # alone it says the same only when it runs from land to land (light water or a strip in the
+    # middle of the river with no landing anywhere stays a candidate)
+    lines = [c for c in g.clues if c.kind in CROSSING_LINES]
+    if banks or any(c.details.get("ends") == ["land", "land"] for c in lines):
+        banks |= {country for c in lines for country in c.details.get("end_countries", ())}
     g.banks = banks
     both = {left, right} <= banks
     g.status = "site" if both or ("cleared_bar" in kinds and banks) else "candidate"

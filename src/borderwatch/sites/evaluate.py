@@ -162,7 +162,7 @@ class SiteScores:
     left_country: str
     n_truth: int  # counted truth sites
     n_truth_inactive: int  # never active on an evaluated date: not counted
-    n_truth_edge: int  # within edge_m of the window's ends: not counted
+    n_truth_edge: int  # within edge_m of the window's ends, or not fully imaged: not counted
     n_pred: int  # predictions scored (all statuses): true + false
     n_pred_ignored: int  # at the window's edges or outside it
     tp_confirmed: int
@@ -329,6 +329,17 @@ def _pred_share(counts: Mapping[str, Any] | None, left: str) -> float | None:
     return float(toward.get(left, 0)) / total if total else None
 
 
+def _imaged(truth_site: Mapping[str, Any], imaged: Any, min_share: float) -> bool:
+    if imaged is None or not truth_site.get("polygon"):
+        return True
+    import shapely
+
+    poly = shapely.Polygon(truth_site["polygon"])
+    if not poly.is_valid:
+        poly = poly.buffer(0)
+    return poly.area <= 0 or poly.intersection(imaged).area / poly.area >= min_share
+
+
 def evaluate_sites(
     pred_sites: Iterable[Any],
     pred_observations: Iterable[Any],
@@ -343,11 +354,16 @@ def evaluate_sites(
     truth_counts_by_date: Mapping[Any, Mapping[str, Mapping[str, int]]] | None = None,
     min_direction_vehicles: int = 5,
     label: str = "",
+    imaged: Any = None,
+    min_imaged_share: float = 0.9,
 ) -> SiteScores:
     """Score a register (stored ``sites`` and ``observations`` rows) against truth sites.
 
     Predicted and truth chainages must be on the same line and origin (convert first:
-    see ``chainage_offset_km``). ``dates`` defaults to the dates of
+    see ``chainage_offset_km``). With ``imaged`` (a shapely geometry in the truth
+    polygons' CRS: what the imagery covers), a truth site whose polygon lies less than
+    ``min_imaged_share`` inside it is left out like one at the window's edges (at a
+    tight bend a stretch's end can cut across the river far from its end chainage). ``dates`` defaults to the dates of
     ``truth_shares_by_date``, else every date in the truth's ``scale_by_date``.
     """
     if not (match_m > 0 and math.isfinite(match_m)):
@@ -382,7 +398,7 @@ def evaluate_sites(
         kept = [p for p in preds if km_range[0] <= float(p["chainage_km"]) <= km_range[1]]
         outside = len(preds) - len(kept)
         preds = kept
-    edge_truth = {i for i, t in enumerate(active) if in_band(float(t["chainage_km"]))}
+    edge_truth = {i for i, t in enumerate(active) if in_band(float(t["chainage_km"])) or not _imaged(t, imaged, min_imaged_share)}
     truth_km = [float(t["chainage_km"]) for t in active]
 
     def score(subset: list[dict]) -> tuple[list[tuple[int, int, float]], list[int], int]:
@@ -604,7 +620,7 @@ def format_scores(scores: SiteScores) -> str:
 
     lines = [
         f"site register vs truth{f' ({s.label})' if s.label else ''}: dates {', '.join(s.dates)}; match within {s.match_m:g} m",
-        f"  truth sites counted {s.n_truth} (left out: {s.n_truth_inactive} never active, {s.n_truth_edge} at the window's edges); "
+        f"  truth sites counted {s.n_truth} (left out: {s.n_truth_inactive} never active, {s.n_truth_edge} at the window's edges or not fully imaged); "
         f"predictions scored {s.n_pred}, ignored {s.n_pred_ignored}",
         f"  true {s.tp} (candidates {s.candidates['true']}), false {len(s.false_sites)} (candidates {s.candidates['false']}), "
         f"missed {len(s.misses)}; sites only: true {s.tp_confirmed}, false {s.fp_confirmed}",

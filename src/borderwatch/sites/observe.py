@@ -37,7 +37,8 @@ def observe(
     """
     inside = [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
     by_class = {c: sum(d["class"] == c for d in inside) for c in CLASSES}
-    movers = [d for d in inside if d["class"] in VEHICLES and d.get("heading_deg") is not None]
+    cargo = _carried(inside)
+    movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
     toward = {corridor.left_country: 0, corridor.right_country: 0}
     if movers:
         grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
@@ -55,13 +56,14 @@ def observe(
         "parking_vehicles": sum(int(c.details.get("vehicles", 0)) for c in parking),
         "parking_area_m2": round(max([float(c.details.get("area_m2", 0.0)) for c in parking] or [0.0]), 0),
         "cleared_area_m2": round(sum(areas), 0),
+        "cargo_vehicles": len(cargo),  # cars on a transporter's deck: counted, but not for direction
         "toward": toward,
         "share_toward": {k: round(v / n_toward, 3) for k, v in toward.items()} if n_toward else None,
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
     }
     if not detected:  # no detector ran: unknown, not zero
-        for k in (*CLASSES, "vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "toward"):
+        for k in (*CLASSES, "vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "cargo_vehicles", "toward"):
             counts[k] = None
     if detected:
         big = by_class["large_vehicle"] + by_class["heavy_equipment"]
@@ -73,3 +75,17 @@ def observe(
         activity = min(1.0, float(np.sum(fresh)) / 3.0) if fresh else 0.0
         scale = "active" if fresh and max(fresh) >= 0.5 else "inactive"
     return counts, round(activity, 3), scale
+
+
+def _carried(dets: list[dict]) -> set[int]:
+    """Indices of small vehicles whose centre lies on a large vehicle: cars on a car transporter.
+
+    They face wherever the transporter is parked, so counting each for the
+    import/export share would weigh one truck as many vehicles.
+    """
+    decks = [d["polygon_xy"] for d in dets if d["class"] == "large_vehicle" and d.get("polygon_xy") is not None]
+    if not decks:
+        return set()
+    tree = shapely.STRtree(decks)
+    return {i for i, d in enumerate(dets) if d["class"] == "small_vehicle"
+            and len(tree.query(shapely.Point(d["x"], d["y"]), predicate="within"))}

@@ -57,6 +57,7 @@ class SynthWorld:
             self.fence_side = 1
         else:
             self.fence_side = -1
+        self.fence_country = corridor.left_country if self.fence_side > 0 else corridor.right_country
         self.roofs_left_first = True
         self.profile = Profile(self.seed, self.fence_side)
         self.layout = Layout(self.frame, self.profile, self.seed, self.dates, corridor.left_country, corridor.right_country)
@@ -154,6 +155,9 @@ class SynthWorld:
                     "scale": overall,
                     "scale_by_date": by_date,
                     "pattern": s.params["pattern"],
+                    # the fence on the fenced bank is open over this length of river at the site
+                    "fence_country": self.fence_country,
+                    "fence_gate_m": round(s.gate[1] - s.gate[0], 1) if s.gate is not None else 0.0,
                     "x": s.x,
                     "y": s.y,
                     "polygon": [tuple(map(float, p)) for p in s.polygon],

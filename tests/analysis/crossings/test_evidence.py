@@ -105,3 +105,30 @@ def test_no_water_means_no_evidence():
     assert found == []
     assert zones.ground_at(*(T * (50, 50))) == "land"
     assert zones.ground_at(0.0, 0.0) is None  # outside the grid
+
+
+def test_a_long_thin_cleared_strip_across_a_bar_is_a_route_not_a_camp():
+    g = river_grid(top=40, bottom=110)
+    g[44:106] = SANDBAR  # a bar over most of the river, narrow channels along both banks
+    g[44:106, 100:102] = DISTURBED  # a 4 m wide route over the bar, 124 m long, square to the river
+    found, zones = find_evidence(g, T, CELL, along_deg=90.0)
+    assert kinds(found) == ["bar_track"]
+    t = found[0]
+    assert t.details["ends"] == ["water", "water"] and t.details["length_m"] >= 100
+    ys = sorted((y for _, y in t.details["ends_xy"]), reverse=True)  # the tips: first and last cell centres
+    assert ys == pytest.approx([5000 - 44.5 * CELL, 5000 - 105.5 * CELL], abs=CELL)
+    assert zones.ground_at(t.x, t.y) == "bar"
+    # the same strip running along the river is a cleared bar (a camp's lane), not a route across
+    g2 = river_grid(top=40, bottom=110)
+    g2[44:106] = SANDBAR
+    g2[74:76, 40:140] = DISTURBED
+    assert kinds(find_evidence(g2, T, CELL, along_deg=90.0)[0]) == ["cleared_bar"]
+
+
+def test_a_route_over_a_bar_joined_to_a_bank_says_it_ends_on_land():
+    g = river_grid(top=40, bottom=110)
+    g[40:100] = SANDBAR  # the bar is joined to the north bank
+    g[38:100, 100:102] = DISTURBED  # the route starts on the bank road's edge and ends at the channel
+    found, _ = find_evidence(g, T, CELL, along_deg=90.0)
+    routes = [e for e in found if e.kind == "bar_track"]
+    assert len(routes) == 1 and sorted(routes[0].details["ends"]) == ["land", "water"]

@@ -1,4 +1,4 @@
-"""Crossing evidence per tile (cleared landings, tracks, bridges, bar camps) and where detections stand."""
+"""Crossing evidence per tile (cleared landings, tracks, bridges, bar camps, ford traces) and where detections stand."""
 
 from borderwatch.analysis.crossings.evidence import (
     GROUNDS,
@@ -9,5 +9,7 @@ from borderwatch.analysis.crossings.evidence import (
     coarse_classes,
     find_evidence,
 )
+from borderwatch.analysis.crossings.fence import FenceParams, find_fences
+from borderwatch.analysis.crossings.ford import FordParams, find_ford_traces
 
-__all__ = ["GROUNDS", "KINDS", "Evidence", "EvidenceParams", "RiverZones", "coarse_classes", "find_evidence"]
+__all__ = ["GROUNDS", "KINDS", "Evidence", "EvidenceParams", "RiverZones", "coarse_classes", "find_evidence", "FordParams", "find_ford_traces", "FenceParams", "find_fences"]

@@ -26,9 +26,15 @@ from borderwatch.analysis.landcover.codes import BUILT_UP, DISTURBED, ROAD, SAND
 KINDS = {
     "bridge": "a thin deck of built-up or road pixels spanning a channel",
     "cleared_bar": "cleared ground on a bar or island inside the river (a base camp)",
+    "bar_track": "a long, thin cleared strip across a bar, from a bank or channel to the next (a route over the bar)",
     "track_to_water": "a cleared track that runs from inland to the water's edge",
     "cleared_bank": "a worn or cleared patch at the water's edge (a landing or apron)",
     "cleared_area": "a large cleared patch near the river (a lot or converted field)",
+    # analysis.crossings.ford, from the image on the same grid
+    "ford_trace": "a straight band of lighter, stirred-up water across a channel on the line of a crossing",
+    # analysis.crossings.fence, from the image at full resolution
+    "fence_opening": "a gap in a fence along the bank with fence on both sides (a gate a track runs through)",
+    "fence_line": "a thin dark line along the bank, alone, within reach of the river (a border fence)",
 }
 
 #: Where a point lies relative to the river, for detections (vehicles on bars, equipment in the water).
@@ -46,6 +52,9 @@ class EvidenceParams:
     track_elongation: float = 2.5  # length / width of a track
     bar_rim_share: float = 0.7  # rim share on the river for a patch to lie inside it
     min_bar_m2: float = 300.0
+    bar_track_min_m: float = 40.0  # a cleared strip inside the river this long and thin is a route, not a camp
+    bar_track_elongation: float = 5.0
+    bar_track_angle_deg: float = 45.0  # to the river's direction: a route crosses the bar
     bridge_min_length_m: float = 25.0
     bridge_max_width_m: float = 14.0
     min_area_m2: float = 2500.0  # a cleared area away from the edge
@@ -77,6 +86,11 @@ class RiverZones:
     zones: np.ndarray
     transform: Affine  # of the coarse grid
 
+    @property
+    def river(self) -> np.ndarray:
+        """The river (water and bars, ponds left out) on the coarse grid."""
+        return np.isin(self.zones, (GROUNDS.index("water") + 1, GROUNDS.index("bar") + 1))
+
     def ground_at(self, x: float, y: float) -> str | None:
         col, row = ~self.transform * (x, y)
         r, c = int(math.floor(row)), int(math.floor(col))
@@ -102,11 +116,13 @@ def find_evidence(
     cell_m: float,
     *,
     owns=None,
+    along_deg: float | None = None,
     params: EvidenceParams | None = None,
 ) -> tuple[list[Evidence], RiverZones]:
     """Evidence in a land-cover grid (codes of analysis.landcover) with its affine transform.
 
-    owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
+    ``along_deg`` is the river's grid bearing here (bar tracks must cross it; without it
+    any long thin strip on a bar counts). owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
     the tile proper, not the margin), so a patch seen by two tiles is kept once.
     """
     p = params or EvidenceParams()
@@ -172,6 +188,23 @@ def find_evidence(
                 keep(Evidence("bridge", round(score, 3), geom, cx, cy, {"length_m": round(length, 1), "width_m": round(width, 1), "water_both_sides": round(spans, 2)}))
             continue
         share, _ = rim_share(sl, comp)
+        if area * cell_area >= p.min_bar_m2 and share >= p.bar_rim_share and length >= p.bar_track_min_m and elong >= p.bar_track_elongation:
+            u = long_axis(pts)
+            angle = angle_between(bearing_of(u), along_deg) if along_deg is not None else 90.0
+            if angle >= p.bar_track_angle_deg:
+                centre = pts.mean(axis=0)
+                half = float(np.abs((pts - centre) @ u).max())
+                ends, end_xy = [], []
+                for sign in (-1.0, 1.0):
+                    tip = centre + sign * half * u
+                    ends.append(_beyond(classes, tip, sign * u, 8.0 / cell_m))
+                    end_xy.append([round(float(v), 2) for v in transform * tuple(tip)])
+                score = min(1.0, length / 100.0) * (1.0 if "land" in ends else 0.7)
+                zones[sl][comp] = GROUNDS.index("bar") + 1
+                keep(Evidence("bar_track", round(score, 3), geom, cx, cy, {
+                    "length_m": round(length, 1), "width_m": round(width, 1), "angle_to_river_deg": round(angle, 1),
+                    "ends": ends, "ends_xy": end_xy, "rim_on_river": round(share, 2)}))
+                continue
         if area * cell_area >= p.min_bar_m2 and share >= p.bar_rim_share:
             score = min(1.0, area * cell_area / 3000.0) * share
             zones[sl][comp] = GROUNDS.index("bar") + 1
@@ -243,6 +276,44 @@ def _water_both_sides(classes: np.ndarray, rect, gap_cells: float) -> float:
         both_water += all(v == WATER for v in sides)
     # over a braided channel the deck also crosses bars, but somewhere it must cross open water
     return wet / len(stations) if both_water / len(stations) >= 0.3 else 0.0
+
+
+def angle_between(a_deg: float, b_deg: float) -> float:
+    """Angle between two undirected lines, 0-90°."""
+    return abs(((a_deg - b_deg + 90.0) % 180.0) - 90.0)
+
+
+def long_axis(pts: np.ndarray) -> np.ndarray:
+    """Unit vector (column, row) of a point cloud's principal axis."""
+    c = pts - pts.mean(axis=0)
+    _, vecs = np.linalg.eigh(c.T @ c)
+    u = vecs[:, -1]
+    return u / np.hypot(*u)
+
+
+def bearing_of(u: np.ndarray) -> float:
+    """Grid bearing (0-180°, 0 = up) of a (column, row) direction; rows run down."""
+    return math.degrees(math.atan2(u[0], -u[1])) % 180.0
+
+
+def _beyond(classes: np.ndarray, tip: np.ndarray, u: np.ndarray, reach_cells: float) -> str:
+    """What the first cell past a strip's tip holds that is not the strip's own cleared ground."""
+    h, w = classes.shape
+    for s in np.arange(0.5, reach_cells + 0.5, 0.5):
+        x, y = tip + s * u
+        r, c = int(y), int(x)
+        if not (0 <= r < h and 0 <= c < w):
+            return "edge"
+        code = int(classes[r, c])
+        if code == DISTURBED:
+            continue
+        return end_name(code)
+    return "cleared"
+
+
+def end_name(code: int) -> str:
+    """What a line across the river ends on: nodata, water, bar or land (any other cover)."""
+    return {0: "nodata", WATER: "water", SANDBAR: "bar"}.get(int(code), "land")
 
 
 def _river(classes: np.ndarray, min_cells: float) -> np.ndarray:

@@ -163,7 +163,8 @@
     dates.appendChild(head);
     var fields = [["vehicles", "vehicles"], ["large", "large_vehicle"], ["small", "small_vehicle"],
                   ["heavy equipment", "heavy_equipment"], ["heavy in water", "heavy_in_water"],
-                  ["on sandbar", "vehicles_on_sandbar"], ["parking", "parking_vehicles"]];
+                  ["on sandbar", "vehicles_on_sandbar"], ["parking", "parking_vehicles"],
+                  ["carried", "cargo_vehicles"]];
     function row(label, cls, value) {
       var tr = el("tr", cls);
       tr.appendChild(el("th", null, label));

@@ -1,0 +1,105 @@
+"""Ford traces from small generated images: a lighter band across a channel, and what is not one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from affine import Affine
+
+from borderwatch.analysis.crossings import FordParams, find_ford_traces
+from borderwatch.analysis.landcover.codes import SANDBAR, VEGETATION, WATER
+
+CELL = 2.0
+T = Affine(CELL, 0, 1000.0, 0, -CELL, 5000.0)  # column 0 at x=1000, row 0 at y=5000
+ALONG = 90.0  # the river runs east-west
+
+
+def scene(h: int = 160, w: int = 200, top: int = 50, bottom: int = 110, seed: int = 0):
+    """An east-west river (rows top..bottom-1, 120 m wide) of dark, slightly noisy water between green banks;
+    returns (rgb (3,h,w) uint8 on the 2 m grid, classes, river mask)."""
+    rng = np.random.default_rng(seed)
+    classes = np.full((h, w), VEGETATION, np.uint8)
+    classes[top:bottom] = WATER
+    grey = np.where(classes == WATER, 70.0, 110.0) + rng.normal(0.0, 2.0, (h, w))
+    rgb = np.repeat(grey[None], 3, axis=0)
+    return rgb, classes, classes == WATER
+
+
+def lighten(rgb: np.ndarray, rows: slice, cols: slice, by: float = 18.0) -> None:
+    rgb[:, rows, cols] += by
+
+
+def as_u8(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+def test_lighter_band_across_the_channel_is_a_ford_trace():
+    rgb, classes, river = scene()
+    lighten(rgb, slice(50, 110), slice(100, 105))  # 10 m wide, bank to bank
+    found = find_ford_traces(as_u8(rgb), classes, T, CELL, river, along_deg=ALONG)
+    assert [e.kind for e in found] == ["ford_trace"]
+    f = found[0]
+    assert f.details["ends"] == ["land", "land"]
+    assert f.details["cover"] >= 0.9 and f.details["angle_to_river_deg"] >= 80
+    assert 100 <= f.details["length_m"] <= 125 and f.details["width_m"] <= 14
+    assert f.x == pytest.approx(1000 + 102.5 * CELL, abs=4) and f.y == pytest.approx(5000 - 80 * CELL, abs=6)
+    (x0, y0), (x1, y1) = f.details["ends_xy"]
+    assert {round(y0 / 10), round(y1 / 10)} == {round((5000 - 50 * CELL) / 10), round((5000 - 110 * CELL) / 10)}
+    assert f.geometry.contains(f.geometry.centroid) and f.score > 0.5
+
+
+def test_the_river_direction_can_be_estimated_from_the_river():
+    rgb, classes, river = scene(w=300)
+    lighten(rgb, slice(50, 110), slice(150, 155))
+    assert [e.kind for e in find_ford_traces(as_u8(rgb), classes, T, CELL, river)] == ["ford_trace"]
+
+
+@pytest.mark.parametrize("what", ["plume along the river", "round shallow patch", "oblique band", "short band mid-channel", "too faint"])
+def test_light_water_that_is_not_a_ford(what):
+    rgb, classes, river = scene()
+    if what == "plume along the river":
+        lighten(rgb, slice(75, 80), slice(20, 180))
+    elif what == "round shallow patch":
+        yy, xx = np.mgrid[:160, :200]
+        rgb[:, (yy - 80) ** 2 + (xx - 100) ** 2 < 15**2] += 18.0
+    elif what == "oblique band":  # 45° to the river: not how vehicles cross a channel
+        for r in range(50, 110):
+            rgb[:, r, 40 + r: 45 + r] += 18.0
+    elif what == "short band mid-channel":  # 20 m of a 120 m crossing
+        lighten(rgb, slice(75, 85), slice(100, 105))
+    else:
+        lighten(rgb, slice(50, 110), slice(100, 105), by=3.0)
+    assert find_ford_traces(as_u8(rgb), classes, T, CELL, river, along_deg=ALONG) == []
+
+
+def test_a_band_from_a_bank_to_a_bar_reports_what_each_end_reaches():
+    rgb, classes, river = scene()
+    classes[50:70] = SANDBAR  # a bar along the north shore: the ford runs from it to the south bank
+    river = np.isin(classes, (WATER, SANDBAR))
+    lighten(rgb, slice(70, 110), slice(100, 105))
+    found = find_ford_traces(as_u8(rgb), classes, T, CELL, river, along_deg=ALONG)
+    assert [sorted(e.details["ends"]) for e in found] == [["bar", "land"]]
+
+
+def test_ownership_and_coarse_grids():
+    rgb, classes, river = scene()
+    lighten(rgb, slice(50, 110), slice(100, 105))
+    img = as_u8(rgb)
+    assert find_ford_traces(img, classes, T, CELL, river, along_deg=ALONG, owns=lambda x, y: x < 1100) == []
+    assert len(find_ford_traces(img, classes, T, CELL, river, along_deg=ALONG, owns=lambda x, y: x >= 1100)) == 1
+    # a grid coarser than the trace's scale says nothing rather than guessing
+    assert find_ford_traces(img, classes, T, CELL, river, along_deg=ALONG, params=FordParams(max_cell_m=1.0)) == []
+
+
+def test_full_resolution_image_is_averaged_onto_the_grid():
+    rgb, classes, river = scene()
+    lighten(rgb, slice(50, 110), slice(100, 105))
+    full = np.repeat(np.repeat(as_u8(rgb), 4, axis=1), 4, axis=2)  # 0.5 m pixels over the 2 m grid
+    assert [e.kind for e in find_ford_traces(full, classes, T, CELL, river, along_deg=ALONG)] == ["ford_trace"]
+
+
+def test_no_river_no_traces():
+    rgb, classes, _ = scene()
+    classes[:] = VEGETATION
+    assert find_ford_traces(as_u8(rgb), classes, T, CELL, classes == WATER, along_deg=ALONG) == []
+
