@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import re
 
+from lxml import etree
+
 from borderwatch.corridor import load_corridor
 from borderwatch.outputs.publish import EVIDENCE_COLOURS, evidence_geojson, write_run_outputs
 from borderwatch.store import Store
@@ -56,6 +58,13 @@ def test_run_outputs_write_the_runs_evidence_and_a_layer_per_date(tmp_path):
         data = json.loads(re.search(r'id="bw-data">(.*?)</script>', (out / "index.html").read_text(), re.S).group(1))
         names = json.dumps(data)
         assert "Crossing evidence 2025-07-31 (1)" in names and "Crossing evidence 2025-09-13 (2)" in names
+        # and in Google Earth: one dated placemark per piece, its reasons in the balloon
+        kml = etree.parse(str(out / "corridor.kml"))
+        ns = {"k": "http://www.opengis.net/kml/2.2"}
+        marks = kml.findall(".//k:Folder[k:name='Crossing evidence']/k:Placemark", ns)
+        assert [m.findtext("k:name", namespaces=ns) for m in marks] == ["track to water", "ford trace", "cleared bank"]
+        assert marks[1].findtext("k:TimeStamp/k:when", namespaces=ns) == "2025-09-13"
+        assert "reach_m 40.0" in marks[1].findtext("k:description", namespaces=ns)
         # another parameter set (land cover off): no evidence of its own, and the old file goes
         write_run_outputs(out, corridor, scenes, store, result_key=("x" * 16, "y" * 16))
-    assert not (out / "evidence.geojson").exists()
+    assert not (out / "evidence.geojson").exists() and "Crossing evidence" not in (out / "corridor.kml").read_text()

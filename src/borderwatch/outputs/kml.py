@@ -19,6 +19,7 @@ from lxml import etree
 from shapely.geometry import GeometryCollection, LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from borderwatch.analysis.crossings.evidence import KINDS
 from borderwatch.corridor import Corridor
 from borderwatch.errors import InputError
 from borderwatch.fileio import write_atomically
@@ -52,9 +53,10 @@ def write_corridor_kml(
     tick_km: float = 1.0,
     sites: Sequence[Mapping[str, Any]] = (),
     observations: Sequence[Mapping[str, Any]] = (),
+    evidence: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
-    """Write the corridor (line, bank strips, km ticks, places, crossing sites, scene footprints) as KML 2.2."""
-    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km, sites=sites, observations=observations)
+    """Write the corridor (line, bank strips, km ticks, places, crossing sites and evidence, scene footprints) as KML 2.2."""
+    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km, sites=sites, observations=observations, evidence=evidence)
     return write_atomically(path, doc)
 
 
@@ -66,9 +68,10 @@ def write_kmz(
     tick_km: float = 1.0,
     sites: Sequence[Mapping[str, Any]] = (),
     observations: Sequence[Mapping[str, Any]] = (),
+    evidence: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """The same document zipped as KMZ (``doc.kml`` inside), smaller to email."""
-    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km, sites=sites, observations=observations)
+    doc = corridor_kml_document(corridor, scenes=scenes, tick_km=tick_km, sites=sites, observations=observations, evidence=evidence)
 
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -84,12 +87,15 @@ def corridor_kml_document(
     tick_km: float = 1.0,
     sites: Sequence[Mapping[str, Any]] = (),
     observations: Sequence[Mapping[str, Any]] = (),
+    evidence: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """The KML document as UTF-8 bytes (what the writers store).
 
     ``sites``/``observations`` are stored register rows (see
     :func:`borderwatch.outputs.sites.read_register`); with them the document
-    gets a "Crossing sites" folder of numbered placemarks.
+    gets a "Crossing sites" folder of numbered placemarks. ``evidence`` (stored
+    evidence rows) adds a "Crossing evidence" folder, one placemark per piece with
+    its date on the time slider, so a reviewer can check each site's reasons by eye.
     """
     if not (isinstance(tick_km, (int, float)) and math.isfinite(tick_km) and tick_km > 0):
         raise InputError("tick_km", f"chainage tick spacing must be a positive number of km, got {tick_km!r}")
@@ -99,7 +105,7 @@ def corridor_kml_document(
     _text(doc, "name", f"borderwatch: {corridor.name}")
     _text(doc, "open", "1")
     _cdata(doc, "description", _corridor_html(corridor))
-    _styles(doc, corridor, with_sites=bool(sites))
+    _styles(doc, corridor, with_sites=bool(sites), with_evidence=bool(evidence))
 
     # corridor line
     folder = _folder(doc, "Corridor")
@@ -148,6 +154,8 @@ def corridor_kml_document(
 
     if sites:
         _site_folder(doc, corridor, sites, observations)
+    if evidence:
+        _evidence_folder(doc, evidence)
 
     # scene footprints, with TimeStamp for Google Earth's time slider
     if scenes:
@@ -302,6 +310,23 @@ def _site_folder(
         _geometry(pm, GeometryCollection([anchor_point(geom), geom]))
 
 
+def _evidence_folder(doc: etree._Element, evidence: Sequence[Mapping[str, Any]]) -> None:
+    """One placemark per piece of evidence (outline or line), in river order, dated for the time slider."""
+    folder = _folder(doc, "Crossing evidence")
+    _cdata(folder, "description", f"{len(evidence)} piece(s) of crossing evidence behind the sites (kind, score, date, scene, run)")
+    for r in sorted(evidence, key=lambda r: (float(r.get("chainage_km") or 0.0), str(r["date"]))):
+        details = {k: v for k, v in (r.get("details") or {}).items() if not k.endswith("_lonlat")}
+        desc = (
+            f"<b>{_e(r['kind'])}</b>: {_e(KINDS.get(r['kind'], ''))}<br/>score {float(r['score'] or 0):.2f}; "
+            f"{_e(r.get('country') or '')} bank; chainage {float(r.get('chainage_km') or 0):.3f} km<br/>"
+            f"date {_e(r['date'])}; scene {_e(r.get('scene_id'))}; tile {_e(r.get('tile_id'))}; run {_e(r.get('run_id'))}<br/>"
+            + "; ".join(f"{_e(k)} {_e(v)}" for k, v in sorted(details.items()))
+        )
+        date = r["date"] if isinstance(r["date"], dt.date) else dt.date.fromisoformat(str(r["date"]))
+        pm = _placemark(folder, str(r["kind"]).replace("_", " "), desc, "#evidence", when=date)
+        _geometry(pm, r["geometry"])
+
+
 def _finite(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
@@ -360,7 +385,7 @@ def _site_html(
     return "<br/>".join(lines) + table + f"provenance: {prov}"
 
 
-def _styles(doc: etree._Element, c: Corridor, with_sites: bool = False) -> None:
+def _styles(doc: etree._Element, c: Corridor, with_sites: bool = False, with_evidence: bool = False) -> None:
     def style(sid: str) -> etree._Element:
         st = _sub(doc, "Style")
         st.set("id", sid)
@@ -412,3 +437,7 @@ def _styles(doc: etree._Element, c: Corridor, with_sites: bool = False) -> None:
         icon(st, CANDIDATE_COLOUR, 0.9, 1.0, "open-diamond", CANDIDATE_COLOUR)
         line(st, CANDIDATE_COLOUR, 1.5)
         poly(st, CANDIDATE_COLOUR, fill=False)
+    if with_evidence:
+        st = style("evidence")
+        line(st, "#ff9100", 2)
+        poly(st, "#ff910060")

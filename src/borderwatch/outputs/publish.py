@@ -117,7 +117,10 @@ def write_run_outputs(
         if progress:
             progress(done, steps)
 
-    written = [write_corridor_kml(corridor, out_dir / "corridor.kml", scenes=scenes, sites=sites, observations=observations)]
+    area = corridor.to_lonlat(corridor.area)
+    evidence = [e for e in store.current_rows("evidence", *result_key) if area.intersects(e["geometry"])] if result_key else []
+    written = [write_corridor_kml(corridor, out_dir / "corridor.kml", scenes=scenes, sites=sites, observations=observations,
+                                  evidence=evidence)]
     tick()
     site_fc, site_summary = None, None
     if sites:
@@ -140,11 +143,9 @@ def write_run_outputs(
 
     extra_layers, tables = [], []
     if result_key is not None:
-        area = corridor.to_lonlat(corridor.area)
         dets = [d for d in store.current_rows("detections", *result_key) if area.intersects(d["geometry"])]
         written.append(write_atomically(out_dir / "detections.geojson", json.dumps(detections_geojson(dets, with_front=False))))
         latest = max(by_date) if by_date else None
-        evidence = [e for e in store.current_rows("evidence", *result_key) if area.intersects(e["geometry"])]
         if evidence:
             written.append(write_atomically(out_dir / "evidence.geojson", json.dumps(evidence_geojson(evidence))))
             for date in by_date:
