@@ -1,15 +1,20 @@
 #!/usr/bin/env python
 """Reproducible training recipe for the bundled vehicle detector (CPU, under an hour).
 
-    python scripts/train_detector.py --kit PATH/kit_ais_munich --out runs/det \
-        --synth-seeds 100:200 --minutes 40
+    python scripts/train_detector.py --kit PATH/kit_ais_munich --kit-holdout-run MOS74 \
+        --partial PATH/drone_minsk --out runs/det --synth-seeds 100:200 --minutes 40
 
-Real data: KIT AIS Munich (YOLO HBB labels), split by sequence (the last runs'
-block is held out and never trained on); resampled to 0.3 m, then warped to the
-model GSD with scale jitter. Synthetic data: borderwatch.synth worlds with the
-given seeds (training seeds only; evaluation uses seeds >= 1000). Writes
-``model.onnx`` (weights embedded), ``model.pt`` (state dict), ``train.log`` and
-``recipe.json`` into ``--out``; chips are cached in ``--out/cache.npz``.
+Real data: KIT AIS Munich (YOLO HBB labels), split by sequence: either the last
+block (``--kit-holdout`` fraction) or whole runs (``--kit-holdout-run``: every
+frame of the run holding that frame) is held out and never trained on;
+resampled to 0.3 m, then warped to the model GSD with scale jitter. Optional
+``--partial`` YOLO folders whose labels miss vehicles (e.g. drone frames): their
+GSD is estimated from the labelled cars (4.5 m long), they are resampled to
+0.3 m and train positives only (no background loss far from labels).
+Synthetic data: borderwatch.synth worlds with the given seeds (training seeds
+only; evaluation uses seeds >= 1000). Writes ``model.onnx`` (weights
+embedded), ``model.pt`` (state dict), ``train.log`` and ``recipe.json`` into
+``--out``; synthetic chips are cached in ``--out/cache_*.pkl``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kit", type=Path, help="KIT AIS folder (PNG + YOLO txt); optional")
     ap.add_argument("--kit-holdout", type=float, default=0.2, help="fraction held out by sequence (default 0.2)")
+    ap.add_argument("--kit-holdout-run", action="append", default=[],
+                    help="hold out the whole run containing this frame (e.g. MOS74); repeatable; "
+                         "replaces --kit-holdout")
+    ap.add_argument("--partial", type=Path, action="append", default=[],
+                    help="YOLO folder (with aerial.names) whose labels miss vehicles; positives only")
+    ap.add_argument("--partial-share", type=float, default=0.4,
+                    help="share of the real chips drawn from --partial folders (default 0.4)")
     ap.add_argument("--synth-seeds", default="100:200", help="training world seeds START:END (default 100:200)")
     ap.add_argument("--chips-per-date", type=int, default=24)
     ap.add_argument("--background-per-date", type=int, default=6)
@@ -43,15 +55,19 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--init", type=Path, help="start from this model.pt (fine-tuning)")
+    ap.add_argument("--nms-iou", type=float, default=0.3,
+                    help="class-agnostic NMS IoU the runtime applies by default (stored in the model)")
+    ap.add_argument("--score", type=float, default=0.3,
+                    help="default operating point (score threshold) stored in the model")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
 
     import torch
 
-    from borderwatch.analysis.detect import load_kit_ais, split_by_sequence
+    from borderwatch.analysis.detect import load_kit_ais, read_yolo, split_by_sequence
     from borderwatch.analysis.detect.export import export_onnx
-    from borderwatch.analysis.detect.model import OrientedCenterNet
-    from borderwatch.analysis.detect.train import kit_samples, synth_samples, train
+    from borderwatch.analysis.detect.model import OrientedCenterNet, load_compatible
+    from borderwatch.analysis.detect.train import estimate_gsd, kit_samples, real_samples, synth_samples, train
 
     args.out.mkdir(parents=True, exist_ok=True)
     logf = open(args.out / "train.log", "a", encoding="utf-8")
@@ -69,12 +85,32 @@ def main(argv=None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # KIT boxes clipped at crop edges are reported per line
             ims = load_kit_ais(args.kit)
-        split = split_by_sequence(ims, args.kit_holdout)
+        if args.kit_holdout_run:
+            split = split_by_sequence(ims, args.kit_holdout_run, whole_runs=True)
+        else:
+            split = split_by_sequence(ims, args.kit_holdout)
         real = kit_samples(split.train, gsd_m=0.3)
         kit_info = {"train": [im.path.name for im in split.train], "test": [im.path.name for im in split.test],
                     "excluded": [im.path.name for im in split.excluded]}
         log(f"KIT: {len(split.train)} train, {len(split.test)} held out, {len(split.excluded)} excluded; "
             f"{sum(s.n for s in real)} training boxes")
+    partial, partial_info = [], {}
+    for folder in args.partial:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # boxes clipped at the frame edge
+            ims = read_yolo(folder, folder / "aerial.names")
+        for im in ims:
+            im.gsd_m = estimate_gsd(im)
+        ims = [im for im in ims if im.gsd_m]
+        partial += real_samples(ims, gsd_m=0.3, exhaustive=False)
+        partial_info.update({im.path.name: round(im.gsd_m, 4) for im in ims})
+        log(f"partial {folder}: {len(ims)} images, GSD {min(im.gsd_m for im in ims):.3f}-"
+            f"{max(im.gsd_m for im in ims):.3f} m (from car lengths), {sum(s.n for s in partial)} boxes so far")
+    weights = None
+    if real and partial:
+        share = args.partial_share
+        weights = [(1 - share) / len(real)] * len(real) + [share / len(partial)] * len(partial)
+    real = real + partial
     a, b = (int(v) for v in args.synth_seeds.split(":"))
     if b > 1000:
         raise SystemExit("training seeds must stay below 1000 (seeds >= 1000 are for evaluation)")
@@ -91,17 +127,20 @@ def main(argv=None) -> int:
     init = None
     if args.init:
         init = OrientedCenterNet(width=args.width)
-        init.load_state_dict(torch.load(args.init))
+        widened = load_compatible(init, torch.load(args.init))
+        if widened:
+            log(f"init {args.init}: new output channels in {', '.join(widened)}")
     net = train(synth, real, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, chip=args.chip,
                 real_share=args.real_share if real else 0.0, lr=args.lr, width=args.width, seed=args.seed,
-                threads=args.threads, log=log, init=init)
+                threads=args.threads, log=log, init=init, real_weights=weights)
     torch.save(net.state_dict(), args.out / "model.pt")
     info = dict(net.train_info)
+    training = {"steps": info["steps"], "seconds": round(info["seconds"]), "synth_seeds": [a, b],
+                "kit_train": kit_info.get("train", []), "partial_train": sorted(partial_info)}
     export_onnx(net, args.out / "model.onnx", version=args.version,
-                extra={"training": {"steps": info["steps"], "seconds": round(info["seconds"]),
-                                    "synth_seeds": [a, b], "kit_train": kit_info.get("train", [])}})
-    recipe = {"args": {k: str(v) for k, v in vars(args).items()}, "kit": kit_info, "train_info": info,
-              "total_seconds": time.time() - t0}
+                extra={"nms_iou": str(args.nms_iou), "score_threshold": str(args.score), "training": training})
+    recipe = {"args": {k: str(v) for k, v in vars(args).items()}, "kit": kit_info, "partial_gsd_m": partial_info,
+              "train_info": info, "total_seconds": time.time() - t0}
     (args.out / "recipe.json").write_text(json.dumps(recipe, indent=2), encoding="utf-8")
     log(f"done: {info['steps']} steps in {info['seconds']:.0f}s; wrote {args.out / 'model.onnx'}")
     return 0

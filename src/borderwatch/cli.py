@@ -255,7 +255,8 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
 @click.option("--detect/--no-detect", default=False, show_default=True,
               help="Detect vehicles and heavy equipment (experimental: read the model card's accuracy first).")
 @click.option("--model", default="bundled", show_default=True, help="Detector: 'bundled' or a borderwatch ONNX detector file.")
-@click.option("--score-threshold", type=float, default=0.3, show_default=True, help="Lowest detection score kept.")
+@click.option("--score-threshold", type=float, default=None,
+              help="Lowest detection score kept (default: the model's operating point, 0.35 for the bundled model).")
 @click.option("--landcover/--no-landcover", default=False, show_default=True,
               help="Land cover per tile and distance to water for detections (experimental on real imagery).")
 def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold, landcover) -> None:
@@ -265,12 +266,12 @@ def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, s
          parse_date(date_text) if date_text else None, licence)
 
 
-def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=0.3, landcover=False):
+def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=None, landcover=False):
     from borderwatch.pipeline import AnalysisParams
 
     if gsd <= 0 or tile_m <= 0:
         raise InputError("--gsd/--tile-m", "must be positive")
-    if not 0 < score_threshold < 1:
+    if score_threshold is not None and not 0 < score_threshold < 1:
         raise InputError("--score-threshold", "must be between 0 and 1")
     if model != "bundled" and not Path(model).is_file():
         raise InputError(model, "detector model file not found")

@@ -41,7 +41,7 @@ class AnalysisParams:
     # Off by default until the bundled detector meets its accuracy targets (see its model card).
     detect: bool = False
     model: str = "bundled"  # "bundled" or the path of a borderwatch ONNX detector
-    score_threshold: float = 0.3
+    score_threshold: float | None = None  # None: the detector's own operating point (stored in the model)
     # Land cover per tile (shares in the stats, distance to water for detections). Off by
     # default: validated on synthetic scenes, not yet on real RGB imagery (its tests say how far).
     landcover: bool = False

@@ -10,7 +10,7 @@ import pytest
 from affine import Affine
 
 from borderwatch.analysis.crossings import Evidence, FenceParams, find_fences
-from borderwatch.analysis.crossings.fence import KINDS
+from borderwatch.analysis.crossings import KINDS
 from borderwatch.errors import InputError
 
 GSD = 0.5
@@ -232,7 +232,7 @@ def test_no_river_in_view_reports_nothing():
 
 
 def test_kinds_and_params_are_described():
-    assert set(KINDS) == {"fence_line", "fence_opening"} and all(KINDS.values())
+    assert {"fence_line", "fence_opening"} <= set(KINDS) and all(KINDS.values())
     d = FenceParams().to_dict()
     assert d["max_gsd_m"] == 1.0 and d["min_side_m"] > 0 and d["max_gap_m"] > d["min_gap_m"]
 

@@ -104,3 +104,13 @@ def test_split_errors(kit):
         split_by_sequence(images, 1.5)
     with pytest.raises(InputError, match="buffer"):
         split_by_sequence(images, 0.2, buffer=-1)
+
+
+def test_whole_runs_holds_out_every_frame_of_the_run(kit):
+    images = load_kit_ais(kit)
+    s = split_by_sequence(images, ["MOS76"], whole_runs=True)
+    assert names(s.test) == [f"MOS{n}" for n in range(74, 80)]  # the whole street, not one frame
+    assert s.excluded == []
+    assert names(s.train) == ["MOS155", "MOS156", "MOS157", "MOS158"]
+    s2 = split_by_sequence(images, ["MOS158"], whole_runs=True)
+    assert names(s2.test) == ["MOS155", "MOS156", "MOS157", "MOS158"] and len(s2.train) == 6

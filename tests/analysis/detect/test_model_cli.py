@@ -144,3 +144,20 @@ def test_evaluate_rejects_bad_labels(tmp_path):
     (tmp_path / "a.txt").write_text("0 0 10 10 10 0 0 10 car 0\n")
     r = _run(["evaluate", str(tmp_path), "--format", "dota", "--gsd", "0.5"])
     assert r.exit_code != 0 and "self-intersecting" in str(r.exception)
+
+
+def test_evaluate_holdout_run_scores_the_whole_run(tmp_path):
+    folder = tmp_path / "kit"
+    folder.mkdir()
+    (folder / "aerial.names").write_text("car\ntruck\nbus\nminibus\ncyclist\n")
+    for n in [*range(74, 77), *range(155, 157)]:
+        cv2.imwrite(str(folder / f"MOS{n}.png"), np.full((160, 240, 3), 90, np.uint8))
+        (folder / f"MOS{n}.txt").write_text("0 0.5 0.5 0.15 0.1\n0 0.2 0.3 0.15 0.1\n")
+    out = tmp_path / "res.json"
+    r = _run(["evaluate", str(folder), "--format", "kit", "--resample-to", "0.3", "--holdout-run", "MOS75",
+              "--json", str(out)])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("3 images")  # MOS74-76, not the other run
+    assert json.loads(out.read_text())["count"]["true"] == 6
+    r = _run(["evaluate", str(folder), "--format", "kit", "--holdout", "0.2", "--holdout-run", "MOS75"])
+    assert r.exit_code != 0 and "either --holdout or --holdout-run" in str(r.exception)

@@ -82,7 +82,101 @@ def test_targets_peak_on_centre_with_masks():
     m = t["mask"]
     assert m[:, 20, 15].tolist() == [1, 1, 1, 1]
     assert m[:, 40, 40].tolist() == [1, 0, 0, 0]  # centre only: no axis, no front, no subclass
-    assert m[0].sum() == 2
+    assert (m[0] == 1).sum() == 2  # full weight on the two centre cells only
+    # axis target (sin 2h, cos 2h) of a 90-degree box
+    assert abs(t["reg"][7, 20, 15]) < 1e-6 and t["reg"][8, 20, 15] == pytest.approx(-1.0)
+    # neighbour cells: weight below 1, regression pointing at the same centre and size
+    ys, xs = np.nonzero((m[0] > 0) & (m[0] < 1))
+    assert len(ys) >= 4
+    for y, x in zip(ys, xs):
+        cx, cy = boxes[0, :2] if abs(x - 15) + abs(y - 20) < abs(x - 40) + abs(y - 40) else boxes[1, :2]
+        assert (x + t["reg"][4, y, x]) * 2 == pytest.approx(cx) and (y + t["reg"][5, y, x]) * 2 == pytest.approx(cy)
+    assert t["negw"].min() == 1.0  # exhaustive labels: background everywhere
+
+
+def test_long_truck_trains_its_whole_box_along_its_axis():
+    s = Sample(np.zeros((128, 128, 3), np.uint8), 0.5, np.array([[64.0, 64.0, 36.0, 5.0, 90.0]]), np.array([1]),
+               np.array([6]), np.array([True]), np.array([True]))
+    t = make_targets(s, 128)
+    xs = np.nonzero(t["mask"][0, 32] > 0)[0]
+    assert xs.min() <= 28 and xs.max() >= 36  # cells well along the trailer learn it
+    for x in xs:
+        assert (x + t["reg"][4, 32, x]) * 2 == pytest.approx(64.0)
+        assert t["reg"][0, 32, x] == pytest.approx(np.log(36.0))
+
+
+def test_partial_labels_have_no_background_far_from_labels():
+    s = Sample(np.zeros((128, 128, 3), np.uint8), 0.3, np.array([[30.0, 30.0, 9.0, 4.0, 0.0]]), np.array([0]),
+               np.array([0]), np.array([False]), np.array([True]), exhaustive=False)
+    t = make_targets(s, 128)
+    assert t["negw"][15, 15] == 1.0 and t["negw"][15, 19] == 1.0  # around the labelled car
+    assert t["negw"][50, 50] == 0.0  # an unlabelled car here is not taught as background
+    torch = pytest.importorskip("torch")
+    from borderwatch.analysis.detect.train import _loss
+
+    heat, reg, mask, negw = (torch.from_numpy(t[k][None]) for k in ("heat", "reg", "mask", "negw"))
+    out = torch.zeros(1, 23, 64, 64)
+    out[:, :3] = -5.0
+    base = _loss(out, heat, reg, mask, negw)[1]["heat"]
+    out[:, 0, 50, 50] = 5.0  # a confident peak far from the label
+    assert _loss(out, heat, reg, mask, negw)[1]["heat"] == pytest.approx(base)
+    assert _loss(out, heat, reg, mask, torch.ones_like(negw))[1]["heat"] > base + 1.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_chip_pixels_and_boxes_agree_to_a_fraction_of_a_pixel(seed):
+    """Labels put a pixel's centre at i + 0.5, OpenCV at i: the warp must convert (it was 0.5 px off)."""
+    import cv2
+
+    from borderwatch.analysis.detect.train import _pixel_index_affine
+
+    img = np.zeros((200, 200), np.float32)
+    img[99:102, 119:122] = 1.0  # centred on (120.5, 100.5) in label coordinates
+    rng = np.random.default_rng(seed)
+    m = _affine((110, 95), 128, float(rng.uniform(0.6, 1.1)), float(rng.uniform(0, 360)), bool(seed % 2))
+    want = warp_boxes(np.array([[120.5, 100.5, 3, 3, 0]]), m)[0, :2]
+    c = cv2.warpAffine(img, _pixel_index_affine(m), (128, 128), flags=cv2.INTER_LINEAR)
+    ys, xs = np.mgrid[0:128, 0:128] + 0.5
+    got = np.array([(c * xs).sum(), (c * ys).sum()]) / c.sum()
+    assert np.abs(got - want).max() < 0.2
+
+
+def test_estimate_gsd_from_labelled_cars(tmp_path):
+    from borderwatch.analysis.detect.labels import Label, LabelledImage
+    from borderwatch.analysis.detect.train import estimate_gsd
+
+    cars = [Label(OrientedBox(50 + 30 * i, 50, 75.0, 34.0, 90.0), "small_vehicle", "car") for i in range(4)]
+    diag = Label(OrientedBox(300, 50, 80.0, 70.0, 0.0), "small_vehicle", "car")  # squarish: a diagonal car
+    bus = Label(OrientedBox(300, 150, 200.0, 50.0, 0.0), "large_vehicle", "bus")
+    im = LabelledImage(tmp_path / "a.jpg", 640, 360, [*cars, diag, bus])
+    assert estimate_gsd(im) == pytest.approx(4.5 / 75.0)
+    assert estimate_gsd(LabelledImage(tmp_path / "b.jpg", 10, 10, [bus])) is None
+
+
+def test_real_weights_must_match_the_samples():
+    pytest.importorskip("torch")
+    from borderwatch.analysis.detect.train import train
+
+    s = Sample(np.zeros((64, 64, 3), np.uint8), 0.5, np.zeros((0, 5)), np.zeros(0, int), np.zeros(0, int),
+               np.zeros(0, bool), np.zeros(0, bool))
+    with pytest.raises(ValueError, match="real_weights"):
+        train([s], [s, s], max_steps=1, batch=2, chip=64, width=8, real_share=0.5, real_weights=[1.0],
+              log=lambda m: None)
+
+
+def test_old_model_state_widens_to_the_axis_head():
+    torch = pytest.importorskip("torch")
+    from borderwatch.analysis.detect.model import OrientedCenterNet, load_compatible
+
+    old = OrientedCenterNet(width=8, axis=False)
+    new = OrientedCenterNet(width=8)
+    assert load_compatible(new, old.state_dict()) == ["out.weight", "out.bias"]
+    x = torch.rand(1, 3, 32, 32) * 255
+    old.eval(), new.eval()
+    with torch.no_grad():
+        a, b = old(x), new(x)
+    assert b.shape[1] == a.shape[1] + 2
+    assert torch.allclose(a, b[:, : a.shape[1]], atol=1e-5)
 
 
 def test_tiny_training_run_and_export(tmp_path):
@@ -96,7 +190,28 @@ def test_tiny_training_run_and_export(tmp_path):
     s = Sample(_car_image(box), 0.5, np.array([[80, 60, 30, 12, 37.0]]), np.array([0]), np.array([0]),
                np.array([True]), np.array([True]))
     net = train([s], [], max_steps=2, minutes=5, batch=2, chip=64, width=8, log=lambda m: None)
-    p = export_onnx(net, tmp_path / "m.onnx", version="test")
+    p = export_onnx(net, tmp_path / "m.onnx", version="test", extra={"score_threshold": "0.4", "nms_iou": "0.2"})
     det = Detector(p)
-    assert det.version == "test" and det.gsd_m == 0.5
+    assert det.version == "test" and det.gsd_m == 0.5 and det.axis_head
+    assert (det.score_threshold, det.nms_iou) == (0.4, 0.2)  # the operating point travels with the model
+    assert Detector(p, score_threshold=0.1, nms_iou=None).score_threshold == 0.1
     assert isinstance(det.detect_array(np.zeros((64, 64, 3), np.uint8), 0.5), list)
+    # a model without the axis head (the first bundled format) still loads and decodes
+    from borderwatch.analysis.detect.model import OrientedCenterNet
+
+    old = export_onnx(OrientedCenterNet(width=8, axis=False), tmp_path / "old.onnx", version="old")
+    det_old = Detector(old, score_threshold=0.0)
+    assert not det_old.axis_head and det_old.nms_iou == 0.3 and Detector(old).score_threshold == 0.3
+    dets = det_old.predict_chips(np.zeros((1, 32, 32, 3), np.uint8))[0]
+    assert dets and all(d.subclass is None or d.subclass in det_old.subclasses for d in dets)
+
+
+def test_heading_follows_the_axis_and_the_front_vector():
+    from borderwatch.analysis.detect.runtime import _heading_on_axis
+
+    h = np.radians(np.array([10.0, 100.0, 200.0, 350.0]))
+    vec = np.array([30.0, 80.0, 170.0, 300.0])  # a blurry heading vector on the right end
+    out = _heading_on_axis(np.sin(2 * h), np.cos(2 * h), vec)
+    assert np.allclose(out, [10.0, 100.0, 200.0, 350.0])
+    out = _heading_on_axis(np.sin(2 * h), np.cos(2 * h), (vec + 180) % 360)  # front vector the other way
+    assert np.allclose(out, [190.0, 280.0, 20.0, 170.0])

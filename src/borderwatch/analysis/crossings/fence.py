@@ -34,13 +34,6 @@ from affine import Affine
 from borderwatch.analysis.crossings.evidence import Evidence
 from borderwatch.errors import InputError
 
-#: Fence evidence kinds (merged into crossings.KINDS by the pipeline).
-KINDS = {
-    "fence_opening": "a gap in a fence along the bank with fence on both sides (a gate a track runs through)",
-    "fence_line": "a thin dark line along the bank, alone, within reach of the river (a border fence)",
-}
-
-
 @dataclass(frozen=True)
 class FenceParams:
     """Thresholds in metres (and log-brightness contrast), so they mean the same at any GSD."""
@@ -70,7 +63,7 @@ class FenceParams:
     max_gap_m: float = 60.0
     min_gap_px: int = 9  # shorter breaks are within the noise of a faint line at coarse GSD
     min_side_m: float = 20.0  # fence on each side of an opening
-    min_fence_m: float = 150.0  # and at least this much line in the chain it interrupts
+    min_fence_m: float = 150.0  # and at least this much line (pieces found) in the chain it interrupts
     fill_ratio: float = 0.5  # a faded fence is still this share of the chain's darkening
     hide_ratio: float = 0.5  # a brightness step across the line this big hides a fence
     min_open_share: float = 0.3  # of a break, seen open (not line, not hidden by a step)
@@ -614,8 +607,8 @@ def _gaps(chain: list[_Piece], ctx: _Context, gsd: float, p: FenceParams) -> lis
                 qc = np.clip((tc[sl] + sign * o * nx_).astype(np.int64), 0, w - 1)
                 qr = np.clip((tr[sl] + sign * o * ny_).astype(np.int64), 0, h - 1)
                 busy.append(ctx.bh[qr, qc] > ctx.hi_t[qr, qc])
-        step = gap / max(n - 1, 1)
-        out.append(_Gap(gap, (run[0] * step, min(run[1] * step, gap)), seen, fill, states, float(np.mean(busy))))
+        spacing = gap / max(n - 1, 1)
+        out.append(_Gap(gap, (run[0] * spacing, min(run[1] * spacing, gap)), seen, fill, states, float(np.mean(busy))))
     return out
 
 
@@ -645,7 +638,6 @@ def _openings(chain: list[_Piece], gaps: list[_Gap], ctx: _Context, transform: A
     if len(chain) < 2 or sum(pc.length_px for pc in chain) * gsd < p.min_fence_m:
         return []  # a border fence runs on for hundreds of metres; short lines are other things
     # fence runs: pieces joined across breaks where the fence only fades
-    run_of = [0]
     run_len = [chain[0].length_px]
     for pc, g in zip(chain[1:], gaps):
         if g.empty_px is None:
@@ -653,7 +645,6 @@ def _openings(chain: list[_Piece], gaps: list[_Gap], ctx: _Context, transform: A
         else:
             run_len[-1] += g.empty_px[0]
             run_len.append(g.gap_px - g.empty_px[1] + pc.length_px)
-        run_of.append(len(run_len) - 1)
     contrast = float(np.median([pc.contrast for pc in chain]))
     chain_m = sum(pc.length_px for pc in chain) * gsd
     h, w = ctx.shape
@@ -687,7 +678,7 @@ def _openings(chain: list[_Piece], gaps: list[_Gap], ctx: _Context, transform: A
         score = round(float(np.clip(0.4 + 0.6 * empty, 0, 1) * (0.6 + 0.4 * sides)), 3)
         xy = _px_to_map(transform, [e0[0], e1[0]], [e0[1], e1[1]])
         # anchored at the middle of the break between the two fence ends, which a neighbouring
-        # tile sees alike, so exactly one tile owns the opening
+        # tile sees alike (the open stretch inside it may differ), so the tiles agree who owns it
         cx, cy = transform * ((c0 + c1) / 2.0, (r0 + r1) / 2.0)
         dist = float(ctx.dist_at(np.array([(e0[0] + e1[0]) / 2]), np.array([(e0[1] + e1[1]) / 2]))[0])
         out.append(Evidence("fence_opening", score, shapely.LineString(xy), float(cx), float(cy), {

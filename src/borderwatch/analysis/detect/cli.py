@@ -24,16 +24,18 @@ GEO_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img")
 
 
 # ------------------------------------------------------------------ helpers
-def _detector(model: str | None, class_map: str | None, score: float):
-    from .runtime import Detector
+def _detector(model: str | None, class_map: str | None, score: float | None):
+    """The bundled/own-format detector or an external one; ``score`` None: the model's operating point."""
+    from .runtime import FROM_MODEL, Detector
 
     if model and class_map:
         from .external import ExternalDetector
 
-        return ExternalDetector(model, class_map, score_threshold=score)
+        return ExternalDetector(model, class_map, **({} if score is None else {"score_threshold": score}))
     if class_map and not model:
         raise InputError("--class-map", "a class map is for an external --model; the bundled model needs none")
-    return Detector(model, score_threshold=score) if model else Detector.load_default(score_threshold=score)
+    thr = FROM_MODEL if score is None else score
+    return Detector(model, score_threshold=thr) if model else Detector.load_default(score_threshold=thr)
 
 
 def _is_georeferenced(path: Path) -> bool:
@@ -162,7 +164,8 @@ def load_labelled(fmt: str, labels: str | Path, *, names: str | None = None, cla
               help="ONNX model (default: the bundled one); with --class-map an external YOLO-OBB export.")
 @click.option("--class-map", default=None, type=click.Path(exists=True, dir_okay=False),
               help="YAML class map of an external --model.")
-@click.option("--score", type=float, default=0.3, show_default=True, help="Score threshold.")
+@click.option("--score", type=float, default=None,
+              help="Score threshold (default: the model's operating point, 0.3 for external models).")
 @click.option("--stretch", is_flag=True, help="Accept 16-bit images by a linear stretch to 8 bits (with a warning).")
 def detect_cmd(images, gsd, out_path, model, class_map, score, stretch) -> None:
     """Detect vehicles and heavy equipment in IMAGES; write oriented boxes with headings.
@@ -242,14 +245,17 @@ def result_dict(res) -> dict[str, Any]:
 @click.option("--resample-to", type=float, default=None, help="Resample images and labels to this GSD first.")
 @click.option("--holdout", type=float, default=None,
               help="Score only the sequence-held-out block (fraction, as split_by_sequence) of the set.")
+@click.option("--holdout-run", multiple=True,
+              help="Score only the whole run (consecutive frames) holding this image, e.g. MOS74; repeatable.")
 @click.option("--model", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("--class-map", default=None, type=click.Path(exists=True, dir_okay=False),
               help="YAML class map of an external --model.")
 @click.option("--iou", type=float, default=0.5, show_default=True)
-@click.option("--score", type=float, default=0.3, show_default=True, help="Operating point for counts/precision.")
+@click.option("--score", type=float, default=None,
+              help="Operating point for counts/precision (default: the model's, 0.3 for external models).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write results as JSON.")
-def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, resample_to, holdout, model, class_map,
-                 iou, score, json_out) -> None:
+def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, resample_to, holdout, holdout_run, model,
+                 class_map, iou, score, json_out) -> None:
     """Score a detector on a labelled set: AP50 per class, count error, heading error (median, 90th pct).
 
     Count errors are per image (a synthetic evaluation image covers one site).
@@ -258,11 +264,16 @@ def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, re
     from .runtime import evaluate_detector
 
     images = load_labelled(fmt, labels, names=names, class_map=labels_class_map, image_dir=image_dir, front=front)
+    if holdout is not None and holdout_run:
+        raise InputError("--holdout-run", "give either --holdout or --holdout-run, not both")
     if holdout is not None:
         images = split_by_sequence(images, holdout).test
+    elif holdout_run:
+        images = split_by_sequence(images, holdout_run, whole_runs=True).test
     if not images:
         raise InputError(labels, "no labelled images found")
-    det = _detector(model, class_map, min(score, 0.05))
+    det = _detector(model, class_map, score)
+    score = det.score_threshold if score is None else score  # detections down to 0.05 are scored for AP
     res, _, _ = evaluate_detector(det, images, gsd_m=gsd, resample_to=resample_to, iou=iou, score_threshold=score)
     click.echo(f"{len(images)} images, model {det.name}")
     click.echo(_format_result(res))
@@ -299,7 +310,7 @@ def train_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, synth
     except ImportError:
         raise InputError("train", "training needs PyTorch: pip install 'borderwatch[train]'") from None
     from .export import export_onnx
-    from .model import OrientedCenterNet
+    from .model import OrientedCenterNet, load_compatible
     from .train import read_rgb, sample_from_labelled, synth_samples, train
 
     real = []
@@ -327,7 +338,7 @@ def train_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, synth
     init = None
     if init_model:
         init = OrientedCenterNet()
-        init.load_state_dict(torch.load(init_model))
+        load_compatible(init, torch.load(init_model))  # older models gain the axis head
     net = train(synth or real, real, minutes=minutes, real_share=0.3 if (real and synth) else 0.0,
                 log=lambda m: click.echo(m, err=True), init=init)
     out = Path(out_path)

@@ -33,8 +33,8 @@ def export_onnx(
     """Write ``net`` to ``path`` (weights embedded) with dynamic batch/height/width.
 
     Outputs: ``peaks`` (N, 3, H/2, W/2) sigmoid heat with non-maxima zeroed, and
-    ``reg`` (N, 6 + n_sub, H/2, W/2): log length, log width, sin, cos, offset x, y,
-    subclass logits.
+    ``reg`` (N, 6 + n_sub [+ 2], H/2, W/2): log length, log width, sin, cos, offset x, y,
+    subclass logits [, sin 2h, cos 2h of the axis when ``borderwatch.axis`` is "1"].
     """
     import onnx
     import torch
@@ -61,6 +61,7 @@ def export_onnx(
         "borderwatch.stride": str(STRIDE),
         "borderwatch.gsd_range": json.dumps(list(gsd_range)),
         "borderwatch.multiple": "16",
+        "borderwatch.axis": "1" if getattr(net, "axis", False) else "0",
     }
     for k, v in (extra or {}).items():
         meta[f"borderwatch.{k}"] = v if isinstance(v, str) else json.dumps(v)

@@ -7,6 +7,8 @@ neighbouring frames are shifted by only a few pixels, and frames ten numbers
 apart still overlap, so a random image split leaks test vehicles into
 training. :func:`split_by_sequence` holds out a contiguous block and keeps the
 rest of that run (or, with ``buffer=k``, k frames either side) out of training.
+With ``whole_runs=True`` the rest of the run is held out too (scored), which
+tests on a street the model has never seen rather than on a few frames.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def split_by_sequence(
     holdout: float | Collection[str] = 0.2,
     *,
     buffer: int | None = None,
+    whole_runs: bool = False,
 ) -> SequenceSplit:
     """Hold out a contiguous block of frames so that no neighbour of a test image is trained on.
 
@@ -109,7 +112,8 @@ def split_by_sequence(
     image names/stems/paths to hold out. ``buffer=None`` (default) keeps every
     other frame of a run that has a test frame out of training (safe when a
     whole run views the same ground); ``buffer=k`` excludes only the ``k``
-    frames on either side of each test frame.
+    frames on either side of each test frame. ``whole_runs=True`` moves every
+    frame of a run that has a test frame into the test set (nothing is excluded).
     """
     if buffer is not None and buffer < 0:
         raise InputError(None, f"buffer must be >= 0, not {buffer}")
@@ -131,6 +135,9 @@ def split_by_sequence(
     for run in runs:
         pos = [i for i, im in enumerate(run) if id(im) in test_ids]
         if not pos:
+            continue
+        if whole_runs:
+            test_ids.update(id(im) for im in run)
             continue
         for i, im in enumerate(run):
             if id(im) in test_ids:

@@ -103,11 +103,18 @@ def check_gsd_for(gsd_m: float, gsd_range: tuple[float, float], source: str | Pa
     return g
 
 
+#: ``Detector(score_threshold=FROM_MODEL, nms_iou=FROM_MODEL)`` (the defaults): the operating
+#: point and the IoU of the class-agnostic NMS after decoding come from the model's
+#: ``borderwatch.score_threshold`` / ``borderwatch.nms_iou`` metadata (chosen when it was
+#: measured, see MODEL_CARD.md), else 0.3 each.
+FROM_MODEL = "model"
+
+
 class Detector:
     """One ONNX detector session (the bundled model format) and its decoding."""
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
-                 score_threshold: float = 0.3, nms_iou: float | None = 0.3):
+                 score_threshold: float | str = FROM_MODEL, nms_iou: float | None | str = FROM_MODEL):
         import onnxruntime as ort
 
         self.path = Path(path) if path is not None else default_model_path()
@@ -133,8 +140,13 @@ class Detector:
         self.multiple = int(meta.get("borderwatch.multiple", "16"))
         self.gsd_range: tuple[float, float] = tuple(json.loads(meta["borderwatch.gsd_range"]))  # type: ignore
         self.version = meta.get("borderwatch.version", "unknown")
+        self.axis_head = meta.get("borderwatch.axis", "0") == "1"  # older models have no axis channels
+        if score_threshold == FROM_MODEL:
+            score_threshold = meta.get("borderwatch.score_threshold", "0.3")
         self.score_threshold = float(score_threshold)
-        self.nms_iou = nms_iou  # class-agnostic NMS after decoding (see sliced.detect_source)
+        if nms_iou == FROM_MODEL:
+            nms_iou = float(meta.get("borderwatch.nms_iou", "0.3"))
+        self.nms_iou = nms_iou  # class-agnostic NMS after decoding (see sliced.detect_source); None: off
         from .modelspec import SUBCLASS_PARENT
 
         self._sub_parent = np.array([self.classes.index(SUBCLASS_PARENT.get(s, self.classes[0]))
@@ -179,7 +191,10 @@ class Detector:
         width = np.exp(np.clip(r[1], -2, 7))
         heading = np.degrees(np.arctan2(r[2], r[3])) % 360.0
         hconf = np.clip(np.hypot(r[2], r[3]), 0, 1)
-        logits = r[6:]
+        n_sub = len(self.subclasses)
+        logits = r[6:6 + n_sub]
+        if self.axis_head:
+            heading = _heading_on_axis(r[6 + n_sub], r[7 + n_sub], heading)
         out = []
         for k in range(len(ys)):
             c = int(cls_idx[k])
@@ -230,6 +245,13 @@ class Detector:
     def nms(self, dets: list[ModelDetection], iou: float = 0.5) -> list[ModelDetection]:
         """Class-agnostic rotated NMS (one vehicle, one detection)."""
         return nms_detections(dets, iou, class_aware=False)  # type: ignore[return-value]
+
+
+def _heading_on_axis(sin2: np.ndarray, cos2: np.ndarray, heading: np.ndarray) -> np.ndarray:
+    """The axis angle from (sin 2h, cos 2h), turned to the end the heading vector points at."""
+    axis = np.degrees(np.arctan2(sin2, cos2)) / 2.0 % 180.0
+    d = np.abs((heading - axis + 180.0) % 360.0 - 180.0)
+    return np.where(d <= 90.0, axis, axis + 180.0) % 360.0
 
 
 # -------------------------------------------------------------------- evaluation

@@ -7,7 +7,10 @@ and flip; boxes, centres and headings go through the same affine, so a flipped
 car keeps its front (a mirror changes the heading h to -h, see
 :func:`warp_boxes`). Labels without a front (axis-aligned KIT boxes) train the
 centre, and the size and axis where the box shape gives them; their heading
-loss is masked.
+loss is masked. Sets whose labels miss vehicles (``Sample.exhaustive`` False,
+e.g. the Minsk drone frames) train positives only: their heatmap's negative
+loss is kept only close to labelled vehicles, so an unlabelled car elsewhere
+is not taught as background.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from .modelspec import MODEL_GSD_M, STRIDE, SUBCLASSES
 
 __all__ = [
     "Sample",
+    "estimate_gsd",
     "kit_samples",
+    "real_samples",
     "synth_samples",
     "synth_eval_set",
     "warp_boxes",
@@ -51,6 +56,7 @@ class Sample:
     ``boxes`` is (n, 5): cx, cy, length, width, heading (degrees, pixel convention).
     ``has_axis`` False: only the centre is known (size/heading masked);
     ``has_front`` False: the heading is known up to 180 degrees.
+    ``exhaustive`` False: not every vehicle is labelled (no background loss far from labels).
     """
 
     image: np.ndarray
@@ -62,6 +68,7 @@ class Sample:
     has_axis: np.ndarray
     source: str = ""
     meta: dict = field(default_factory=dict)
+    exhaustive: bool = True
 
     @property
     def n(self) -> int:
@@ -100,15 +107,45 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return img[:, :, ::-1].copy()
 
 
-def kit_samples(images: Sequence[LabelledImage], gsd_m: float = 0.3) -> list[Sample]:
-    """KIT AIS images resampled (area average) from their ~0.13 m to ``gsd_m``."""
+def real_samples(images: Sequence[LabelledImage], gsd_m: float = 0.3, *, exhaustive: bool = True) -> list[Sample]:
+    """Labelled images (each with its ``gsd_m``) resampled (area average) to ``gsd_m``."""
     out = []
     for im in images:
+        if not im.gsd_m:
+            raise ValueError(f"{im.path}: no GSD")
         src = read_rgb(im.path)
-        s = (im.gsd_m or 0.13) / gsd_m
+        s = im.gsd_m / gsd_m
         img = cv2.resize(src, (round(src.shape[1] * s), round(src.shape[0] * s)), interpolation=cv2.INTER_AREA)
-        out.append(sample_from_labelled(im, img, gsd_m, s))
+        smp = sample_from_labelled(im, img, gsd_m, s)
+        smp.exhaustive = exhaustive
+        out.append(smp)
     return out
+
+
+def kit_samples(images: Sequence[LabelledImage], gsd_m: float = 0.3) -> list[Sample]:
+    """KIT AIS images resampled (area average) from their ~0.13 m to ``gsd_m``."""
+    return real_samples([im if im.gsd_m else _with_gsd(im, 0.13) for im in images], gsd_m)
+
+
+def _with_gsd(im: LabelledImage, gsd_m: float) -> LabelledImage:
+    from dataclasses import replace
+
+    return replace(im, gsd_m=gsd_m)
+
+
+def estimate_gsd(im: LabelledImage, car_length_m: float = 4.5, min_ratio: float = 1.6) -> float | None:
+    """Metres per pixel of an image without one, from the median length of its labelled cars.
+
+    Only car boxes with a clear long axis (side ratio >= ``min_ratio``; axis-aligned
+    labels of diagonal cars are squarish and too long) are used, or all cars
+    when fewer than three are that clear. None when the image has no car.
+    """
+    cars = [lab.box for lab in im.labels if "car" in (lab.subclass, lab.source_name)]
+    if not cars:
+        return None
+    clear = [b.length for b in cars if b.length / max(b.width, 1e-9) >= min_ratio]
+    lengths = clear if len(clear) >= 3 else [b.length for b in cars]
+    return car_length_m / float(np.median(lengths))
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -339,33 +376,66 @@ def make_chip(s: Sample, size: int, rng: np.random.Generator, *, scale_jitter: f
     angle = float(rng.uniform(0, 360)) if rng.random() < free_rotation else 90.0 * int(rng.integers(4))
     m = _affine(c, size, scale, angle, bool(rng.random() < 0.5))
     interp = cv2.INTER_AREA if scale < 0.9 else cv2.INTER_LINEAR
-    chip = cv2.warpAffine(s.image, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+    chip = cv2.warpAffine(s.image, _pixel_index_affine(m), (size, size), flags=interp,
+                          borderMode=cv2.BORDER_REFLECT101)
     boxes = warp_boxes(s.boxes, m)
     keep = (boxes[:, 0] >= 0) & (boxes[:, 0] < size) & (boxes[:, 1] >= 0) & (boxes[:, 1] < size) if len(boxes) else \
         np.zeros(0, bool)
     out = Sample(chip, target_gsd, boxes[keep], s.cls[keep], s.sub[keep], s.has_front[keep], s.has_axis[keep],
-                 s.source)
+                 s.source, exhaustive=s.exhaustive)
     return _photometric(chip, rng), out
+
+
+def _pixel_index_affine(m: np.ndarray) -> np.ndarray:
+    """The matrix for ``cv2.warpAffine`` of an affine ``m`` between continuous pixel coordinates.
+
+    Labels put pixel i's centre at i + 0.5 (its left edge at i); OpenCV puts it
+    at i. Handing ``m`` to OpenCV unchanged shifts the image against its boxes by
+    0.5 - lin @ (0.5, 0.5) px, which depends on the rotation (up to 1 px, 0.5 px
+    on average): the first model learned centres 0.5 px up-left of the truth.
+    """
+    out = m.astype(float).copy()
+    out[:, 2] += m[:, :2] @ np.array([0.5, 0.5]) - 0.5
+    return out
+
+
+#: Regression is also trained on the cells around a centre where the vehicle's
+#: heat Gaussian is at least this high (weighted by it; where Gaussians overlap
+#: the higher one owns the cell): a peak off the centre -- one cell off, or a
+#: second peak along a long truck -- then predicts the whole box around the
+#: true centre, so NMS can remove it, instead of reading untrained values.
+NEIGHBOUR_MIN_HEAT = 0.2
+#: Non-exhaustive samples keep the heatmap's negative loss within this many
+#: vehicle lengths of a labelled centre (and drop it elsewhere).
+PARTIAL_NEG_RADIUS = 1.0
 
 
 def make_targets(s: Sample, size: int, n_sub: int = len(SUBCLASSES)) -> dict[str, np.ndarray]:
     """CenterNet targets on the (size/STRIDE)^2 output grid.
 
     Heat: an oriented Gaussian per vehicle (sigma a fifth of its length/width in
-    cells, at least 0.6) peaking at 1 on its centre cell. Regression targets sit
-    on centre cells only, with masks for what the label knows.
+    cells, at least 0.6) peaking at 1 on its centre cell. Regression targets
+    (log length, log width, sin h, cos h, offset x, y, subclass, sin 2h, cos 2h)
+    sit on the centre cell (weight 1) and its close neighbours (weight = heat),
+    with masks (weights) for what the label knows: centre, axis (size and
+    axis), front, subclass. ``negw`` weights the heatmap's negative loss (1
+    everywhere unless the sample is not exhaustively labelled).
     """
     g = size // STRIDE
     heat = np.zeros((3, g, g), np.float32)
-    reg = np.zeros((7, g, g), np.float32)  # logL, logW, sin, cos, offx, offy, sub
+    reg = np.zeros((9, g, g), np.float32)
     mask = np.zeros((4, g, g), np.float32)  # centre, axis(size), front, sub
+    negw = np.ones((g, g), np.float32) if s.exhaustive else np.zeros((g, g), np.float32)
     reg[6] = -1
     yy, xx = np.mgrid[0:g, 0:g].astype(np.float32)
-    order = np.argsort(-s.boxes[:, 2] * s.boxes[:, 3]) if s.n else []
-    for i in order:  # small boxes last so their regression wins on shared cells
+    order = list(np.argsort(-s.boxes[:, 2] * s.boxes[:, 3])) if s.n else []
+    owner = np.full((g, g), -1, np.int64)  # which vehicle's regression a non-centre cell learns
+    owner_w = np.zeros((g, g), np.float32)
+    centres = []
+    for i in order:
         cx, cy, L, W, hd = s.boxes[i]
         ux, uy = cx / STRIDE, cy / STRIDE
-        ix, iy = min(int(ux), g - 1), min(int(uy), g - 1)
+        ix, iy = min(max(int(ux), 0), g - 1), min(max(int(uy), 0), g - 1)
         t = math.radians(hd)
         f = np.array([math.sin(t), -math.cos(t)])
         dx, dy = xx - ix, yy - iy
@@ -375,31 +445,41 @@ def make_targets(s: Sample, size: int, n_sub: int = len(SUBCLASSES)) -> dict[str
         sa = max(0.6, L / STRIDE / 5) if has_axis else max(0.6, min(L, W) / STRIDE / 5)
         sb = max(0.6, W / STRIDE / 5) if has_axis else sa
         gauss = np.exp(-0.5 * ((a / sa) ** 2 + (b / sb) ** 2))
-        c = int(s.cls[i])
-        np.maximum(heat[c], gauss, out=heat[c])
-        heat[c, iy, ix] = 1.0
-        reg[0, iy, ix] = math.log(max(L, 1.0))
-        reg[1, iy, ix] = math.log(max(W, 1.0))
-        reg[2, iy, ix] = math.sin(t)
-        reg[3, iy, ix] = math.cos(t)
-        reg[4, iy, ix] = ux - ix
-        reg[5, iy, ix] = uy - iy
-        reg[6, iy, ix] = s.sub[i]
-        mask[0, iy, ix] = 1
-        mask[1, iy, ix] = float(has_axis)
-        mask[2, iy, ix] = float(bool(s.has_front[i]))
-        mask[3, iy, ix] = float(s.sub[i] >= 0)
-    return {"heat": heat, "reg": reg, "mask": mask}
+        np.maximum(heat[int(s.cls[i])], gauss, out=heat[int(s.cls[i])])
+        heat[int(s.cls[i]), iy, ix] = 1.0
+        take = (gauss >= NEIGHBOUR_MIN_HEAT) & (gauss > owner_w)
+        owner[take] = i
+        owner_w[take] = gauss[take]
+        centres.append((i, ix, iy))
+        if not s.exhaustive:
+            r = PARTIAL_NEG_RADIUS * max(L, W) / STRIDE + 1.0
+            negw[(xx - ux) ** 2 + (yy - uy) ** 2 <= r * r] = 1.0
+    for i, ix, iy in centres:  # centre cells always learn their own vehicle (small boxes last)
+        owner[iy, ix] = i
+        owner_w[iy, ix] = 1.0
+    jy, jx = np.nonzero(owner >= 0)
+    if len(jy):
+        i = owner[jy, jx]
+        w = owner_w[jy, jx]
+        bx = s.boxes[i]
+        t = np.radians(bx[:, 4])
+        reg[:, jy, jx] = np.stack([np.log(np.maximum(bx[:, 2], 1.0)), np.log(np.maximum(bx[:, 3], 1.0)), np.sin(t),
+                                   np.cos(t), bx[:, 0] / STRIDE - jx, bx[:, 1] / STRIDE - jy, s.sub[i],
+                                   np.sin(2 * t), np.cos(2 * t)])
+        mask[:, jy, jx] = np.stack([w, w * s.has_axis[i], w * s.has_front[i], w * (s.sub[i] >= 0)])
+    return {"heat": heat, "reg": reg, "mask": mask, "negw": negw}
 
 
 # ------------------------------------------------------------------------ training
-def _loss(out, heat, reg, mask):
+def _loss(out, heat, reg, mask, negw=None, n_sub: int = len(SUBCLASSES)):
     import torch
     import torch.nn.functional as F
 
     pred = torch.sigmoid(out[:, :3]).clamp(1e-4, 1 - 1e-4)
     pos = heat.eq(1).float()
     neg = 1 - pos
+    if negw is not None:
+        neg = neg * negw[:, None]
     pos_l = torch.log(pred) * (1 - pred) ** 2 * pos
     neg_l = torch.log(1 - pred) * pred ** 2 * (1 - heat) ** 4 * neg
     npos = pos.sum().clamp(min=1)
@@ -407,18 +487,24 @@ def _loss(out, heat, reg, mask):
 
     m_c, m_ax, m_fr, m_sub = mask[:, 0], mask[:, 1], mask[:, 2], mask[:, 3]
     n_c = m_c.sum().clamp(min=1)
-    l_size = ((out[:, 3:5] - reg[:, 0:2]).abs().sum(1) * m_ax).sum() / m_ax.sum().clamp(min=1)
+    n_ax = m_ax.sum().clamp(min=1)
+    l_size = ((out[:, 3:5] - reg[:, 0:2]).abs().sum(1) * m_ax).sum() / n_ax
     l_off = ((out[:, 7:9] - reg[:, 4:6]).abs().sum(1) * m_c).sum() / n_c
     hv, tv = out[:, 5:7], reg[:, 2:4]
     full = (hv - tv).abs().sum(1)
     axis_only = torch.minimum(full, (hv + tv).abs().sum(1))
-    l_head = ((full * m_fr + axis_only * (m_ax - m_fr).clamp(min=0))).sum() / m_ax.sum().clamp(min=1)
+    l_head = ((full * m_fr + axis_only * (m_ax - m_fr).clamp(min=0))).sum() / n_ax
     sub_t = reg[:, 6].long().clamp(min=0)
-    ce = F.cross_entropy(out[:, 9:], sub_t, reduction="none")
+    ce = F.cross_entropy(out[:, 9:9 + n_sub], sub_t, reduction="none")
     l_sub = (ce * m_sub).sum() / m_sub.sum().clamp(min=1)
     total = l_heat + l_size + l_off + l_head + 0.2 * l_sub
-    return total, {"heat": l_heat.item(), "size": l_size.item(), "off": l_off.item(), "head": l_head.item(),
-                   "sub": l_sub.item()}
+    parts = {"heat": l_heat.item(), "size": l_size.item(), "off": l_off.item(), "head": l_head.item(),
+             "sub": l_sub.item()}
+    if out.shape[1] >= 11 + n_sub:  # axis head: (sin 2h, cos 2h), known wherever the axis is
+        l_axis = ((out[:, 9 + n_sub:11 + n_sub] - reg[:, 7:9]).abs().sum(1) * m_ax).sum() / n_ax
+        total = total + l_axis
+        parts["axis"] = l_axis.item()
+    return total, parts
 
 
 def train(
@@ -436,11 +522,14 @@ def train(
     threads: int = 2,
     log: Callable[[str], None] = print,
     init=None,
+    real_weights: Sequence[float] | None = None,
 ):
     """Train an :class:`~.model.OrientedCenterNet` for ``minutes`` (or ``max_steps``); returns the net.
 
-    Batches mix real and synthetic chips (``real_share`` of each batch real).
-    The learning rate follows a cosine schedule over the time budget.
+    Batches mix real and synthetic chips (``real_share`` of each batch real;
+    real samples drawn with probabilities proportional to ``real_weights``,
+    default uniform). The learning rate follows a cosine schedule over the
+    time budget.
     """
     import torch
 
@@ -455,6 +544,12 @@ def train(
     budget = minutes * 60.0
     step = 0
     n_real = int(round(batch * real_share)) if real else 0
+    p_real = None
+    if real and real_weights is not None:
+        w = np.asarray(real_weights, float)
+        if w.shape != (len(real),) or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("real_weights needs one non-negative weight per real sample")
+        p_real = w / w.sum()
     net.train()
     while True:
         frac = (time.time() - t0) / budget
@@ -464,27 +559,26 @@ def train(
             break
         for gparam in opt.param_groups:
             gparam["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))) * min(1.0, (step + 1) / 100)
-        xs, hs, rs, ms = [], [], [], []
+        xs, ts = [], []
         for j in range(batch):
-            pool = real if j < n_real else synth
-            s = pool[rng.integers(len(pool))]
+            if j < n_real:
+                s = real[rng.choice(len(real), p=p_real) if p_real is not None else rng.integers(len(real))]
+            else:
+                s = synth[rng.integers(len(synth))]
             img, cs = make_chip(s, chip, rng)
-            t = make_targets(cs, chip)
             xs.append(img.transpose(2, 0, 1))
-            hs.append(t["heat"])
-            rs.append(t["reg"])
-            ms.append(t["mask"])
+            ts.append(make_targets(cs, chip))
         x = torch.from_numpy(np.stack(xs).astype(np.float32))
         out = net(x)
-        loss, parts = _loss(out, torch.from_numpy(np.stack(hs)), torch.from_numpy(np.stack(rs)),
-                            torch.from_numpy(np.stack(ms)))
+        stacked = (torch.from_numpy(np.stack([t[k] for t in ts])) for k in ("heat", "reg", "mask", "negw"))
+        loss, parts = _loss(out, *stacked, n_sub=net.n_sub)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
         step += 1
         if step % 50 == 0:
-            log(f"step {step} t={time.time() - t0:.0f}s loss={float(loss):.3f} "
+            log(f"step {step} t={time.time() - t0:.0f}s loss={loss.item():.3f} "
                 + " ".join(f"{k}={v:.3f}" for k, v in parts.items()))
     net.eval()
     net.train_info = {"steps": step, "seconds": time.time() - t0, "batch": batch, "chip": chip}
