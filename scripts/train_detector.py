@@ -59,6 +59,10 @@ def main(argv=None) -> int:
                     help="class-agnostic NMS IoU the runtime applies by default (stored in the model)")
     ap.add_argument("--score", type=float, default=0.3,
                     help="default operating point (score threshold) stored in the model")
+    ap.add_argument("--front-sign", type=float, default=0.0,
+                    help="weight of the front/rear logistic heading term (default 0: off)")
+    ap.add_argument("--front-class-weight", type=float, nargs=3, default=None,
+                    metavar=("SMALL", "LARGE", "HEAVY"), help="per-class weights of the front/rear term")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
 
@@ -132,7 +136,8 @@ def main(argv=None) -> int:
             log(f"init {args.init}: new output channels in {', '.join(widened)}")
     net = train(synth, real, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, chip=args.chip,
                 real_share=args.real_share if real else 0.0, lr=args.lr, width=args.width, seed=args.seed,
-                threads=args.threads, log=log, init=init, real_weights=weights)
+                threads=args.threads, log=log, init=init, real_weights=weights, front_sign=args.front_sign,
+                front_class_weight=args.front_class_weight)
     torch.save(net.state_dict(), args.out / "model.pt")
     info = dict(net.train_info)
     training = {"steps": info["steps"], "seconds": round(info["seconds"]), "synth_seeds": [a, b],

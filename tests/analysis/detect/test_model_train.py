@@ -215,3 +215,33 @@ def test_heading_follows_the_axis_and_the_front_vector():
     assert np.allclose(out, [10.0, 100.0, 200.0, 350.0])
     out = _heading_on_axis(np.sin(2 * h), np.cos(2 * h), (vec + 180) % 360)  # front vector the other way
     assert np.allclose(out, [190.0, 280.0, 20.0, 170.0])
+
+
+def test_front_sign_term_scores_front_against_rear_and_is_off_by_default():
+    torch = pytest.importorskip("torch")
+    from borderwatch.analysis.detect.train import _loss
+
+    # a car (class 0) heading 90 degrees and a truck (class 1) heading 0, both with a known front
+    boxes = np.array([[30.0, 30.0, 9.0, 4.0, 90.0], [90.0, 90.0, 20.0, 6.0, 0.0]])
+    s = Sample(np.zeros((128, 128, 3), np.uint8), 0.5, boxes, np.array([0, 1]), np.array([0, 4]),
+               np.array([True, True]), np.array([True, True]))
+    t = make_targets(s, 128)
+    heat, reg, mask, negw = (torch.from_numpy(t[k][None]) for k in ("heat", "reg", "mask", "negw"))
+    right = torch.zeros(1, 23, 64, 64)
+    right[:, 5:7] = reg[:, 2:4]  # heading vector on the true front everywhere
+    wrong = right.clone()
+    wrong[:, 5:7] = -reg[:, 2:4]  # front and rear swapped
+    total, parts = _loss(right, heat, reg, mask, negw)
+    assert "front" not in parts  # default: the v0.2.0 loss, unchanged
+    t_on, p_on = _loss(right, heat, reg, mask, negw, front_sign=1.0)
+    assert float(t_on) == pytest.approx(float(total) + p_on["front"], rel=1e-5)
+    assert p_on["front"] < 0.1
+    assert _loss(wrong, heat, reg, mask, negw, front_sign=1.0)[1]["front"] > 2.5
+    # class weights: a swap on the car only costs more when cars weigh more
+    car_wrong = right.clone()
+    car_wrong[:, 5:7, :32, :32] = -reg[:, 2:4, :32, :32]
+    even = _loss(car_wrong, heat, reg, mask, negw, front_sign=1.0)[1]["front"]
+    cars = _loss(car_wrong, heat, reg, mask, negw, front_sign=1.0, front_class_weight=[3, 1, 3])[1]["front"]
+    assert cars > even * 1.5
+    with pytest.raises(ValueError):
+        _loss(right, heat, reg, mask, negw, front_sign=1.0, front_class_weight=[1, 1])

@@ -46,7 +46,6 @@ class FordParams:
         return asdict(self)
 
 
-
 def find_ford_traces(
     rgb: np.ndarray,
     classes: np.ndarray,
@@ -65,8 +64,9 @@ def find_ford_traces(
     if cell_m > p.max_cell_m:
         return []
     h, w = classes.shape
-    if river.sum() * cell_m * cell_m < 2000.0:
-        return []
+    water = (classes == WATER) & river
+    if water.sum() * cell_m * cell_m < 2000.0:
+        return []  # no channel in view
     if along_deg is None:
         along_deg = _principal_bearing(river)
         if along_deg is None:
@@ -74,13 +74,10 @@ def find_ford_traces(
     grey = rgb[:3].astype(np.float32).mean(axis=0)
     if grey.shape != (h, w):
         grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
-    water = (classes == WATER) & river
-    if water.sum() * cell_m * cell_m < 2000.0:
-        return []
-    return [ev for ev in _traces(grey, water, classes, transform, cell_m, along_deg, p) if owns is None or owns(ev.x, ev.y)]
+    return [ev for ev in _lighter_strips(grey, water, classes, transform, cell_m, along_deg, p) if owns is None or owns(ev.x, ev.y)]
 
 
-def _traces(grey, surface, classes, transform, cell_m: float, along_deg: float, p: FordParams) -> list[Evidence]:
+def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg: float, p: FordParams) -> list[Evidence]:
     """Straight strips of ``surface`` (water) brighter than the surface on both sides, across the
     river and over most of the surface's width on their line."""
     wf = surface.astype(np.float32)
