@@ -318,7 +318,8 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers,
                 err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
         with progress_bar("writing outputs") as progress:
             outputs = write_run_outputs(out_dir, c, scenes_, store, progress=progress,
-                                        result_key=(summary.param_hash, summary.versions_hash) if params.detect else None)
+                                        result_key=(summary.param_hash, summary.versions_hash) if params.detect or params.landcover else None,
+                                        with_detections=params.detect)
     console.print(
         f"run {summary.run_id}: {summary.tiles} tiles x {len(summary.dates)} date(s); computed {summary.computed}, "
         f"skipped {summary.skipped} already done, {summary.without_imagery} without imagery; {summary.seconds:.1f} s"

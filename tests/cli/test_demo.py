@@ -19,8 +19,8 @@ def test_demo_end_to_end_and_rerun_skips(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(main_args)
     assert exc.value.code == 0
-    for name in ["borderwatch.gpkg", "corridor.kml", "index.html", "detections.geojson", "scenes/2025-07-31.tif", "scenes/2025-09-13.tif",
-                 "scenes/truth/objects.geojson", "overviews/2025-07-31.png"]:
+    for name in ["borderwatch.gpkg", "corridor.kml", "index.html", "detections.geojson", "evidence.geojson",
+                 "scenes/2025-07-31.tif", "scenes/2025-09-13.tif", "scenes/truth/objects.geojson", "overviews/2025-07-31.png"]:
         assert (out / name).exists(), name
     with Store.open(out / "borderwatch.gpkg") as store:
         scenes = store.scenes()

@@ -52,8 +52,8 @@ def test_run_outputs_write_the_runs_evidence_and_a_layer_per_date(tmp_path):
     out = tmp_path / "out"
     with Store.open(tmp_path / "s.gpkg", create=True) as store:
         write_evidence(store, corridor)
-        written = write_run_outputs(out, corridor, scenes, store, result_key=KEY)
-        assert out / "evidence.geojson" in written
+        written = write_run_outputs(out, corridor, scenes, store, result_key=KEY, with_detections=False)
+        assert out / "evidence.geojson" in written and not (out / "detections.geojson").exists()  # land cover only
         assert len(json.loads((out / "evidence.geojson").read_text())["features"]) == 3
         data = json.loads(re.search(r'id="bw-data">(.*?)</script>', (out / "index.html").read_text(), re.S).group(1))
         names = json.dumps(data)

@@ -90,11 +90,13 @@ def write_run_outputs(
     progress: Callable[[int, int], None] | None = None,
     *,
     result_key: tuple[str, str] | None = None,
+    with_detections: bool = True,
 ) -> list[Path]:
     """corridor.kml, overviews/<date>.png, detections.geojson, evidence.geojson, sites.geojson and index.html
     for one run folder.
 
-    Detections and crossing evidence are written for ``result_key`` (the run's parameter/version
+    Crossing evidence, and detections unless ``with_detections`` is False (a run
+    without the detector), are written for ``result_key`` (the run's parameter/version
     hashes); crossing sites whenever the store's register for this river has
     sites on this corridor (stretch), whatever the run computed, since the
     register spans all dates.
@@ -142,18 +144,18 @@ def write_run_outputs(
         tick()
 
     extra_layers, tables = [], []
-    if result_key is not None:
+    latest = max(by_date) if by_date else None
+    if evidence:
+        written.append(write_atomically(out_dir / "evidence.geojson", json.dumps(evidence_geojson(evidence))))
+        for date in by_date:
+            day = [e for e in evidence if str(e["date"]) == date.isoformat()]
+            style = {"weight": 2, "fillOpacity": 0.25, "color": "#ff9100", "hidden": date != latest}
+            extra_layers.append((f"Crossing evidence {date.isoformat()} ({len(day)})", evidence_geojson(day), style))
+    else:  # land cover off this time: an earlier run's file would not match this run
+        (out_dir / "evidence.geojson").unlink(missing_ok=True)
+    if result_key is not None and with_detections:
         dets = [d for d in store.current_rows("detections", *result_key) if area.intersects(d["geometry"])]
         written.append(write_atomically(out_dir / "detections.geojson", json.dumps(detections_geojson(dets, with_front=False))))
-        latest = max(by_date) if by_date else None
-        if evidence:
-            written.append(write_atomically(out_dir / "evidence.geojson", json.dumps(evidence_geojson(evidence))))
-            for date in by_date:
-                day = [e for e in evidence if str(e["date"]) == date.isoformat()]
-                style = {"weight": 2, "fillOpacity": 0.25, "color": "#ff9100", "hidden": date != latest}
-                extra_layers.append((f"Crossing evidence {date.isoformat()} ({len(day)})", evidence_geojson(day), style))
-        else:  # land cover off this time: an earlier run's file would not match this run
-            (out_dir / "evidence.geojson").unlink(missing_ok=True)
         for date in by_date:
             day = [d for d in dets if str(d["date"]) == date.isoformat()]
             style = {"weight": 1.5, "fillOpacity": 0.35, "color": "#ffffff", "hidden": date != latest}
