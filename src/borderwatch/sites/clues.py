@@ -20,6 +20,8 @@ from borderwatch.corridor.model import Corridor
 BANK_KINDS = frozenset({"track_to_water", "cleared_bank", "cleared_area", "parking", "fence_opening"})
 #: Clue kinds in the river itself (a bridge spans it: it counts for both banks).
 RIVER_KINDS = frozenset({"bridge", "cleared_bar", "vehicles_on_bar", "vehicle_in_water", "heavy_at_water", "ford_trace", "bar_track"})
+#: River clues on the line of a crossing: they carry a landing to the bank their far end reaches.
+CROSSING_LINES = frozenset({"ford_trace", "bar_track"})
 #: Evidence that describes the ground around crossings but does not mark one (a fence along the bank).
 CONTEXT_KINDS = frozenset({"fence_line"})
 VEHICLES = ("small_vehicle", "large_vehicle")
@@ -53,7 +55,7 @@ def evidence_clues(corridor: Corridor, rows: list[dict]) -> list[Clue]:
         x, y = float(np.atleast_1d(x)[0]), float(np.atleast_1d(y)[0])
         km, off = corridor.locate_xy(x, y)
         details = dict(r.get("details") or {})
-        if details.get("ends_lonlat"):  # a ford trace: the banks its two ends reach
+        if details.get("ends_lonlat"):  # a ford trace or a route over a bar: the banks its two ends reach
             ex, ey = corridor.xy_from_lonlat(*np.asarray(details["ends_lonlat"], dtype=float).T)
             details["end_countries"] = [corridor.country_for_offset(float(o)) for o in corridor.locate_xy(ex, ey)[1]]
         out.append(Clue(r["kind"], float(r["score"] or 0.0), str(r["date"]), float(km[0]), float(off[0]),

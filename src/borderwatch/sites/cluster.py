@@ -14,10 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import shapely
 
-from borderwatch.sites.clues import BANK_KINDS, Clue
-
-#: Evidence on the line of a crossing through the river: carries a landing to the bank its far end reaches.
-CROSSING_LINES = frozenset({"ford_trace", "bar_track"})
+from borderwatch.sites.clues import BANK_KINDS, CROSSING_LINES, Clue
 
 
 @dataclass(frozen=True)
