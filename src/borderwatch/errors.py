@@ -28,3 +28,16 @@ class StoreError(BorderwatchError):
 
 class InputError(BorderwatchError):
     """Any other bad argument (dates, ranges, options)."""
+
+
+def positive_gsd(gsd_m: object, source: str | Path | None = "gsd") -> float:
+    """A ground sample distance as a float in metres, or an InputError naming ``source``."""
+    import math
+
+    try:
+        g = float(gsd_m)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(source, f"ground sample distance {gsd_m!r} is not a number") from None
+    if not (math.isfinite(g) and g > 0):
+        raise InputError(source, f"ground sample distance {gsd_m!r} must be a positive number of metres")
+    return g

@@ -15,7 +15,6 @@ from pathlib import Path
 from borderwatch.corridor.load import corridor_from_lonlat_line, read_line_lonlat
 from borderwatch.corridor.model import DEFAULT_BANK_WIDTH_M, Corridor, _match_place
 from borderwatch.errors import CorridorError
-from shapely.geometry import shape
 
 OSM_ATTRIBUTION = "Border line © OpenStreetMap contributors, ODbL 1.0 (via @osm_borders/maritime_10m 1.1.0)"
 GEONAMES_ATTRIBUTION = "Places: GeoNames (geonames.org), CC-BY 4.0; Who's On First"

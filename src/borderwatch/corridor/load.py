@@ -7,7 +7,7 @@ from pathlib import Path
 import pyogrio
 from pyproj import Transformer
 import shapely
-from shapely.geometry import LineString, MultiLineString, Point
+from shapely.geometry import LineString, Point
 from shapely.ops import linemerge, substring
 
 from borderwatch.corridor.model import DEFAULT_BANK_WIDTH_M, Corridor, utm_crs_for

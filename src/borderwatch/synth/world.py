@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 
 from borderwatch.corridor.model import Corridor
-from borderwatch.errors import InputError
+from borderwatch.errors import InputError, positive_gsd
 from borderwatch.synth.frame import RiverFrame
 from borderwatch.synth.layout import CHUNK_M, Layout, Obj, Site
 from borderwatch.synth.noise import key
@@ -21,11 +21,8 @@ MAX_PIXELS = 64_000_000
 
 
 def check_gsd(gsd_m: float) -> float:
-    try:
-        g = float(gsd_m)
-    except (TypeError, ValueError):
-        raise InputError("gsd", f"ground sample distance {gsd_m!r} is not a number") from None
-    if not (math.isfinite(g) and MIN_GSD <= g <= MAX_GSD):
+    g = positive_gsd(gsd_m)
+    if not MIN_GSD <= g <= MAX_GSD:
         raise InputError("gsd", f"ground sample distance {gsd_m!r} m is outside {MIN_GSD}-{MAX_GSD} m")
     return g
 

@@ -32,7 +32,7 @@ import shapely
 from affine import Affine
 
 from borderwatch.analysis.crossings.evidence import Evidence
-from borderwatch.errors import InputError
+from borderwatch.errors import InputError, positive_gsd
 
 @dataclass(frozen=True)
 class FenceParams:
@@ -163,12 +163,7 @@ def _check_inputs(rgb, valid, river, transform, river_transform, gsd_m, along_de
         raise InputError("valid", f"mask shape {np.shape(valid)} does not match the image {rgb.shape[1:]}")
     if np.ndim(river) != 2:
         raise InputError("river", f"expected a 2-D mask, got shape {np.shape(river)}")
-    try:
-        g = float(gsd_m)
-    except (TypeError, ValueError):
-        raise InputError("gsd", f"ground sample distance {gsd_m!r} is not a number") from None
-    if not (math.isfinite(g) and g > 0):
-        raise InputError("gsd", f"ground sample distance {gsd_m!r} m is not positive")
+    positive_gsd(gsd_m)
     if along_deg is not None and not math.isfinite(float(along_deg)):
         raise InputError("along_deg", f"river bearing {along_deg!r} is not a finite number")
     for name, t in (("transform", transform), ("river_transform", river_transform)):

@@ -84,7 +84,7 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg:
     k = max(3, int(round(p.background_m / cell_m)) | 1)
     bg = cv2.blur(grey * wf, (k, k)) / np.maximum(cv2.blur(wf, (k, k)), 1e-3)
     contrast = np.where(surface, grey - bg, 0.0).astype(np.float32)
-    ridge, _ = _across_ridge(contrast, wf, cell_m, along_deg, p)
+    ridge = _across_ridge(contrast, wf, cell_m, along_deg, p)
     mask = (ridge >= p.min_ridge) & surface
     out: list[Evidence] = []
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -139,12 +139,12 @@ def _across_ridge(contrast: np.ndarray, wf: np.ndarray, cell_m: float, along_deg
     n = max(3, int(round(p.line_m / cell_m)) | 1)
     off = p.flank_m / cell_m
     best = np.full(contrast.shape, -np.inf, np.float32)
-    best_bearing = np.zeros(contrast.shape, np.float32)
+    weighted = contrast * wf
     for bearing in range(0, 180, 10):
         if angle_between(bearing, along_deg) < p.min_angle_deg:
             continue
         k = _line_kernel(bearing, n)
-        num = cv2.filter2D(contrast * wf, -1, k, borderType=cv2.BORDER_CONSTANT)
+        num = cv2.filter2D(weighted, -1, k, borderType=cv2.BORDER_CONSTANT)
         den = cv2.filter2D(wf, -1, k, borderType=cv2.BORDER_CONSTANT)
         ok = den > 0.6
         line = np.where(ok, num / np.maximum(den, 1e-3), 0.0).astype(np.float32)
@@ -153,10 +153,8 @@ def _across_ridge(contrast: np.ndarray, wf: np.ndarray, cell_m: float, along_deg
         t = math.radians(bearing)
         nx, ny = math.cos(t) * off, math.sin(t) * off  # normal to the bearing, in pixel axes
         ridge = line - np.maximum(_shift(flank_src, nx, ny), _shift(flank_src, -nx, -ny))
-        better = ridge > best
-        best[better] = ridge[better]
-        best_bearing[better] = bearing
-    return best, best_bearing
+        np.maximum(best, ridge, out=best)
+    return best
 
 
 def _surface_run(surface: np.ndarray, classes: np.ndarray, centre: np.ndarray, u: np.ndarray, half: float):

@@ -16,7 +16,6 @@ drops when the model cannot tell front from rear.
 from __future__ import annotations
 
 import json
-import math
 import os
 import warnings
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from borderwatch.errors import InputError
+from borderwatch.errors import InputError, positive_gsd
 
 from .geometry import OrientedBox
 from .labels import Detection
@@ -90,13 +89,8 @@ def as_rgb8(image: np.ndarray, source: str | Path | None = "image", *, stretch: 
 
 def check_gsd_for(gsd_m: float, gsd_range: tuple[float, float], source: str | Path | None = "gsd") -> float:
     """The GSD as a float, or an error when the model cannot see vehicles at that resolution."""
-    try:
-        g = float(gsd_m)
-    except (TypeError, ValueError):
-        raise InputError(source, f"ground sample distance {gsd_m!r} is not a number") from None
+    g = positive_gsd(gsd_m, source)
     lo, hi = gsd_range
-    if not (math.isfinite(g) and g > 0):
-        raise InputError(source, f"ground sample distance {gsd_m!r} m is not a positive number")
     if not lo <= g <= hi:
         raise InputError(source, f"ground sample distance {g:g} m is outside the detector's range "
                                  f"{lo:g}-{hi:g} m (vehicles would be {'too small' if g > hi else 'resampled too far'})")

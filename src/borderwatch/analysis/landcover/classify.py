@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 
@@ -14,7 +13,7 @@ from borderwatch.analysis.landcover.codes import CODES, LANDCOVER_VERSION, NAMES
 from borderwatch.analysis.landcover.features import coarse_features, factor_for
 from borderwatch.analysis.landcover.model import load_params
 from borderwatch.analysis.landcover.regions import region_water_proba, uses_regions
-from borderwatch.errors import InputError
+from borderwatch.errors import InputError, positive_gsd
 
 
 #: coarsest GSD (m) the classifier answers for without a warning. Its features are colour and texture on
@@ -79,12 +78,7 @@ def _check(img, valid, gsd_m, nir) -> tuple[float, bool]:
     if not isinstance(valid, np.ndarray) or valid.dtype != np.bool_ or valid.shape != img.shape[1:]:
         raise InputError("valid", f"expected a bool mask of shape {img.shape[1:]}, got "
                          f"{getattr(valid, 'dtype', type(valid).__name__)} {getattr(valid, 'shape', '')}")
-    try:
-        g = float(gsd_m)
-    except (TypeError, ValueError):
-        raise InputError("gsd", f"ground sample distance {gsd_m!r} is not a number") from None
-    if not (math.isfinite(g) and g > 0):
-        raise InputError("gsd", f"ground sample distance {gsd_m!r} must be a positive number of metres")
+    g = positive_gsd(gsd_m)
     if nir is None:
         use_nir = bands == 4
     elif nir and bands != 4:
