@@ -104,6 +104,8 @@ def test_geojson_has_one_numbered_polygon_per_site_with_per_date_counts(corridor
     p1 = feats[0]["properties"]
     assert p1["vehicles_2025-07-31"] == 14 and p1["large_vehicle_2025-07-31"] == 5 and p1["heavy_equipment_2025-09-13"] == 2
     assert p1["share_toward_KP_2025-07-31"] == 0.75 and p1["share_toward_CN_2025-09-13"] == 0.75
+    assert (p1["share_low_KP_2025-07-31"], p1["share_high_KP_2025-07-31"]) == (0.42, 0.95)
+    assert p1["share_low_KP_2025-09-13"] is None  # no interval stored for that date
     assert p1["toward_KP_2025-07-31"] == 6 and p1["activity_score_2025-09-13"] == 0.93 and p1["scale_2025-07-31"] == "large"
     assert p1["dates"]["2025-07-31"]["vehicles"] == 14 and p1["dates"]["2025-07-31"]["share_toward"]["KP"] == 0.75
     assert p1["dates"]["2025-07-31"]["run_id"] == p1["run_id_2025-07-31"]

@@ -169,7 +169,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             counts = [r.locator("td").all_inner_texts() for r in popup.locator("tr.bw-site-count").all()]
             assert counts[:4] == [["14", "19"], ["5", "7"], ["8", "10"], ["1", "2"]]  # vehicles, large, small, heavy
             shares = [r.inner_text().split("\t") for r in popup.locator("tr.bw-site-share").all()]
-            assert shares == [["→ KP", "75% (6)", "25% (3)"], ["→ CN", "25% (2)", "75% (9)"]]
+            # with the 95 % interval where the register gave one
+            assert shares == [["→ KP", "75% (6) [42–95%]", "25% (3)"], ["→ CN", "25% (2) [5–58%]", "75% (9)"]]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")

@@ -184,9 +184,13 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
     out: dict[str, Any] = {k: _num(counts.get(k)) if obs else None for k in COUNT_KEYS}
     toward = counts.get("toward") or {}
     share = counts.get("share_toward") or {}
+    interval = counts.get("share_interval") or {}
     for c in countries:
         out[f"toward_{c}"] = _num(toward.get(c)) if obs else None
         out[f"share_toward_{c}"] = _round(share.get(c), 3) if obs else None
+        low_high = interval.get(c) or [None, None]
+        out[f"share_low_{c}"] = _round(low_high[0], 3) if obs else None
+        out[f"share_high_{c}"] = _round(low_high[1], 3) if obs else None
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")

@@ -2,7 +2,9 @@
 
 Counts come from the detections inside the site's outline; the share of
 vehicles facing each bank is the reporters' import/export question (a queue
-facing China on the Korean bank is waiting to go to China).
+facing China on the Korean bank is waiting to go to China). ``toward`` counts
+fronts as detected; ``share_toward`` weighs each by how sure its front is
+(:mod:`borderwatch.sites.direction`) and ``share_interval`` gives its 95 % range.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import shapely
 
 from borderwatch.corridor.model import Corridor
 from borderwatch.sites.clues import VEHICLES, Clue
+from borderwatch.sites.direction import estimate_share
 
 CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
 #: large-scale: at least this many large vehicles and heavy equipment on one date
@@ -40,12 +43,15 @@ def observe(
     cargo = _carried(inside)
     movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
     toward = {corridor.left_country: 0, corridor.right_country: 0}
+    faces_left, p_front = [], []
     if movers:
         grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
-        for c in corridor.facing_country([d["km"] for d in movers], grid):
+        for d, c in zip(movers, corridor.facing_country([d["km"] for d in movers], grid)):
             if c:
                 toward[c] += 1
-    n_toward = sum(toward.values())
+                faces_left.append(c == corridor.left_country)
+                p_front.append(d.get("heading_conf"))
+    share = estimate_share(faces_left, p_front)
     parking = [c for c in clues if c.kind == "parking"]
     areas = [float(c.details.get("area_m2", 0.0)) for c in clues if c.kind in ("cleared_bank", "cleared_area", "cleared_bar", "track_to_water")]
     counts = {
@@ -58,12 +64,17 @@ def observe(
         "cleared_area_m2": round(sum(areas), 0),
         "cargo_vehicles": len(cargo),  # cars on a transporter's deck: counted, but not for direction
         "toward": toward,
-        "share_toward": {k: round(v / n_toward, 3) for k, v in toward.items()} if n_toward else None,
+        # weighed by how sure each front is (sites.direction), with its 95 % interval
+        "share_toward": _shares(corridor, share.share) if share else None,
+        "share_interval": ({corridor.left_country: [round(share.low, 3), round(share.high, 3)],
+                            corridor.right_country: [round(1.0 - share.high, 3), round(1.0 - share.low, 3)]}
+                           if share else None),
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
     }
     if not detected:  # no detector ran: unknown, not zero
-        for k in (*CLASSES, "vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "cargo_vehicles", "toward"):
+        for k in (*CLASSES, "vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "cargo_vehicles", "toward",
+                  "share_interval"):
             counts[k] = None
     if detected:
         big = by_class["large_vehicle"] + by_class["heavy_equipment"]
@@ -75,6 +86,10 @@ def observe(
         activity = min(1.0, float(np.sum(fresh)) / 3.0) if fresh else 0.0
         scale = "active" if fresh and max(fresh) >= 0.5 else "inactive"
     return counts, round(activity, 3), scale
+
+
+def _shares(corridor: Corridor, left_share: float) -> dict[str, float]:
+    return {corridor.left_country: round(left_share, 3), corridor.right_country: round(1.0 - left_share, 3)}
 
 
 def _carried(dets: list[dict]) -> set[int]:

@@ -9,8 +9,10 @@ The pipeline calls, per tile or image::
 ``detect_array`` resamples to the model's GSD, slices big images into
 overlapping tiles (see :mod:`.sliced`) and returns boxes in the input's pixels.
 Each :class:`ModelDetection` carries a heading (0-360, clockwise from up) and a
-``heading_conf`` in [0, 1]: the length of the predicted (sin, cos) vector, which
-drops when the model cannot tell front from rear.
+``heading_conf``. With the front check shipped beside the bundled model
+(:mod:`.front`, on by default) it is the probability, 0.5-1, that the front is
+the right end; without it, the length of the network's (sin, cos) vector, 0-1,
+which drops when the network cannot tell front from rear.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from borderwatch.errors import InputError, positive_gsd
 
+from .front import FrontModel, default_front_path
 from .geometry import OrientedBox
 from .labels import Detection
 from .nms import nms_detections
@@ -108,7 +111,11 @@ class Detector:
     """One ONNX detector session (the bundled model format) and its decoding."""
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
-                 score_threshold: float | str = FROM_MODEL, nms_iou: float | None | str = FROM_MODEL):
+                 score_threshold: float | str = FROM_MODEL, nms_iou: float | None | str = FROM_MODEL,
+                 front: FrontModel | str | Path | None = FROM_MODEL):
+        """``front``: the front/rear check run on every chip (:mod:`.front`); by
+        default the one shipped beside the bundled model, none for other model
+        files unless given; None turns it off."""
         import onnxruntime as ort
 
         self.path = Path(path) if path is not None else default_model_path()
@@ -143,6 +150,9 @@ class Detector:
         self.nms_iou = nms_iou  # class-agnostic NMS after decoding (see sliced.detect_source); None: off
         from .modelspec import SUBCLASS_PARENT
 
+        if front == FROM_MODEL:
+            front = default_front_path() if self.path == default_model_path() and default_front_path().is_file() else None
+        self.front: FrontModel | None = front if isinstance(front, FrontModel) or front is None else FrontModel.load(front)
         self._sub_parent = np.array([self.classes.index(SUBCLASS_PARENT.get(s, self.classes[0]))
                                      for s in self.subclasses])
 
@@ -153,7 +163,9 @@ class Detector:
 
     @property
     def name(self) -> str:
-        return f"{self.path.stem}@{self.version}"
+        """Model file and version, plus the front check's version when one runs (results differ with it)."""
+        front = f"+front-{self.front.version}" if self.front is not None else ""
+        return f"{self.path.stem}@{self.version}{front}"
 
     # ---------------------------------------------------------------- core
     def predict_chips(self, chips: np.ndarray, score_threshold: float | None = None) -> list[list[ModelDetection]]:
@@ -168,7 +180,10 @@ class Detector:
         x = np.ascontiguousarray(chips.transpose(0, 3, 1, 2), dtype=np.float32)
         peaks, reg = self.session.run(None, {"image": x})
         thr = self.score_threshold if score_threshold is None else float(score_threshold)
-        return [self._decode(peaks[i], reg[i], thr) for i in range(len(chips))]
+        found = [self._decode(peaks[i], reg[i], thr) for i in range(len(chips))]
+        if self.front is not None:
+            found = [self.front.check(chips[i], dets) for i, dets in enumerate(found)]
+        return found
 
     def _decode(self, peaks: np.ndarray, reg: np.ndarray, thr: float) -> list[ModelDetection]:
         best = peaks.max(0)

@@ -129,7 +129,9 @@
     var share = o.share_toward ? o.share_toward[c] : null;
     if (share === null || share === undefined) return "–";
     var n = o.toward ? o.toward[c] : null;
-    return Math.round(share * 100) + "%" + (n === null || n === undefined ? "" : " (" + n + ")");
+    var range = o.share_interval ? o.share_interval[c] : null;  // 95 % interval of the weighed share
+    return Math.round(share * 100) + "%" + (n === null || n === undefined ? "" : " (" + n + ")") +
+      (range ? " [" + Math.round(range[0] * 100) + "–" + Math.round(range[1] * 100) + "%]" : "");
   }
   // numbers count confirmed sites in river order; a candidate has none
   function siteLabel(p) { return p.number === null || p.number === undefined ? "?" : String(p.number); }

@@ -1,0 +1,93 @@
+"""Which way a site's traffic faces: a share that weighs each vehicle by how sure its front is.
+
+Counting fronts as if they were all right turns every swapped car into a
+vehicle facing the wrong bank; at a site with four cars, one swap moves the
+share by 0.25. Each detection carries the probability that its front is right
+(``heading_conf`` from the detector's front check). With q_i the resulting
+probability that vehicle i faces the left bank, the share s of vehicles facing
+that bank is estimated by maximum likelihood under
+
+    P(what vehicle i looks like | s)  ∝  s·q_i + (1 - s)·(1 - q_i),
+
+the textbook estimate of a mixing proportion with known per-item error rates.
+Sure vehicles (trucks: q near 0 or 1) decide it; vehicles at q = 0.5 add
+nothing. The likelihood-ratio interval (95 %) says how far the data pin it
+down, so a newsroom can tell "all facing China" from "too few clear fronts".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["DirectionShare", "estimate_share"]
+
+#: half-width of the 95 % likelihood-ratio interval, in log-likelihood (chi-square 1 dof / 2)
+_LR_95 = 3.841 / 2.0
+#: no front is treated as surer than this (a detector is never certain)
+_MAX_SURE = 0.995
+
+
+@dataclass(frozen=True)
+class DirectionShare:
+    """Share of vehicles facing the left bank, with its 95 % interval and the evidence behind it."""
+
+    share: float
+    low: float
+    high: float
+    vehicles: int
+    #: how many fully sure vehicles the evidence is worth: sum of (2q - 1)^2
+    effective: float
+
+
+def _loglik(s: float, q: np.ndarray) -> float:
+    return float(np.log(s * q + (1.0 - s) * (1.0 - q)).sum())
+
+
+def _bisect(f, lo: float, hi: float, iters: int = 60) -> float:
+    """Root of a function that is >= 0 at lo and <= 0 at hi."""
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        if f(mid) >= 0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def estimate_share(faces_left: Sequence[bool], p_front: Sequence[float | None]) -> DirectionShare | None:
+    """Maximum-likelihood share facing the left bank from each vehicle's facing bank and front probability.
+
+    ``faces_left[i]``: whether vehicle i, as detected, faces the left bank (else
+    the right bank; vehicles facing along the river are left out by the caller).
+    ``p_front[i]``: probability its front is right; None or below 0.5 counts as
+    0.5 (unknown). None when there is no vehicle.
+    """
+    if not len(faces_left):
+        return None
+    p = np.array([0.5 if v is None else float(v) for v in p_front], float)
+    p = np.clip(np.nan_to_num(p, nan=0.5), 0.5, _MAX_SURE)
+    q = np.where(np.asarray(faces_left, bool), p, 1.0 - p)
+    w = 2.0 * q - 1.0
+    if not np.any(np.abs(w) > 1e-9):
+        return DirectionShare(0.5, 0.0, 1.0, len(q), 0.0)
+
+    def slope(s: float) -> float:  # d loglik / ds, decreasing in s
+        return float((w / (s * w + 1.0 - q)).sum())
+
+    if slope(0.0) <= 0:
+        s_hat = 0.0
+    elif slope(1.0) >= 0:
+        s_hat = 1.0
+    else:
+        s_hat = _bisect(slope, 0.0, 1.0)
+    top = _loglik(s_hat, q)
+
+    def within(s: float) -> float:
+        return _LR_95 - (top - _loglik(s, q))
+
+    low = 0.0 if within(0.0) >= 0 else _bisect(lambda s: -within(s), 0.0, s_hat)
+    high = 1.0 if within(1.0) >= 0 else _bisect(within, s_hat, 1.0)
+    return DirectionShare(s_hat, low, high, len(q), float((w ** 2).sum()))

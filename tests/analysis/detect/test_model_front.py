@@ -1,0 +1,136 @@
+"""The front/rear check: patch sampling, features, fitting, and the shipped weights."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from borderwatch.analysis.detect.front import (
+    SAMPLES_ACROSS,
+    SAMPLES_ALONG,
+    FrontModel,
+    default_front_path,
+    fit_front_model,
+    front_features,
+    vehicle_patch,
+)
+from borderwatch.analysis.detect.geometry import OrientedBox
+from borderwatch.analysis.detect.runtime import Detector, ModelDetection
+from borderwatch.errors import InputError
+
+
+def _car(heading: float, size: int = 64, front_value: float = 250.0, body: float = 120.0,
+         rng: np.random.Generator | None = None) -> tuple[np.ndarray, OrientedBox]:
+    """A grey image with a 16 x 8 px 'car' whose front third is bright."""
+    img = np.full((size, size, 3), 60.0, np.float32)
+    box = OrientedBox(size / 2, size / 2, 16.0, 8.0, heading)
+    h = math.radians(heading)
+    fa = np.array([math.sin(h), -math.cos(h)])
+    fb = np.array([math.cos(h), math.sin(h)])
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    rel = np.stack([xx - box.cx, yy - box.cy], -1)
+    a, b = rel @ fa, rel @ fb
+    inside = (np.abs(a) <= 8) & (np.abs(b) <= 4)
+    img[inside] = body
+    img[inside & (a > 3)] = front_value
+    if rng is not None:
+        img += rng.normal(0, 6, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255), box
+
+
+@pytest.mark.parametrize("heading", [0.0, 90.0, 200.0, 333.0])
+def test_patch_puts_the_front_at_the_last_columns(heading):
+    img, box = _car(heading)
+    p = vehicle_patch(img, box)
+    assert p.shape == (SAMPLES_ACROSS, SAMPLES_ALONG, 3)
+    mid = SAMPLES_ACROSS // 2
+    front = p[mid, SAMPLES_ALONG // 2 + 3: SAMPLES_ALONG // 2 + 7, 0].mean()
+    rear = p[mid, SAMPLES_ALONG // 2 - 7: SAMPLES_ALONG // 2 - 3, 0].mean()
+    assert front > 200 and rear < 150
+
+
+def test_features_change_sign_when_the_vehicle_turns_round():
+    img, box = _car(40.0)
+    turned = OrientedBox(box.cx, box.cy, box.length, box.width, 220.0)
+    f = front_features(np.stack([vehicle_patch(img, box), vehicle_patch(img, turned)]))
+    np.testing.assert_allclose(f[0], -f[1], atol=1e-3)
+    assert np.abs(f[0]).max() > 0.5
+
+
+def _examples(n: int, seed: int):
+    """Cars with a bright front; the 'detector' heading is right for 60 % of them."""
+    rng = np.random.default_rng(seed)
+    patches, right, conf = [], [], []
+    for _ in range(n):
+        h = float(rng.uniform(0, 360))
+        img, box = _car(h, front_value=float(rng.uniform(170, 250)), body=float(rng.uniform(90, 140)), rng=rng)
+        ok = bool(rng.random() < 0.6)
+        seen = box if ok else OrientedBox(box.cx, box.cy, box.length, box.width, (h + 180.0) % 360.0)
+        patches.append(vehicle_patch(img, seen))
+        right.append(ok)
+        conf.append(float(rng.uniform(0, 1)))
+    return np.stack(patches), np.array(conf), np.array(right)
+
+
+def test_fitted_model_finds_the_front_on_new_vehicles():
+    x, conf, right = _examples(200, 1)
+    model = fit_front_model(x, conf, ["small_vehicle"] * len(x), right, version="t", hidden=4, l2=1.0)
+    xt, conft, rightt = _examples(100, 2)
+    p = model.probability(xt, conft, ["small_vehicle"] * len(xt))
+    assert np.mean((p >= 0.5) == rightt) >= 0.95
+    # a class it has no weights for is left alone
+    assert np.isnan(model.probability(xt[:2], conft[:2], ["heavy_equipment"] * 2)).all()
+
+
+def test_check_turns_a_vehicle_round_and_reports_a_probability(tmp_path):
+    x, conf, right = _examples(200, 3)
+    model = fit_front_model(x, conf, ["small_vehicle"] * len(x), right, version="t", hidden=4, l2=1.0)
+    model.save(tmp_path / "f.npz")
+    model = FrontModel.load(tmp_path / "f.npz")
+    img, box = _car(70.0)
+    backwards = OrientedBox(box.cx, box.cy, box.length, box.width, 250.0)
+    dets = [ModelDetection(backwards, 0.9, "small_vehicle", None, True, 0.3),
+            ModelDetection(box, 0.9, "small_vehicle", None, True, 0.3),
+            ModelDetection(backwards, 0.9, "boat", None, True, 0.3)]
+    out = model.check(img, dets)
+    assert abs(out[0].box.angle_deg - 70.0) < 1e-6 and out[0].heading_conf > 0.9
+    assert abs(out[1].box.angle_deg - 70.0) < 1e-6 and out[1].heading_conf > 0.9
+    assert out[2] == dets[2]  # no weights for boats: unchanged
+
+
+def test_bad_front_files_are_refused(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not numpy")
+    with pytest.raises(InputError, match="bad.npz"):
+        FrontModel.load(bad)
+    short = tmp_path / "short.npz"
+    np.savez(short, version=np.array("x"), U_small_vehicle=np.zeros((4, 5)), v_small_vehicle=np.zeros(4),
+             ab_small_vehicle=np.zeros(2))
+    with pytest.raises(InputError, match="short.npz.*small_vehicle"):
+        FrontModel.load(short)
+
+
+def test_bundled_detector_runs_the_shipped_front_check():
+    assert default_front_path().is_file()
+    det = Detector.load_default()
+    assert det.front is not None and "+front-" in det.name
+    assert set(det.front.nets) == {"small_vehicle", "large_vehicle", "heavy_equipment"}
+    assert Detector.load_default(front=None).front is None
+
+
+@pytest.mark.slow
+def test_shipped_front_check_flips_fewer_synthetic_cars(tmp_path):
+    """On one held-out synthetic world the checked fronts are right more often than the network's."""
+    from borderwatch.analysis.detect.front import collect_front_examples
+    from borderwatch.analysis.detect.train import synth_eval_set
+
+    images = synth_eval_set([1009], tmp_path, gsd_m=0.5)[:12]
+    ex = collect_front_examples(Detector.load_default(front=None), images)
+    model = FrontModel.load_default()
+    p = model.probability(ex.patches, ex.heading_conf, list(ex.classes))
+    after = np.where(p < 0.5, 180.0 - ex.error_deg, ex.error_deg)
+    cars = ex.classes == "small_vehicle"
+    assert cars.sum() >= 30
+    assert np.mean(after[cars] > 135) < np.mean(ex.error_deg[cars] > 135)

@@ -1,0 +1,53 @@
+"""The import/export share weighed by how sure each front is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from borderwatch.sites.direction import estimate_share
+
+
+def test_sure_fronts_give_the_plain_fraction():
+    est = estimate_share([True, True, True, False], [0.995] * 4)
+    assert est.share == pytest.approx(0.75, abs=0.01)
+    assert est.low < 0.75 < est.high
+    assert est.vehicles == 4 and est.effective == pytest.approx(4 * 0.99 ** 2, rel=1e-6)
+
+
+def test_no_vehicle_no_share_and_unknown_fronts_say_nothing():
+    assert estimate_share([], []) is None
+    est = estimate_share([True, False, True], [None, 0.5, 0.3])  # below 0.5 is no better than a guess
+    assert (est.share, est.low, est.high, est.effective) == (0.5, 0.0, 1.0, 0.0)
+
+
+def test_an_unsure_front_against_sure_ones_does_not_move_the_share():
+    hard = estimate_share([True, True, True, False], [0.99, 0.99, 0.99, 0.6])
+    assert hard.share > 0.95  # the one unsure car facing the other way is most likely turned round
+    assert estimate_share([True] * 3 + [False], [0.99] * 4).share < 0.8
+
+
+def test_interval_narrows_with_more_sure_vehicles():
+    few = estimate_share([True, False], [0.99, 0.99])
+    many = estimate_share([True, False] * 20, [0.99] * 40)
+    assert few.low < many.low < 0.5 < many.high < few.high
+
+
+def test_weighing_beats_counting_when_fronts_are_noisy():
+    """Queues of 3-8 vehicles all facing one bank; trucks sure, cars right 80 % of the time."""
+    rng = np.random.default_rng(5)
+    err_weighed, err_counted = [], []
+    for _ in range(300):
+        n = int(rng.integers(3, 9))
+        truth_left = bool(rng.random() < 0.5)
+        car = rng.random(n) < 0.6
+        p = np.where(car, 0.8, 0.99)
+        right = rng.random(n) < p
+        seen_left = np.where(right, truth_left, not truth_left)
+        est = estimate_share(seen_left.tolist(), p.tolist())
+        truth = 1.0 if truth_left else 0.0
+        err_weighed.append(abs(est.share - truth))
+        err_counted.append(abs(seen_left.mean() - truth))
+    err_weighed, err_counted = np.array(err_weighed), np.array(err_counted)
+    assert np.mean(err_weighed <= 0.15) > np.mean(err_counted <= 0.15) + 0.1
+    assert err_weighed.mean() < err_counted.mean()
