@@ -63,6 +63,9 @@ def main(argv=None) -> int:
                     help="weight of the front/rear logistic heading term (default 0: off)")
     ap.add_argument("--front-class-weight", type=float, nargs=3, default=None,
                     metavar=("SMALL", "LARGE", "HEAVY"), help="per-class weights of the front/rear term")
+    ap.add_argument("--zero-border", type=float, default=0.0,
+                    help="share of chips that may straddle the image edge with a black (zero) border, as the "
+                         "runtime pads tiles, instead of a mirrored one (default 0)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
 
@@ -137,7 +140,7 @@ def main(argv=None) -> int:
     net = train(synth, real, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, chip=args.chip,
                 real_share=args.real_share if real else 0.0, lr=args.lr, width=args.width, seed=args.seed,
                 threads=args.threads, log=log, init=init, real_weights=weights, front_sign=args.front_sign,
-                front_class_weight=args.front_class_weight)
+                front_class_weight=args.front_class_weight, zero_border=args.zero_border)
     torch.save(net.state_dict(), args.out / "model.pt")
     info = dict(net.train_info)
     training = {"steps": info["steps"], "seconds": round(info["seconds"]), "synth_seeds": [a, b],

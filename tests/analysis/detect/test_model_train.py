@@ -245,3 +245,56 @@ def test_front_sign_term_scores_front_against_rear_and_is_off_by_default():
     assert cars > even * 1.5
     with pytest.raises(ValueError):
         _loss(right, heat, reg, mask, negw, front_sign=1.0, front_class_weight=[1, 1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_zero_border_chips_are_black_outside_the_image_and_keep_the_car(seed):
+    """The runtime pads tiles at an image edge with zeros; zero-border chips show that, not a mirror."""
+    box = OrientedBox(14, 40, 20, 8, 90.0)  # a car close to the left edge of a small image
+    img = _car_image(box, size=(80, 80))
+    s = Sample(img, 0.5, np.array([[box.cx, box.cy, box.length, box.width, box.angle_deg]]), np.array([0]),
+               np.array([0]), np.array([True]), np.array([True]))
+    import borderwatch.analysis.detect.train as T
+
+    orig = T._photometric
+    T._photometric = lambda x, r: x.astype(np.float32) + 20  # a colour shift that must not lift the padding
+    try:
+        chip, cs = make_chip(s, 128, np.random.default_rng(seed), scale_jitter=0.0, free_rotation=0.0,
+                             zero_border=1.0)
+    finally:
+        T._photometric = orig
+    black = (chip == 0).all(2)
+    assert black.sum() >= 128 * 128 - 80 * 80 - 200  # an 80 px image in a 128 px chip: the rest is nodata
+    assert (chip[~black] >= 20).all()  # inside the image the shift applies
+    assert cs.n == 1 and _front_is_bright(chip, OrientedBox(*cs.boxes[0]))
+    # a mirrored border would show the car's mirror image beside it; zeros do not
+    dark = ((chip > 0) & (chip < 70)).all(2)
+    assert abs(dark.sum() - box.length * box.width) < 0.35 * box.length * box.width
+
+
+def test_zero_border_off_keeps_the_old_random_draws():
+    box = OrientedBox(80, 60, 30, 12, 37.0)
+    s = Sample(_car_image(box), 0.5, np.array([[80, 60, 30, 12, 37.0]]), np.array([0]), np.array([0]),
+               np.array([True]), np.array([True]))
+    a, ca = make_chip(s, 64, np.random.default_rng(3))
+    b, cb = make_chip(s, 64, np.random.default_rng(3), zero_border=0.0)
+    assert np.array_equal(a, b) and np.array_equal(ca.boxes, cb.boxes)
+
+
+def test_real_samples_keep_boxes_on_vehicles_after_rounded_resampling(tmp_path):
+    """684 px at 0.13 m -> 296 px at 0.3 m is a scale of 0.4327, not 0.4333: 0.35 px at the right edge."""
+    import cv2
+
+    from borderwatch.analysis.detect.labels import Label, LabelledImage
+    from borderwatch.analysis.detect.train import real_samples
+
+    img = np.zeros((547, 684, 3), np.uint8)
+    img[300:320, 600:660] = 255  # a bright 60 x 20 px "car" centred on (630, 310) in label coordinates
+    cv2.imwrite(str(tmp_path / "a.png"), img)
+    lab = Label(OrientedBox.from_xyxy(600, 300, 660, 320), "small_vehicle", "car")
+    (s,) = real_samples([LabelledImage(tmp_path / "a.png", 684, 547, [lab], gsd_m=0.13)], gsd_m=0.3)
+    assert s.image.shape[:2] == (237, 296)
+    a = s.image[:, :, 0].astype(float)
+    ys, xs = np.mgrid[0:a.shape[0], 0:a.shape[1]] + 0.5
+    got = np.array([(a * xs).sum(), (a * ys).sum()]) / a.sum()
+    assert np.abs(got - s.boxes[0, :2]).max() < 0.05

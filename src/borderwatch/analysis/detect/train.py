@@ -117,6 +117,10 @@ def real_samples(images: Sequence[LabelledImage], gsd_m: float = 0.3, *, exhaust
         s = im.gsd_m / gsd_m
         img = cv2.resize(src, (round(src.shape[1] * s), round(src.shape[0] * s)), interpolation=cv2.INTER_AREA)
         smp = sample_from_labelled(im, img, gsd_m, s)
+        # the rounded size sets the real scale per axis (e.g. 684 -> 296 px is 0.4327, not 0.4333):
+        # centres follow it so boxes stay on their vehicles across the whole image
+        smp.boxes[:, 0] *= img.shape[1] / src.shape[1] / s
+        smp.boxes[:, 1] *= img.shape[0] / src.shape[0] / s
         smp.exhaustive = exhaustive
         out.append(smp)
     return out
@@ -363,27 +367,46 @@ def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def make_chip(s: Sample, size: int, rng: np.random.Generator, *, scale_jitter: float = 0.12,
-              free_rotation: float = 0.5, target_gsd: float = MODEL_GSD_M) -> tuple[np.ndarray, Sample]:
-    """One augmented (size x size) chip at the model GSD from sample ``s`` and its boxes."""
+              free_rotation: float = 0.5, target_gsd: float = MODEL_GSD_M,
+              zero_border: float = 0.0) -> tuple[np.ndarray, Sample]:
+    """One augmented (size x size) chip at the model GSD from sample ``s`` and its boxes.
+
+    ``zero_border``: the share of chips whose outside-the-image part is black
+    (zeros, as the runtime pads tiles at an image edge) instead of mirrored,
+    and whose centre may sit anywhere in the image, so the chip can straddle
+    the image edge. A mirrored border also shows unlabelled mirror images of
+    vehicles near the edge; zeros do not. Default 0: every chip mirrored and
+    kept inside the image (as v0.2.x were trained; the random draws are then
+    unchanged).
+    """
     scale = s.gsd_m / target_gsd * math.exp(rng.uniform(-scale_jitter, scale_jitter))
     h, w = s.image.shape[:2]
     if s.n and rng.random() < 0.7:
         c = s.boxes[rng.integers(s.n), :2] + rng.uniform(-0.35, 0.35, 2) * size / scale
     else:
         c = np.array([rng.uniform(0, w), rng.uniform(0, h)])
-    c = np.clip(c, [min(w / 2, size / 2 / scale), min(h / 2, size / 2 / scale)],
-                [max(w / 2, w - size / 2 / scale), max(h / 2, h - size / 2 / scale)])
+    zero = zero_border > 0 and bool(rng.random() < zero_border)
+    if zero:
+        c = np.clip(c, [0.0, 0.0], [w, h])
+    else:
+        c = np.clip(c, [min(w / 2, size / 2 / scale), min(h / 2, size / 2 / scale)],
+                    [max(w / 2, w - size / 2 / scale), max(h / 2, h - size / 2 / scale)])
     angle = float(rng.uniform(0, 360)) if rng.random() < free_rotation else 90.0 * int(rng.integers(4))
     m = _affine(c, size, scale, angle, bool(rng.random() < 0.5))
     interp = cv2.INTER_AREA if scale < 0.9 else cv2.INTER_LINEAR
     chip = cv2.warpAffine(s.image, _pixel_index_affine(m), (size, size), flags=interp,
-                          borderMode=cv2.BORDER_REFLECT101)
+                          borderMode=cv2.BORDER_CONSTANT if zero else cv2.BORDER_REFLECT101, borderValue=0)
     boxes = warp_boxes(s.boxes, m)
     keep = (boxes[:, 0] >= 0) & (boxes[:, 0] < size) & (boxes[:, 1] >= 0) & (boxes[:, 1] < size) if len(boxes) else \
         np.zeros(0, bool)
     out = Sample(chip, target_gsd, boxes[keep], s.cls[keep], s.sub[keep], s.has_front[keep], s.has_axis[keep],
                  s.source, exhaustive=s.exhaustive)
-    return _photometric(chip, rng), out
+    img = _photometric(chip, rng)
+    if zero:  # nodata stays black through the colour jitter, as the runtime's padding does
+        inside = cv2.warpAffine(np.ones((h, w), np.uint8), _pixel_index_affine(m), (size, size),
+                                flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        img = img * inside[:, :, None]
+    return img, out
 
 
 def _pixel_index_affine(m: np.ndarray) -> np.ndarray:
@@ -550,6 +573,7 @@ def train(
     real_weights: Sequence[float] | None = None,
     front_sign: float = 0.0,
     front_class_weight: Sequence[float] | None = None,
+    zero_border: float = 0.0,
 ):
     """Train an :class:`~.model.OrientedCenterNet` for ``minutes`` (or ``max_steps``); returns the net.
 
@@ -557,7 +581,7 @@ def train(
     real samples drawn with probabilities proportional to ``real_weights``,
     default uniform). The learning rate follows a cosine schedule over the
     time budget. ``front_sign`` and ``front_class_weight``: see :func:`_loss`
-    (default off, as v0.2.0 was trained).
+    (default off, as v0.2.0 was trained). ``zero_border``: see :func:`make_chip`.
     """
     import torch
 
@@ -593,7 +617,7 @@ def train(
                 s = real[rng.choice(len(real), p=p_real) if p_real is not None else rng.integers(len(real))]
             else:
                 s = synth[rng.integers(len(synth))]
-            img, cs = make_chip(s, chip, rng)
+            img, cs = make_chip(s, chip, rng, zero_border=zero_border)
             xs.append(img.transpose(2, 0, 1))
             ts.append(make_targets(cs, chip))
         x = torch.from_numpy(np.stack(xs).astype(np.float32))
