@@ -193,3 +193,16 @@ def test_duplicate_peaks_of_one_vehicle_are_merged(nms_iou, expected):
     found = detect_source(det, ArraySource(img, 0.5), tile=128, overlap=32)
     assert len(found) == expected
     assert found[0].score == pytest.approx(0.9)  # the stronger peak is the one kept
+
+
+def test_boxes_land_on_their_source_pixels_when_tiles_start_between_pixels():
+    """At 0.7 m (1.4 model px per source px) most tiles start between source pixels."""
+    img = np.full((400, 600, 3), 60, np.uint8)
+    centres = [(33.5, 40.5), (150.5, 222.5), (301.5, 101.5), (452.5, 333.5), (571.5, 212.5), (200.5, 377.5)]
+    for x, y in centres:
+        img[int(y) - 2:int(y) + 3, int(x) - 4:int(x) + 5] = 255  # 9 x 5 px, centred on (x, y)
+    dets = detect_source(FakeDetector(), ArraySource(img, 0.7), tile=128, overlap=32)
+    assert len(dets) == len(centres)
+    for d in dets:
+        err = min(math.hypot(d.box.cx - x, d.box.cy - y) for x, y in centres)
+        assert err < 0.35, (d.box.cx, d.box.cy, err)  # the stand-in model itself is good to ~0.25 px here

@@ -216,16 +216,20 @@ def detect_source(
     step = tsz - overlap
     wins = list(_windows(math.ceil(mw), math.ceil(mh), step, tsz))
     tiles: list[TileDetections] = []
-    pending: list[tuple[tuple[int, int, int, int], np.ndarray]] = []
+    # (chip origin in model px, model px per chip px along x and y, chip)
+    pending: list[tuple[tuple[float, float], tuple[float, float], np.ndarray]] = []
     stats.source_pixels += src.width * src.height
 
     def flush() -> None:
         if not pending:
             return
-        chips = np.stack([c for _, c in pending])
-        for (win, _), dets in zip(pending, detector.predict_chips(chips, score_threshold)):
+        chips = np.stack([c for _, _, c in pending])
+        for (origin, (kx, ky), chip), dets in zip(pending, detector.predict_chips(chips, score_threshold)):
             stats.detections_raw += len(dets)
-            tiles.append(TileDetections(tuple(float(v) for v in win), dets))
+            if abs(kx - 1.0) > 1e-9 or abs(ky - 1.0) > 1e-9:
+                dets = [_scaled(d, kx, ky) for d in dets]
+            h, w = chip.shape[:2]
+            tiles.append(TileDetections((origin[0], origin[1], origin[0] + w * kx, origin[1] + h * ky), dets))
         pending.clear()
 
     for n, (x0, y0, x1, y1) in enumerate(wins):
@@ -245,7 +249,9 @@ def detect_source(
             continue
         chip = np.zeros((tsz, tsz, 3), np.uint8)
         chip[:oh, :ow] = part
-        pending.append(((x0, y0, x0 + ow, y0 + oh), chip))
+        # the chip starts at source pixel (sx0, sy0), which is not model pixel (x0, y0) unless
+        # x0 / f is whole, and its scale is that of the rounded read size, not exactly f
+        pending.append(((sx0 * f, sy0 * f), ((vx1 - sx0) * f / ow, (vy1 - sy0) * f / oh), chip))
         if len(pending) >= batch:
             flush()
         if progress:
@@ -270,6 +276,13 @@ def detect_source(
         out.append(dataclasses.replace(d, box=nb))
     stats.detections += len(out)
     return out
+
+
+def _scaled(d: Detection, kx: float, ky: float) -> Detection:
+    """A chip detection in model pixels when the chip's pixels are (kx, ky) model pixels (both near 1)."""
+    b = d.box
+    k = 0.5 * (kx + ky)
+    return dataclasses.replace(d, box=type(b)(b.cx * kx, b.cy * ky, b.length * k, b.width * k, b.angle_deg))
 
 
 def detect_raster(
