@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -134,3 +135,21 @@ def test_shipped_front_check_flips_fewer_synthetic_cars(tmp_path):
     cars = ex.classes == "small_vehicle"
     assert cars.sum() >= 30
     assert np.mean(after[cars] > 135) < np.mean(ex.error_deg[cars] > 135)
+
+
+def test_patch_from_the_vehicles_surroundings_equals_the_patch_from_the_whole_image():
+    """vehicle_patch reads only a crop; near the image edge and inside it, samples must not change."""
+    rng = np.random.default_rng(4)
+    img = rng.integers(0, 255, (90, 120, 3)).astype(np.uint8)
+    for cx, cy, h in [(60.3, 45.7, 33.0), (3.2, 4.9, 250.0), (118.0, 88.5, 95.0), (10.0, 80.0, 180.0)]:
+        box = OrientedBox(cx, cy, 14.0, 6.0, h)
+        crop_based = vehicle_patch(img, box)
+        whole = img.astype(np.float32)
+        m = np.empty((2, 3))
+        a = b = math.radians(h)
+        m[:, 0] = 2 * 0.75 * 14.0 / SAMPLES_ALONG * np.array([math.sin(a), -math.cos(a)])
+        m[:, 1] = 2 * 0.8 * 6.0 / SAMPLES_ACROSS * np.array([math.cos(b), math.sin(b)])
+        m[:, 2] = np.array([cx, cy]) - 0.5 - m[:, 0] * (SAMPLES_ALONG - 1) / 2 - m[:, 1] * (SAMPLES_ACROSS - 1) / 2
+        ref = cv2.warpAffine(whole, m, (SAMPLES_ALONG, SAMPLES_ACROSS), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                             borderMode=cv2.BORDER_REFLECT)
+        np.testing.assert_allclose(crop_based, ref, atol=0.01)  # equal up to OpenCV rounding (of 0-255)

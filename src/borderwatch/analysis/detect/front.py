@@ -57,11 +57,19 @@ def vehicle_patch(image: np.ndarray, box: OrientedBox) -> np.ndarray:
     fb = np.array([np.cos(h), np.sin(h)])  # the vehicle's right
     sa = 2 * EXTENT_ALONG * box.length / SAMPLES_ALONG
     sb = 2 * EXTENT_ACROSS * box.width / SAMPLES_ACROSS
+    # only the pixels around the vehicle, as float: the same samples as from the whole image
+    # (bilinear needs one more pixel; a cut at the image edge reflects there either way)
+    r = np.hypot(EXTENT_ALONG * box.length, EXTENT_ACROSS * box.width) + 2.0
+    x0, y0 = max(int(np.floor(box.cx - r)), 0), max(int(np.floor(box.cy - r)), 0)
+    x1, y1 = min(int(np.ceil(box.cx + r)) + 1, image.shape[1]), min(int(np.ceil(box.cy + r)) + 1, image.shape[0])
+    if x1 <= x0 or y1 <= y0:  # centred off the image: nothing to see
+        return np.zeros((SAMPLES_ACROSS, SAMPLES_ALONG, 3), np.float32)
+    crop = np.ascontiguousarray(image[y0:y1, x0:x1], dtype=np.float32)
     m = np.empty((2, 3))
     m[:, 0], m[:, 1] = sa * fa, sb * fb
-    m[:, 2] = np.array([box.cx, box.cy]) - 0.5 - m[:, 0] * (SAMPLES_ALONG - 1) / 2 - m[:, 1] * (SAMPLES_ACROSS - 1) / 2
-    src = image if image.dtype == np.float32 else image.astype(np.float32)
-    return cv2.warpAffine(src, m, (SAMPLES_ALONG, SAMPLES_ACROSS), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    m[:, 2] = (np.array([box.cx - x0, box.cy - y0]) - 0.5 - m[:, 0] * (SAMPLES_ALONG - 1) / 2
+               - m[:, 1] * (SAMPLES_ACROSS - 1) / 2)
+    return cv2.warpAffine(crop, m, (SAMPLES_ALONG, SAMPLES_ACROSS), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                           borderMode=cv2.BORDER_REFLECT)
 
 
@@ -162,8 +170,7 @@ class FrontModel:
         """
         if not dets:
             return dets
-        img = image.astype(np.float32)
-        patches = np.stack([vehicle_patch(img, d.box) for d in dets])
+        patches = np.stack([vehicle_patch(image, d.box) for d in dets])
         p = self.probability(patches, np.array([d.heading_conf for d in dets]), [d.cls for d in dets])
         out = []
         for d, pk in zip(dets, p):
