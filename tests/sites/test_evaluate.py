@@ -39,12 +39,14 @@ def pred(site_id, km, number, status="site", kind="ford", **kw):
     return {"site_id": site_id, "chainage_km": km, "number": number, "status": status, "kind": kind, "score": 0.8, **kw}
 
 
-def obs(site_id, d, scale="large", kp=None, cn=None, share=True):
+def obs(site_id, d, scale="large", kp=None, cn=None, share=True, interval=None):
     counts = {}
     if kp is not None:
         counts["toward"] = {"KP": kp, "CN": cn}
         tot = kp + cn
         counts["share_toward"] = ({"KP": kp / tot, "CN": cn / tot} if tot else None) if share else None
+    if interval is not None:
+        counts["share_interval"] = {"KP": list(interval), "CN": [1 - interval[1], 1 - interval[0]]}
     return {"site_id": site_id, "date": d, "scale": scale, "counts": counts}
 
 
@@ -132,10 +134,10 @@ def test_direction_share_errors_per_site_and_date():
     }
     counts = {D1: {"T1": {"KP": 5, "CN": 5}, "T3": {"KP": 3, "CN": 0}}, D2: {"T1": {"KP": 2, "CN": 6}, "T2": {"KP": 0, "CN": 2}}}
     o = [
-        obs("P1", D1, kp=6, cn=4),  # 0.6 vs 0.5: within
-        obs("P1", D2, kp=2, cn=2, share=False),  # share from the toward counts: 0.5 vs 0.25
+        obs("P1", D1, kp=6, cn=4, interval=(0.3, 0.85)),  # 0.6 vs 0.5: within; truth inside the interval
+        obs("P1", D2, kp=2, cn=2, share=False, interval=(0.3, 0.7)),  # 0.5 vs 0.25, and outside the interval
         obs("P2", D1, scale="inactive", kp=1, cn=0),  # predicted share on an idle truth site
-        obs("P2", D2, scale="small", kp=0, cn=3),  # 0.0 vs 0.0
+        obs("P2", D2, scale="small", kp=0, cn=3),  # 0.0 vs 0.0 (no interval given: not scored for coverage)
         obs("P3", D1, kp=2, cn=0),  # 1.0 vs 1.0
         # P3 has no observation on D2 (truth idle there)
     ]
@@ -144,6 +146,8 @@ def test_direction_share_errors_per_site_and_date():
     assert d["all"]["pairs"] == 4 and d["all"]["within"] == 3 and d["all"]["pred_only"] == 1
     assert d["all"]["max"] == pytest.approx(0.25) and d["all"]["missing_pred"] == 0
     assert d["ge5"]["pairs"] == 2 and d["ge5"]["within"] == 1  # T1 on both dates
+    assert d["all"]["interval_coverage"] == pytest.approx(0.5)  # one of the two intervals holds the truth
+    assert "truth inside the 95 % interval: 0.500" in format_scores(s)
     assert not s.targets()["direction within ±0.15 (all site-dates)"]["ok"]
     errs = {(p.truth_id, p.date): p.error for p in s.direction}
     assert errs[("T1", D2)] == pytest.approx(0.25) and errs[("T3", D2)] is None

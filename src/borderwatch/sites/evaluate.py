@@ -145,6 +145,14 @@ class DirectionPair:
     pred_share: float | None
     truth_vehicles: int | None  # vehicles facing a bank in the truth (None: not given)
     label: str = ""
+    pred_interval: tuple[float, float] | None = None  # the register's 95 % interval of pred_share
+
+    @property
+    def covered(self) -> bool | None:
+        """Whether the truth lies inside the predicted 95 % interval (None: no interval or no truth)."""
+        if self.truth_share is None or self.pred_interval is None:
+            return None
+        return self.pred_interval[0] - 1e-9 <= self.truth_share <= self.pred_interval[1] + 1e-9
 
     @property
     def error(self) -> float | None:
@@ -221,6 +229,7 @@ class SiteScores:
         both = [p.error for p in pairs if p.error is not None]
         within = sum(e <= self.share_tolerance + 1e-9 for e in both)
         missing = sum(p.truth_share is not None and p.pred_share is None for p in pairs)
+        covered = [p.covered for p in pairs if p.covered is not None]
         return {
             "pairs": len(both),
             "median": _pct(both, 50),
@@ -231,6 +240,8 @@ class SiteScores:
             "share_within_incl_missing": within / (len(both) + missing) if (both or missing) else None,
             "missing_pred": missing,
             "pred_only": sum(p.truth_share is None and p.pred_share is not None for p in pairs),
+            # how often the register's 95 % interval holds the truth (should be about 0.95 or more)
+            "interval_coverage": sum(covered) / len(covered) if covered else None,
         }
 
     @property
@@ -316,6 +327,12 @@ def match_by_chainage(pred_km: Sequence[float], truth_km: Sequence[float], match
 
 
 # -- the evaluation -----------------------------------------------------------------------
+def _pred_interval(counts: Mapping[str, Any] | None, left: str) -> tuple[float, float] | None:
+    """The register's 95 % interval of the share toward the left-bank country, if it gave one."""
+    low_high = ((counts or {}).get("share_interval") or {}).get(left)
+    return (float(low_high[0]), float(low_high[1])) if low_high else None
+
+
 def _pred_share(counts: Mapping[str, Any] | None, left: str) -> float | None:
     """Predicted share toward the left-bank country from an observation's counts."""
     if not counts:
@@ -472,6 +489,7 @@ def evaluate_sites(
                 None if ts is None else float(ts.get(left_country, 0.0)),
                 _pred_share(counts, left_country),
                 None if tc is None else int(sum(tc.values())), label,
+                pred_interval=_pred_interval(counts, left_country),
             ))
             truth_scale = next(t for t in active if str(t["site_id"]) == m.truth_id)["_scales"][d]
             pred_scale = str(o.get("scale")) if o and o.get("scale") else "missing"
@@ -635,7 +653,7 @@ def format_scores(scores: SiteScores) -> str:
         lines.append(
             f"  direction ({key}): {d['pairs']} site-dates compared, |error| median {_f(d['median'])}, max {_f(d['max'])}, "
             f"within ±{s.share_tolerance:g}: {_f(d['share_within'])}; truth traffic but no predicted share: {d['missing_pred']}, "
-            f"predicted share on idle truth: {d['pred_only']}"
+            f"predicted share on idle truth: {d['pred_only']}; truth inside the 95 % interval: {_f(d['interval_coverage'])}"
         )
     lines.append(f"  numbering: in river order {s.numbering_in_order}, consecutive 1..n {s.numbering_consecutive}, "
                  f"matched sites in truth order {s.matches_in_truth_order}")
