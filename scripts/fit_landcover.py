@@ -61,16 +61,12 @@ from borderwatch.analysis.landcover.features import coarse_features, factor_for
 from borderwatch.analysis.landcover.model import PARAMS_FILE, Head, load_params
 from borderwatch.analysis.landcover.reference import iou, ndwi_water_reference
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluate_sites import parse_seeds  # noqa: E402  (shared argument parsing)
+
 TRAIN_DATES = ("20090818", "20120731", "20150926", "20170827", "20190904")
 GSDS = (0.5, 0.8, 0.3, 1.0)
 TILE_M = 256.0
-
-
-def parse_seeds(s: str) -> list[int]:
-    if "-" in s:
-        a, b = s.split("-")
-        return list(range(int(a), int(b) + 1))
-    return [int(v) for v in s.split(",")]
 
 
 # -- data ---------------------------------------------------------------------------------

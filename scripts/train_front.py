@@ -23,10 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def seed_range(text: str) -> list[int]:
-    a, _, b = text.partition("-")
-    return list(range(int(a), int(b or a) + 1))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluate_sites import parse_seeds  # noqa: E402  (shared argument parsing)
 
 
 def examples(detector, seeds, gsds, workdir: Path, log):
@@ -65,8 +63,8 @@ def report(model, ex) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fit-seeds", type=seed_range, default=seed_range("2000-2039"))
-    ap.add_argument("--eval-seeds", type=seed_range, default=seed_range("1000-1009"))
+    ap.add_argument("--fit-seeds", type=parse_seeds, default=parse_seeds("2000-2039"))
+    ap.add_argument("--eval-seeds", type=parse_seeds, default=parse_seeds("1000-1009"))
     ap.add_argument("--gsd", type=float, nargs="+", default=[0.5, 0.8])
     ap.add_argument("--l2", type=float, default=10.0)
     ap.add_argument("--version", default="1")

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 
 __all__ = ["DirectionShare", "estimate_share"]
 
@@ -44,17 +45,6 @@ class DirectionShare:
 
 def _loglik(s: float, q: np.ndarray) -> float:
     return float(np.log(s * q + (1.0 - s) * (1.0 - q)).sum())
-
-
-def _bisect(f, lo: float, hi: float, iters: int = 60) -> float:
-    """Root of a function that is >= 0 at lo and <= 0 at hi."""
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        if f(mid) >= 0:
-            lo = mid
-        else:
-            hi = mid
-    return 0.5 * (lo + hi)
 
 
 def estimate_share(faces_left: Sequence[bool], p_front: Sequence[float | None]) -> DirectionShare | None:
@@ -82,12 +72,12 @@ def estimate_share(faces_left: Sequence[bool], p_front: Sequence[float | None]) 
     elif slope(1.0) >= 0:
         s_hat = 1.0
     else:
-        s_hat = _bisect(slope, 0.0, 1.0)
+        s_hat = brentq(slope, 0.0, 1.0, xtol=1e-9)
     top = _loglik(s_hat, q)
 
-    def within(s: float) -> float:
+    def within(s: float) -> float:  # >= 0 inside the 95 % interval
         return _LR_95 - (top - _loglik(s, q))
 
-    low = 0.0 if within(0.0) >= 0 else _bisect(lambda s: -within(s), 0.0, s_hat)
-    high = 1.0 if within(1.0) >= 0 else _bisect(within, s_hat, 1.0)
+    low = 0.0 if within(0.0) >= 0 else brentq(within, 0.0, s_hat, xtol=1e-9)
+    high = 1.0 if within(1.0) >= 0 else brentq(within, s_hat, 1.0, xtol=1e-9)
     return DirectionShare(s_hat, low, high, len(q), float((w ** 2).sum()))

@@ -65,10 +65,9 @@ def observe(
         "cargo_vehicles": len(cargo),  # cars on a transporter's deck: counted, but not for direction
         "toward": toward,
         # weighed by how sure each front is (sites.direction), with its 95 % interval
-        "share_toward": _shares(corridor, share.share) if share else None,
-        "share_interval": ({corridor.left_country: [round(share.low, 3), round(share.high, 3)],
-                            corridor.right_country: [round(1.0 - share.high, 3), round(1.0 - share.low, 3)]}
-                           if share else None),
+        "share_toward": _per_bank(corridor, round(share.share, 3), round(1.0 - share.share, 3)) if share else None,
+        "share_interval": _per_bank(corridor, [round(share.low, 3), round(share.high, 3)],
+                                    [round(1.0 - share.high, 3), round(1.0 - share.low, 3)]) if share else None,
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
     }
@@ -88,8 +87,8 @@ def observe(
     return counts, round(activity, 3), scale
 
 
-def _shares(corridor: Corridor, left_share: float) -> dict[str, float]:
-    return {corridor.left_country: round(left_share, 3), corridor.right_country: round(1.0 - left_share, 3)}
+def _per_bank(corridor: Corridor, left, right) -> dict:
+    return {corridor.left_country: left, corridor.right_country: right}
 
 
 def _carried(dets: list[dict]) -> set[int]:

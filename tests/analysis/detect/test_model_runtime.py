@@ -149,3 +149,46 @@ def test_not_a_borderwatch_model(tmp_path):
     bad.write_bytes(b"not onnx")
     with pytest.raises(InputError, match="not a loadable ONNX"):
         Detector(bad)
+
+
+
+@pytest.fixture(scope="module")
+def car_scene():
+    """A 0.5 m render around the crossing site with the most cars (held-out world 1003), with its cars' truth."""
+    from borderwatch.corridor import load_corridor
+    from borderwatch.synth import SynthWorld
+
+    world = SynthWorld(load_corridor("yalu-upper[0:12]"), seed=1003)
+    d = world.dates[-1]
+    cars = [o for o in world.objects(d) if o["class"] == "small_vehicle" and o["site_id"]]
+    by_site: dict[str, list[dict]] = {}
+    for o in cars:
+        by_site.setdefault(o["site_id"], []).append(o)
+    site = by_site[max(by_site, key=lambda s: len(by_site[s]))]
+    cx, cy = np.array([[o["x"], o["y"]] for o in site]).mean(0)
+    x0, y0, x1, y1 = cx - 60, cy - 60, cx + 60, cy + 60
+    img = np.ascontiguousarray(world.render((x0, y0, x1, y1), 0.5, d).transpose(1, 2, 0))
+    truth = [OrientedBox((o["x"] - x0) / 0.5, (y1 - o["y"]) / 0.5, o["length_m"] / 0.5, o["width_m"] / 0.5,
+                         o["heading_deg"]) for o in cars if x0 < o["x"] < x1 and y0 < o["y"] < y1]
+    return img, truth
+
+
+def test_the_front_check_runs_inside_the_detector(detector, car_scene):
+    """Same boxes with and without the check; with it some cars are turned round, heading_conf is a
+    probability of at least 0.5, and fewer fronts are wrong."""
+    img, truth = car_scene
+    plain = Detector.load_default(front=None).detect_array(img, 0.5)
+    checked = detector.detect_array(img, 0.5)
+    assert [(round(a.box.cx, 3), round(a.box.cy, 3)) for a in plain] == [(round(b.box.cx, 3), round(b.box.cy, 3))
+                                                                          for b in checked]
+    turns = [angle_diff(a.box.angle_deg, b.box.angle_deg) for a, b in zip(plain, checked)]
+    assert all(t < 1e-6 or abs(t - 180.0) < 1e-6 for t in turns) and any(t > 90 for t in turns)
+    assert all(0.5 <= d.heading_conf <= 1.0 for d in checked)
+    assert min(d.heading_conf for d in plain) < 0.5  # the network alone was unsure of some
+
+    def wrong_fronts(dets):
+        m = iou_matrix([d.box for d in dets], truth)
+        return sum(angle_diff(dets[int(np.argmax(m[:, j]))].box.angle_deg, b.angle_deg) > 135
+                   for j, b in enumerate(truth) if m[:, j].max() >= 0.3)
+
+    assert wrong_fronts(checked) < wrong_fronts(plain)

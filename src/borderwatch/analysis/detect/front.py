@@ -301,6 +301,5 @@ def collect_front_examples(detector, images, *, read=None) -> FrontExamples:
             classes.append(d.cls)
             err.append(angle_diff(d.box.angle_deg, labs[j].box.angle_deg))
             gsd.append(im.gsd_m)
-    shape = (0, SAMPLES_ACROSS, SAMPLES_ALONG, 3)
-    return FrontExamples(np.array(patches, np.float32).reshape(shape if not patches else (-1, *shape[1:])),
+    return FrontExamples(np.array(patches, np.float32).reshape(-1, SAMPLES_ACROSS, SAMPLES_ALONG, 3),
                          np.array(conf, float), np.array(classes, str), np.array(err, float), np.array(gsd, float))

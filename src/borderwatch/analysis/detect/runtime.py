@@ -151,7 +151,7 @@ class Detector:
         from .modelspec import SUBCLASS_PARENT
 
         if front == FROM_MODEL:
-            front = default_front_path() if self.path == default_model_path() and default_front_path().is_file() else None
+            front = default_front_path() if self.path == default_model_path() else None
         self.front: FrontModel | None = front if isinstance(front, FrontModel) or front is None else FrontModel.load(front)
         self._sub_parent = np.array([self.classes.index(SUBCLASS_PARENT.get(s, self.classes[0]))
                                      for s in self.subclasses])

@@ -216,20 +216,19 @@ def detect_source(
     step = tsz - overlap
     wins = list(_windows(math.ceil(mw), math.ceil(mh), step, tsz))
     tiles: list[TileDetections] = []
-    # (chip origin in model px, model px per chip px along x and y, chip)
-    pending: list[tuple[tuple[float, float], tuple[float, float], np.ndarray]] = []
+    # (chip origin in model px, model px per chip px along x and y, image part's size in chip px, chip)
+    pending: list[tuple[tuple[float, float], tuple[float, float], tuple[int, int], np.ndarray]] = []
     stats.source_pixels += src.width * src.height
 
     def flush() -> None:
         if not pending:
             return
-        chips = np.stack([c for _, _, c in pending])
-        for (origin, (kx, ky), chip), dets in zip(pending, detector.predict_chips(chips, score_threshold)):
+        chips = np.stack([p[-1] for p in pending])
+        for ((ox, oy), (kx, ky), (w, h), _), dets in zip(pending, detector.predict_chips(chips, score_threshold)):
             stats.detections_raw += len(dets)
             if abs(kx - 1.0) > 1e-9 or abs(ky - 1.0) > 1e-9:
                 dets = [_scaled(d, kx, ky) for d in dets]
-            h, w = chip.shape[:2]
-            tiles.append(TileDetections((origin[0], origin[1], origin[0] + w * kx, origin[1] + h * ky), dets))
+            tiles.append(TileDetections((ox, oy, ox + w * kx, oy + h * ky), dets))
         pending.clear()
 
     for n, (x0, y0, x1, y1) in enumerate(wins):
@@ -251,7 +250,7 @@ def detect_source(
         chip[:oh, :ow] = part
         # the chip starts at source pixel (sx0, sy0), which is not model pixel (x0, y0) unless
         # x0 / f is whole, and its scale is that of the rounded read size, not exactly f
-        pending.append(((sx0 * f, sy0 * f), ((vx1 - sx0) * f / ow, (vy1 - sy0) * f / oh), chip))
+        pending.append(((sx0 * f, sy0 * f), ((vx1 - sx0) * f / ow, (vy1 - sy0) * f / oh), (ow, oh), chip))
         if len(pending) >= batch:
             flush()
         if progress:
