@@ -74,16 +74,10 @@ def main(argv=None) -> int:
     from borderwatch.analysis.detect import load_kit_ais, read_yolo, split_by_sequence
     from borderwatch.analysis.detect.export import export_onnx
     from borderwatch.analysis.detect.model import OrientedCenterNet, load_compatible
-    from borderwatch.analysis.detect.train import estimate_gsd, kit_samples, real_samples, synth_samples, train
+    from borderwatch.analysis.detect.train import file_logger, estimate_gsd, kit_samples, real_samples, synth_samples, train
 
     args.out.mkdir(parents=True, exist_ok=True)
-    logf = open(args.out / "train.log", "a", encoding="utf-8")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        logf.write(line + "\n")
-        logf.flush()
+    log = file_logger(args.out)
 
     log(f"args: {vars(args)}")
     t0 = time.time()

@@ -85,7 +85,7 @@ def test_nir_band_switches_method_and_can_be_ignored():
     valid = np.ones((96, 96), bool)
     assert classify_landcover(img, valid, 5.0).method.endswith("/rgbn")
     rgb_only = classify_landcover(img, valid, 5.0, nir=False)
-    assert rgb_only.method.endswith("/rgb+regions")  # RGB at 5 m: the segment heads decide the water
+    assert rgb_only.method.endswith("/rgb+cnn")  # RGB at 5 m: the conv net decides the water
     np.testing.assert_array_equal(rgb_only.classes, classify_landcover(img[:3], valid, 5.0).classes)
 
 

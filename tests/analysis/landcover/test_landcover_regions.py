@@ -69,8 +69,8 @@ def test_region_water_overrides_the_pixel_decision():
     assert best.tolist() == [[0, 3, 0]]  # dropped water takes its best land index (argmax of the land columns + 1)
 
 
-@pytest.mark.parametrize("gsd, bands, suffix", [(5.0, 3, "/rgb+regions"), (REGION_GSD_M[0], 3, "/rgb+regions"),
-                                                (REGION_GSD_M[1], 3, "/rgb+regions"), (0.5, 3, "/rgb"),
+@pytest.mark.parametrize("gsd, bands, suffix", [(5.0, 3, "/rgb+cnn"), (REGION_GSD_M[0], 3, "/rgb+cnn"),
+                                                (REGION_GSD_M[1], 3, "/rgb+cnn"), (0.5, 3, "/rgb"),
                                                 (2.0, 3, "/rgb"), (5.0, 4, "/rgbn"), (12.0, 3, "/rgb")])
 def test_region_path_only_for_rgb_at_3_to_10_m(gsd, bands, suffix):
     img = _tile(32)
@@ -80,7 +80,7 @@ def test_region_path_only_for_rgb_at_3_to_10_m(gsd, bands, suffix):
         warnings.simplefilter("ignore", LandcoverRangeWarning)
         lc = classify_landcover(img, np.ones(img.shape[1:], bool), gsd)
     assert lc.method.endswith(suffix)
-    assert uses_regions(gsd) == (suffix == "/rgb+regions" or (bands == 4 and REGION_GSD_M[0] <= gsd <= REGION_GSD_M[1]))
+    assert uses_regions(gsd) == (suffix == "/rgb+cnn" or (bands == 4 and REGION_GSD_M[0] <= gsd <= REGION_GSD_M[1]))
 
 
 def test_shipped_region_heads_fit_the_features():

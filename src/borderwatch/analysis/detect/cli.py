@@ -24,8 +24,9 @@ GEO_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img")
 
 
 # ------------------------------------------------------------------ helpers
-def _detector(model: str | None, class_map: str | None, score: float | None):
-    """The bundled/own-format detector or an external one; ``score`` None: the model's operating point."""
+def _detector(model: str | None, class_map: str | None, score: float | None, screen: bool = True):
+    """The bundled/own-format detector or an external one; ``score`` None: the model's operating point;
+    ``screen`` False: run the bundled detector on every pixel (no cascade first pass)."""
     from .runtime import FROM_MODEL, Detector
 
     if model and class_map:
@@ -34,8 +35,8 @@ def _detector(model: str | None, class_map: str | None, score: float | None):
         return ExternalDetector(model, class_map, **({} if score is None else {"score_threshold": score}))
     if class_map and not model:
         raise InputError("--class-map", "a class map is for an external --model; the bundled model needs none")
-    thr = FROM_MODEL if score is None else score
-    return Detector(model, score_threshold=thr) if model else Detector.load_default(score_threshold=thr)
+    kw = {"score_threshold": FROM_MODEL if score is None else score, "screen": FROM_MODEL if screen else None}
+    return Detector(model, **kw) if model else Detector.load_default(**kw)
 
 
 def _is_georeferenced(path: Path) -> bool:
@@ -167,7 +168,9 @@ def load_labelled(fmt: str, labels: str | Path, *, names: str | None = None, cla
 @click.option("--score", type=float, default=None,
               help="Score threshold (default: the model's operating point, 0.3 for external models).")
 @click.option("--stretch", is_flag=True, help="Accept 16-bit images by a linear stretch to 8 bits (with a warning).")
-def detect_cmd(images, gsd, out_path, model, class_map, score, stretch) -> None:
+@click.option("--no-screen", is_flag=True,
+              help="Run the detector on every pixel instead of only where its screen (first pass) fires; slower.")
+def detect_cmd(images, gsd, out_path, model, class_map, score, stretch, no_screen) -> None:
     """Detect vehicles and heavy equipment in IMAGES; write oriented boxes with headings.
 
     A georeferenced GeoTIFF gives lon/lat (EPSG:4326) output, heading from true
@@ -176,7 +179,7 @@ def detect_cmd(images, gsd, out_path, model, class_map, score, stretch) -> None:
     """
     from .sliced import detect_raster
 
-    det = _detector(model, class_map, score)
+    det = _detector(model, class_map, score, screen=not no_screen)
     records: list[dict[str, Any]] = []
     for img in images:
         p = Path(img)
@@ -254,8 +257,10 @@ def result_dict(res) -> dict[str, Any]:
 @click.option("--score", type=float, default=None,
               help="Operating point for counts/precision (default: the model's, 0.3 for external models).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write results as JSON.")
+@click.option("--no-screen", is_flag=True,
+              help="Run the detector on every pixel instead of only where its screen (first pass) fires; slower.")
 def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, resample_to, holdout, holdout_run, model,
-                 class_map, iou, score, json_out) -> None:
+                 class_map, iou, score, json_out, no_screen) -> None:
     """Score a detector on a labelled set: AP50 per class, count error, heading error (median, 90th pct).
 
     Count errors are per image (a synthetic evaluation image covers one site).
@@ -272,7 +277,7 @@ def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, re
         images = split_by_sequence(images, holdout_run, whole_runs=True).test
     if not images:
         raise InputError(labels, "no labelled images found")
-    det = _detector(model, class_map, score)
+    det = _detector(model, class_map, score, screen=not no_screen)
     score = det.score_threshold if score is None else score  # detections down to 0.05 are scored for AP
     res, _, _ = evaluate_detector(det, images, gsd_m=gsd, resample_to=resample_to, iou=iou, score_threshold=score)
     click.echo(f"{len(images)} images, model {det.name}")

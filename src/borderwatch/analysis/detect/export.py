@@ -16,7 +16,7 @@ from .classmap import CLASSES
 from .model import ExportWrapper
 from .modelspec import MODEL_GSD_M, STRIDE, SUBCLASSES
 
-__all__ = ["export_onnx", "FORMAT"]
+__all__ = ["export_onnx", "write_metadata", "FORMAT"]
 
 FORMAT = "borderwatch-centernet-obb/1"
 
@@ -36,7 +36,6 @@ def export_onnx(
     ``reg`` (N, 6 + n_sub [+ 2], H/2, W/2): log length, log width, sin, cos, offset x, y,
     subclass logits [, sin 2h, cos 2h of the axis when ``borderwatch.axis`` is "1"].
     """
-    import onnx
     import torch
 
     path = Path(path)
@@ -51,7 +50,6 @@ def export_onnx(
                           "reg": {0: "n", 2: "gh", 3: "gw"}},
             opset_version=opset, dynamo=False,
         )
-    model = onnx.load(str(path), load_external_data=True)
     meta = {
         "borderwatch.format": FORMAT,
         "borderwatch.version": version,
@@ -63,6 +61,17 @@ def export_onnx(
         "borderwatch.multiple": "16",
         "borderwatch.axis": "1" if getattr(net, "axis", False) else "0",
     }
+    write_metadata(path, meta, extra)
+    return path
+
+
+def write_metadata(path: Path, meta: Mapping[str, str], extra: Mapping[str, object] | None = None) -> None:
+    """Replace the metadata of the ONNX file at ``path`` (``extra`` keys get the ``borderwatch.`` prefix),
+    keep its weights inside it and check it."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=True)
+    meta = dict(meta)
     for k, v in (extra or {}).items():
         meta[f"borderwatch.{k}"] = v if isinstance(v, str) else json.dumps(v)
     del model.metadata_props[:]
@@ -73,4 +82,3 @@ def export_onnx(
     for stray in path.parent.glob(path.name + ".data"):
         stray.unlink()
     onnx.checker.check_model(str(path))
-    return path

@@ -24,7 +24,6 @@ never mapped silently.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ import numpy as np
 import yaml
 
 from borderwatch.errors import InputError
+from borderwatch.onnxrt import cpu_session
 
 from .classmap import CLASSES, Target, normalize_name
 from .geometry import OrientedBox, axis_of
@@ -49,8 +49,6 @@ class ExternalDetector:
 
     def __init__(self, model: str | Path, class_map: str | Path | dict[str, Any], *, threads: int | None = None,
                  score_threshold: float = 0.3, iou: float = 0.5):
-        import onnxruntime as ort
-
         self.path = Path(model)
         if not self.path.is_file():
             raise InputError(self.path, "external detector model not found")
@@ -72,12 +70,7 @@ class ExternalDetector:
             raise InputError(src, f"gsd_m {cfg['gsd_m']!r} is not a number") from None
         rng = cfg.get("gsd_range") or [self.gsd_m / 1.6, self.gsd_m * 1.6]
         self.gsd_range = (float(rng[0]), float(rng[1]))
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = int(threads or min(2, os.cpu_count() or 1))
-        try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001
-            raise InputError(self.path, f"not a loadable ONNX model: {str(e).splitlines()[0]}") from None
+        self.session = cpu_session(self.path, threads)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         shape = inp.shape

@@ -115,3 +115,27 @@ class ExportWrapper(nn.Module):
         pooled = nn.functional.max_pool2d(heat, 3, 1, 1)
         peaks = heat * (pooled == heat).to(heat.dtype)
         return peaks, y[:, 3:]
+
+
+class ScreenNet(nn.Module):
+    """The cascade's first pass: "could the detector fire in this 4 m cell?" (logits per cell).
+
+    Reads the image at half the model's resolution (1 m cells at 0.5 m; a car
+    is still 4-5 x 2 px), which :func:`.screen.screen_input` makes with an area
+    average on the 8-bit pixels, and answers at stride 4 of that: one logit per
+    8 x 8 model pixels. About 650 multiply-adds per model pixel, a tenth of
+    :class:`OrientedCenterNet`, on a quarter of the pixels, so a corridor can
+    be screened cheaply and the detector run only where this fires (see
+    :mod:`.screen`). Input: float32 (N, 3, H/2, W/2) RGB 0..255.
+    """
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        c1, c2, c3 = width, width * 3 // 2, width * 2
+        self.body = nn.Sequential(_cbr(3, c1, 2), _cbr(c1, c2), _cbr(c2, c3, 2), _cbr(c3, c3),
+                                  _cbr(c3, c3, dilation=2), nn.Conv2d(c3, 1, 1))
+        with torch.no_grad():
+            self.body[-1].bias.fill_(-3.0)  # most cells are empty
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body((x - 110.0) / 60.0)

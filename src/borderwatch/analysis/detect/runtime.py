@@ -12,26 +12,29 @@ Each :class:`ModelDetection` carries a heading (0-360, clockwise from up) and a
 ``heading_conf``. With the front check shipped beside the bundled model
 (:mod:`.front`, on by default) it is the probability, 0.5-1, that the front is
 the right end; without it, the length of the network's (sin, cos) vector, 0-1,
-which drops when the network cannot tell front from rear.
+which drops when the network cannot tell front from rear. With the screen
+shipped beside it (:mod:`.screen`, on by default) the detector runs only on the
+blocks of each chip where a cheap first pass says it could find something.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from borderwatch.errors import InputError, positive_gsd
+from borderwatch.onnxrt import cpu_session
 
 from .front import FrontModel, default_front_path
 from .geometry import OrientedBox
 from .labels import Detection
 from .nms import nms_detections
+from .screen import Screen, default_screen_path, nchw_float, pack
 
 __all__ = ["DEFAULT_MODEL", "Detector", "ModelDetection", "as_rgb8", "check_gsd_for"]
 
@@ -112,23 +115,16 @@ class Detector:
 
     def __init__(self, path: str | Path | None = None, *, threads: int | None = None,
                  score_threshold: float | str = FROM_MODEL, nms_iou: float | None | str = FROM_MODEL,
-                 front: FrontModel | str | Path | None = FROM_MODEL):
-        """``front``: the front/rear check run on every chip (:mod:`.front`); by
-        default the one shipped beside the bundled model, none for other model
-        files unless given; None turns it off."""
-        import onnxruntime as ort
-
+                 front: FrontModel | str | Path | None = FROM_MODEL,
+                 screen: Screen | str | Path | None = FROM_MODEL):
+        """``front``: the front/rear check run on every chip (:mod:`.front`);
+        ``screen``: the cascade's first pass (:mod:`.screen`). By default each is
+        the one shipped beside the bundled model, none for other model files
+        unless given; None turns it off."""
         self.path = Path(path) if path is not None else default_model_path()
         if not self.path.is_file():
             raise InputError(self.path, "detector model file not found")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = int(threads or min(2, os.cpu_count() or 1))
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises several types
-            raise InputError(self.path, f"not a loadable ONNX model: {str(e).splitlines()[0]}") from None
+        self.session = cpu_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if "borderwatch.format" not in meta:
             raise InputError(self.path, "not a borderwatch detector (no borderwatch.* metadata); "
@@ -153,6 +149,10 @@ class Detector:
         if front == FROM_MODEL:
             front = default_front_path() if self.path == default_model_path() else None
         self.front: FrontModel | None = front if isinstance(front, FrontModel) or front is None else FrontModel.load(front)
+        if screen == FROM_MODEL:
+            screen = default_screen_path() if self.path == default_model_path() else None
+        self.screen: Screen | None = (screen if isinstance(screen, Screen) or screen is None
+                                      else Screen(screen, threads=threads))
         self._sub_parent = np.array([self.classes.index(SUBCLASS_PARENT.get(s, self.classes[0]))
                                      for s in self.subclasses])
 
@@ -163,23 +163,67 @@ class Detector:
 
     @property
     def name(self) -> str:
-        """Model file and version, plus the front check's version when one runs (results differ with it)."""
+        """Model file and version, plus the front check's and the screen's versions when they run
+        (results differ with them)."""
         front = f"+front-{self.front.version}" if self.front is not None else ""
-        return f"{self.path.stem}@{self.version}{front}"
+        screen = f"+screen-{self.screen.version}" if self.screen is not None else ""
+        return f"{self.path.stem}@{self.version}{front}{screen}"
 
     # ---------------------------------------------------------------- core
     def predict_chips(self, chips: np.ndarray, score_threshold: float | None = None) -> list[list[ModelDetection]]:
         """Detections per chip for (N, H, W, 3) uint8 chips already at the model GSD (chip pixels).
 
-        H and W must be multiples of the model's ``multiple`` (16).
+        H and W must be multiples of the model's ``multiple`` (16). With a
+        screen, only the regions it selects are run (see :mod:`.screen`).
         """
         if chips.ndim != 4 or chips.shape[3] != 3:
             raise InputError("chips", f"expected (N, H, W, 3), got {chips.shape}")
         if chips.shape[1] % self.multiple or chips.shape[2] % self.multiple:
             raise InputError("chips", f"chip sides must be multiples of {self.multiple}, got {chips.shape[1:3]}")
-        x = np.ascontiguousarray(chips.transpose(0, 3, 1, 2), dtype=np.float32)
-        peaks, reg = self.session.run(None, {"image": x})
         thr = self.score_threshold if score_threshold is None else float(score_threshold)
+        if self.screen is None:
+            return self._predict_whole(chips, thr)
+        plans = self.screen.plan(chips)
+        found: list[list[ModelDetection]] = [[] for _ in range(len(chips))]
+        whole = [i for i, p in enumerate(plans) if p.whole]
+        if whole:
+            for i, dets in zip(whole, self._predict_whole(chips[whole], thr)):
+                found[i] = dets
+        items = [(i, r) for i, p in enumerate(plans) for r in p.regions]
+        if not items:
+            return found
+        # regions are packed onto sheets (several times faster per pixel than small separate inputs)
+        where = pack([(r.y1 - r.y0, r.x1 - r.x0) for _, r in items])
+        sheets: dict[int, list[int]] = {}
+        for k, (sheet, _, _) in enumerate(where):
+            sheets.setdefault(sheet, []).append(k)
+        for ids in sheets.values():
+            h = max(where[k][2] + items[k][1].y1 - items[k][1].y0 for k in ids)
+            w = max(where[k][1] + items[k][1].x1 - items[k][1].x0 for k in ids)
+            canvas = np.zeros((1, h, w, 3), np.uint8)
+            for k in ids:
+                i, r = items[k]
+                _, x, y = where[k]
+                canvas[0, y:y + r.y1 - r.y0, x:x + r.x1 - r.x0] = Screen.crop(chips[i], r)
+            for d in self._predict_whole(canvas, thr)[0]:
+                b = d.box
+                for k in ids:
+                    i, r = items[k]
+                    _, x, y = where[k]
+                    if x <= b.cx < x + r.x1 - r.x0 and y <= b.cy < y + r.y1 - r.y0:
+                        cx, cy = b.cx - x + r.x0, b.cy - y + r.y0
+                        if plans[i].owns(r, cx, cy):
+                            found[i].append(replace(d, box=OrientedBox(cx, cy, b.length, b.width, b.angle_deg)))
+                        break
+        return found
+
+    def heat(self, chips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The raw network outputs for chips as in :meth:`predict_chips`: peaks (N, 3, H/2, W/2), regression maps."""
+        peaks, reg = self.session.run(None, {"image": nchw_float(chips)})
+        return peaks, reg
+
+    def _predict_whole(self, chips: np.ndarray, thr: float) -> list[list[ModelDetection]]:
+        peaks, reg = self.heat(chips)
         found = [self._decode(peaks[i], reg[i], thr) for i in range(len(chips))]
         if self.front is not None:
             found = [self.front.check(chips[i], dets) for i, dets in enumerate(found)]

@@ -189,6 +189,7 @@ def synth_samples(
     *,
     chips_per_date: int = 24,
     background_per_date: int = 6,
+    background_spread_m: float = 250.0,
     size_m: float = 92.0,
     gsd_range: tuple[float, float] = (0.3, 0.6),
     store_gsd: float = MODEL_GSD_M,
@@ -200,6 +201,8 @@ def synth_samples(
 
     Each chip is rendered at a random GSD in ``gsd_range`` and resampled
     (area average) to ``store_gsd``, as the detector resamples real scenes.
+    Background chips are centred up to ``background_spread_m`` from the river
+    line along each axis.
     """
     from borderwatch.corridor import load_corridor
     from borderwatch.synth import SynthWorld
@@ -224,7 +227,7 @@ def synth_samples(
             for _ in range(background_per_date):
                 if line is not None:
                     p = line.interpolate(float(rng.uniform(0, line.length)))
-                    centres.append(np.array([p.x, p.y]) + rng.uniform(-250, 250, 2))
+                    centres.append(np.array([p.x, p.y]) + rng.uniform(-background_spread_m, background_spread_m, 2))
             for cx, cy in centres:
                 g = float(rng.uniform(*gsd_range))
                 s = _synth_chip(world, d, xy, objs, float(cx), float(cy), size_m, g)
@@ -555,6 +558,30 @@ def _loss(out, heat, reg, mask, negw=None, n_sub: int = len(SUBCLASSES), *, fron
 FRONT_SIGN_GAIN = 3.0
 
 
+def budget_fraction(t0: float, minutes: float, step: int, max_steps: int | None) -> float:
+    """How much of a training budget is spent (wall time since ``t0``, or steps when ``max_steps`` is given)."""
+    frac = (time.time() - t0) / (minutes * 60.0)
+    return max(frac, step / max_steps) if max_steps is not None else frac
+
+
+def cosine_lr(lr: float, frac: float, step: int, warmup: int) -> float:
+    """Cosine decay from ``lr`` to 2 % of it over the budget, after a linear warm-up of ``warmup`` steps."""
+    return lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))) * min(1.0, (step + 1) / warmup)
+
+
+def file_logger(out_dir: Path) -> Callable[[str], None]:
+    """A log function: time-stamped lines to stdout and appended to ``out_dir/train.log``."""
+    logf = open(Path(out_dir) / "train.log", "a", encoding="utf-8")
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    return log
+
+
 def train(
     synth: Sequence[Sample],
     real: Sequence[Sample],
@@ -593,7 +620,6 @@ def train(
     net = init if init is not None else OrientedCenterNet(width=width)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     t0 = time.time()
-    budget = minutes * 60.0
     step = 0
     n_real = int(round(batch * real_share)) if real else 0
     p_real = None
@@ -603,14 +629,9 @@ def train(
             raise ValueError("real_weights needs one non-negative weight per real sample")
         p_real = w / w.sum()
     net.train()
-    while True:
-        frac = (time.time() - t0) / budget
-        if max_steps is not None:
-            frac = max(frac, step / max_steps)
-        if frac >= 1.0:
-            break
+    while (frac := budget_fraction(t0, minutes, step, max_steps)) < 1.0:
         for gparam in opt.param_groups:
-            gparam["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))) * min(1.0, (step + 1) / 100)
+            gparam["lr"] = cosine_lr(lr, frac, step, warmup=100)
         xs, ts = [], []
         for j in range(batch):
             if j < n_real:

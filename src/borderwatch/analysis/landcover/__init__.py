@@ -3,6 +3,7 @@
     lc = classify_landcover(img, valid, gsd_m)      # img (3|4, H, W) uint8
     lc.classes, lc.water_mask, lc.share("water"), lc.method
 
+RGB at 3-10 m (e.g. NAIP at 5 m) takes its water from a small conv net run with onnxruntime (cnn.py).
 GSD above MAX_GSD_M (10 m, e.g. 300 m Landsat) warns LandcoverRangeWarning: the classes are not meaningful there.
 
 Codes: see codes.CODES (0 nodata, 1 water, 2 sandbar, 3 disturbed, 4 vegetation,

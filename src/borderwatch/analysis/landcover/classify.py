@@ -12,7 +12,8 @@ from scipy import ndimage
 from borderwatch.analysis.landcover.codes import CODES, LANDCOVER_VERSION, NAMES, NODATA, WATER
 from borderwatch.analysis.landcover.features import coarse_features, factor_for
 from borderwatch.analysis.landcover.model import load_params
-from borderwatch.analysis.landcover.regions import region_water_proba, uses_regions
+from borderwatch.analysis.landcover.cnn import load_cnn, water_proba
+from borderwatch.analysis.landcover.regions import uses_regions
 from borderwatch.errors import InputError, positive_gsd
 
 
@@ -92,7 +93,8 @@ def classify_landcover(
     rgb_or_rgbn: np.ndarray, valid: np.ndarray, gsd_m: float, *, nir: bool | None = None
 ) -> LandCover:
     """Land cover of one tile: features on a ~2 m grid, two small MLP heads, 3x3 smoothing, water hysteresis;
-    on RGB at 3-10 m the water is decided mostly per segment (regions.py), where pixel colour fails on real lakes.
+    on RGB at 3-10 m the water is decided by a small convolutional net smoothed with the tile's segments
+    (cnn.py), where pixel colour fails on real lakes.
 
     nir=None uses the 4th band when present; nir=False ignores it (the RGB-only path).
     Pixels outside `valid` are NODATA (0). Raises InputError on wrong bands/dtypes/shapes; warns
@@ -105,8 +107,9 @@ def classify_landcover(
                       LandcoverRangeWarning, stacklevel=2)
     params = load_params()
     nir_head = use_nir and params.water_nir is not None
-    regions = not nir_head and bool(params.water_regions) and uses_regions(g)
-    method = f"{LANDCOVER_VERSION}/{params.version}/{'rgbn' if nir_head else 'rgb+regions' if regions else 'rgb'}"
+    conv = not nir_head and uses_regions(g)
+    version = f"{params.version}+{load_cnn().version}" if conv else params.version
+    method = f"{LANDCOVER_VERSION}/{version}/{'rgbn' if nir_head else 'rgb+cnn' if conv else 'rgb'}"
     H, W = valid.shape
     out = np.zeros((H, W), np.uint8)
     if not valid.any():
@@ -119,9 +122,8 @@ def classify_landcover(
     prob = cv2.blur(prob, (3, 3), borderType=cv2.BORDER_REFLECT)
     codes = np.array((WATER,) + params.land.classes, np.uint8)
     best = prob.argmax(axis=2)
-    if regions:  # 3-10 m RGB: water mostly decided per segment (f == 1 here, so the grids match)
-        p_seg = region_water_proba(rgb_or_rgbn[:3], valid, params.water_regions)
-        _region_water(best, prob, REGION_WEIGHT * p_seg + (1.0 - REGION_WEIGHT) * prob[..., 0] > 0.5)
+    if conv:  # 3-10 m RGB: water from the conv net (f == 1 here, so the grids match); land from the MLP head
+        _region_water(best, prob, water_proba(rgb_or_rgbn[:3], valid) > 0.5)
     elif not nir_head:  # the NIR head is sure of its water; there hysteresis only lost real lakes (NAIP 2010)
         _water_hysteresis(best, prob)
     cls = codes[best]
@@ -131,18 +133,13 @@ def classify_landcover(
     return LandCover(out, g, method)
 
 
-#: 3-10 m RGB path: p(water) = this x the segment's p + the rest x the pixel head's p. Segments straddle
-#: some shores (majority-vote ceiling ~0.88 IoU on NAIP); the pixel head trims them. Of 1.0 / 0.75 / 0.5,
-#: 0.75 was taken (see scripts/fit_landcover.py for the figures of all three).
-REGION_WEIGHT = 0.75
-
 #: RGB path: a water region must hold at least one cell this sure of water (hysteresis); on NAIP this drops
 #: speckled dark-crop false alarms and lifts held-out water IoU by ~0.05 (see scripts/fit_landcover.py)
 WATER_SEED_P = 0.9
 
 
 def _region_water(best: np.ndarray, prob: np.ndarray, water: np.ndarray) -> None:
-    """In place: water where the region head says so; elsewhere the best land class."""
+    """In place: water where `water` says so (3-10 m RGB path); elsewhere the best land class."""
     land = ~water & (best == 0)
     if land.any():
         best[land] = prob[land, 1:].argmax(axis=1) + 1

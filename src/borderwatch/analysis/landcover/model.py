@@ -104,7 +104,9 @@ class Params:
     water_nir: Head | None
     land: Head
     meta: dict
-    water_regions: tuple[Head, ...] = ()  # RGB water per segment at 3-10 m GSD (see regions.py); averaged
+    # RGB water per segment at 3-10 m GSD (regions.py; lc-mlp-2). Since lc-mlp-cnn-3 classify_landcover uses the
+    # conv net (cnn.py) instead; kept so fit_landcover.py can still score the two side by side
+    water_regions: tuple[Head, ...] = ()
 
     @property
     def rgb(self) -> Fused:

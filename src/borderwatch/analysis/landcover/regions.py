@@ -1,4 +1,8 @@
-"""Region-level water for coarse RGB imagery (3-10 m, e.g. NAIP at 5 m), where per-pixel colour fails.
+"""Segments of coarse RGB imagery (3-10 m, e.g. NAIP at 5 m) and the segment-level water heads.
+
+Since lc-mlp-cnn-3, classify_landcover takes the water of this path from the conv net (cnn.py) and uses
+`segment` here only to smooth the net's probability; the segment heads below (`water_regions` in
+params.json, fit-regions) are no longer called by it and stay for comparison (scripts/fit_landcover.py).
 
 At 5 m, algae-green lakes and dark crops share their RGB; what differs is the region: a lake is one
 smooth segment with a bright shore ring, a field has row texture and straight edges. So the tile is
@@ -15,7 +19,7 @@ import cv2
 import numpy as np
 from skimage.segmentation import felzenszwalb
 
-#: GSD range (metres) where the region head is used on the RGB path (it was fitted on 5 m NAIP)
+#: GSD range (metres) of the coarse RGB path (conv net + segments; both fitted on 5 m NAIP)
 REGION_GSD_M = (3.0, 10.0)
 #: Felzenszwalb parameters (scale 100 gave the best held-out-date IoU of 50/100/200/500 on NAIP)
 SEG_SCALE, SEG_SIGMA, SEG_MIN_PX = 100, 0.8, 20

@@ -1,0 +1,93 @@
+"""The conv water net of the 3-10 m RGB path (cnn.py): shipped ONNX net, tile edges, nodata, segment smoothing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from borderwatch.analysis.landcover.cnn import (
+    MIN_PX, MULTIPLE, cnn_water_proba, load_cnn, prepare, segment_smooth, water_proba,
+)
+from borderwatch.errors import InputError
+
+
+def _tile(h=64, w=64, seed=0):
+    """A dark flat patch (lake-like) left, a striped green field right."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((3, h, w), np.float32)
+    img[:] = np.array([80, 110, 60], np.float32)[:, None, None] + 15 * np.sin(np.arange(w) * 2.1)[None, None, :]
+    img[:, :, : w // 2] = np.array([35, 50, 45], np.float32)[:, None, None]
+    img += rng.normal(0, 2, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_shipped_net_is_consistent():
+    net = load_cnn()
+    assert net.version.startswith("cnn-")
+    (inp,), (out,) = net.session.get_inputs(), net.session.get_outputs()
+    assert inp.name == "x" and inp.shape[:2] == [1, 6] and out.shape[:2] == [1, 1]  # six channels (prepare)
+    assert set(net.meta["naip_train_dates"]) <= {"20090818", "20120731", "20150926", "20170827", "20190904"}
+    assert net.meta["naip_train_part"] == "left half"
+    z = net.logit(np.zeros((6, 2 * MIN_PX, 3 * MIN_PX), np.float32))
+    assert z.shape == (2 * MIN_PX, 3 * MIN_PX) and np.isfinite(z).all()
+
+
+def test_a_broken_net_file_is_an_input_error(tmp_path):
+    bad = tmp_path / "water_cnn.onnx"
+    bad.write_text(json.dumps({"version": "x"}))
+    with pytest.raises(InputError, match="water net"):
+        load_cnn(str(bad))
+
+
+def test_lake_and_field_are_told_apart():
+    """The flat dark half reads as water, the striped field does not (a sanity floor, not a score)."""
+    img = _tile(96, 96)
+    p = cnn_water_proba(img, np.ones((96, 96), bool))
+    assert p[:, 8:40].mean() > 0.5 > p[:, 56:88].mean()
+
+
+def test_log_colour_inputs_are_tile_relative():
+    """A per-band gain (white balance / exposure between dates) leaves the log-colour channels (nearly) unchanged."""
+    img = _tile()
+    v = np.ones(img.shape[1:], bool)
+    gained = np.clip(img.astype(np.float32) * np.array([1.2, 0.9, 1.1])[:, None, None], 0, 255).astype(np.uint8)
+    x0, x1 = prepare(img, v), prepare(gained, v)
+    assert np.abs(x1[3:] - x0[3:]).mean() < 0.03
+    assert np.abs(x1[:3] - x0[:3]).mean() > 0.02  # the raw channels do move
+
+
+@pytest.mark.parametrize("h, w", [(1, 1), (3, 7), (38, 83), (64, 64), (128, 100)])
+def test_proba_shape_range_any_tile_size(h, w):
+    img = _tile(max(h, 4), max(w, 4))[:, :h, :w].copy()
+    p = cnn_water_proba(img, np.ones((h, w), bool))
+    assert p.shape == (h, w) and p.dtype == np.float32 and ((p >= 0) & (p <= 1)).all()
+    assert MIN_PX % MULTIPLE == 0 and MIN_PX // MULTIPLE > 4  # the dilation-4 reflect pad at 1/4 scale needs > 4 px
+
+
+def test_nodata_content_does_not_matter_and_is_zero():
+    img = _tile(seed=3)
+    v = np.ones(img.shape[1:], bool)
+    v[:, -12:] = False
+    black, white = img.copy(), img.copy()
+    black[:, ~v] = 0
+    white[:, ~v] = 255
+    p0, p1 = cnn_water_proba(black, v), cnn_water_proba(white, v)
+    np.testing.assert_array_equal(p0, p1)
+    assert (p0[~v] == 0).all()
+    q = water_proba(black, v)
+    assert (q[~v] == 0).all() and ((q >= 0) & (q <= 1)).all()
+
+
+def test_segment_smoothing_weights():
+    rng = np.random.default_rng(1)
+    p = rng.random((6, 8)).astype(np.float32)
+    labels = np.repeat(np.arange(4), 12).reshape(6, 8)
+    v = np.ones(p.shape, bool)
+    np.testing.assert_allclose(segment_smooth(p, labels, v, 0.0), p)
+    full = segment_smooth(p, labels, v, 1.0)
+    for k in range(4):
+        np.testing.assert_allclose(full[labels == k], p[labels == k].mean(), rtol=1e-5)
+    v[0, 0] = False
+    assert segment_smooth(p, labels, v, 0.5)[0, 0] == 0
