@@ -259,14 +259,17 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
               help="Lowest detection score kept (default: the model's operating point, 0.35 for the bundled model).")
 @click.option("--landcover/--no-landcover", default=False, show_default=True,
               help="Land cover per tile and distance to water for detections (experimental on real imagery).")
-def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold, landcover) -> None:
+@click.option("--no-screen", is_flag=True,
+              help="Run the detector on every pixel instead of only where its screen (first pass) fires; slower.")
+def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold, landcover,
+        no_screen) -> None:
     """Run the pipeline over a corridor: tiles x dates, resumable, results in the store."""
-    params = _params(gsd, tile_m, detect, model, score_threshold, landcover)
+    params = _params(gsd, tile_m, detect, model, score_threshold, landcover, screen=not no_screen)
     _run(corridor_spec, list(scene_files), Path(out_dir), store_path, params, workers, scheduler,
          parse_date(date_text) if date_text else None, licence)
 
 
-def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=None, landcover=False):
+def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=None, landcover=False, screen=True):
     from borderwatch.pipeline import AnalysisParams
 
     if gsd <= 0 or tile_m <= 0:
@@ -276,7 +279,7 @@ def _params(gsd, tile_m, detect=False, model="bundled", score_threshold=None, la
     if model != "bundled" and not Path(model).is_file():
         raise InputError(model, "detector model file not found")
     return AnalysisParams(gsd_m=gsd, tile_m=tile_m, detect=detect, model=model if model == "bundled" else str(Path(model).resolve()),
-                          score_threshold=score_threshold, landcover=landcover)
+                          score_threshold=score_threshold, landcover=landcover, screen=screen)
 
 
 def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers, scheduler, date=None, licence="") -> None:

@@ -98,3 +98,31 @@ def test_landcover_shares_follow_the_truth_and_give_distance_to_water(tmp_path, 
     assert np.mean([abs(t - m) for t, m in pairs]) < 0.01
     near = [d["dist_water_m"] for d in dets if d["dist_water_m"] is not None]
     assert near and min(near) >= 0 and max(near) < 600
+
+
+def test_the_screen_is_a_parameter_and_the_run_says_which_detector_ran():
+    """The default key is the one stores made before the option existed carry; turning the screen off is a
+    different analysis, and the detector name stored with the run says whether a screen ran."""
+    from dataclasses import asdict
+
+    from borderwatch.pipeline.tasks import _digest, versions
+
+    on, off = AnalysisParams(detect=True), AnalysisParams(detect=True, screen=False)
+    d = asdict(on)
+    del d["screen"]
+    assert on.key() == _digest(d) and off.key() != on.key()
+    assert "+screen-" in versions(on)["detector"] and "+screen-" not in versions(off)["detector"]
+    assert versions(on)["detector_sha256"] == versions(off)["detector_sha256"]  # the same detector file
+
+
+@pytest.mark.slow
+def test_no_screen_finds_the_same_parking_field(tmp_path, parking_field):
+    stretch, scene, _, _ = parking_field
+    with Store.open(tmp_path / "all.gpkg", create=True) as store:
+        run_pipeline(stretch, [scene], store, params=AnalysisParams(gsd_m=0.5, detect=True, screen=False))
+        every_pixel = store.read_rows("detections")
+    screened = _detections(tmp_path, stretch, scene, 512.0)
+    confident = [d for d in every_pixel if d["score"] >= 0.5]
+    assert len(confident) >= 20
+    near = [min(abs(d["geometry"].centroid.distance(s["geometry"].centroid)) for s in screened) for d in confident]
+    assert sum(n < 1e-5 for n in near) >= 0.95 * len(confident)  # within ~1 m (degrees)

@@ -42,12 +42,18 @@ class AnalysisParams:
     detect: bool = False
     model: str = "bundled"  # "bundled" or the path of a borderwatch ONNX detector
     score_threshold: float | None = None  # None: the detector's own operating point (stored in the model)
+    # The bundled detector's screen (a cheap first pass; the detector runs only where it fires). False:
+    # the detector runs on every pixel (slower; differs only near the score threshold, see the model card).
+    screen: bool = True
     # Land cover per tile (shares in the stats, distance to water for detections). Off by
     # default: validated on synthetic scenes, not yet on real RGB imagery (its tests say how far).
     landcover: bool = False
 
     def key(self) -> str:
-        return _digest(asdict(self))
+        d = asdict(self)
+        if d["screen"]:  # the default: stores made before the option existed keep their key (the detector's
+            del d["screen"]  # name, in the run's versions, says whether a screen ran)
+        return _digest(d)
 
 
 def versions(params: AnalysisParams | None = None) -> dict:
@@ -58,7 +64,7 @@ def versions(params: AnalysisParams | None = None) -> dict:
 
         out["landcover"] = LANDCOVER_VERSION
     if params is not None and params.detect:
-        det = detector_for(params.model)
+        det = detector_for(params.model, params.screen)
         out["detector"] = det.name
         out["detector_sha256"] = det.sha256
     return out
@@ -67,16 +73,18 @@ def versions(params: AnalysisParams | None = None) -> dict:
 _DETECTORS: dict = {}
 
 
-def detector_for(model: str):
-    """The detector for ``model``, loaded once per process (workers keep theirs between tiles)."""
-    if model not in _DETECTORS:
-        from borderwatch.analysis.detect.runtime import Detector
+def detector_for(model: str, screen: bool = True):
+    """The detector for ``model`` (with its screen unless ``screen`` is False), loaded once per process
+    (workers keep theirs between tiles)."""
+    if (model, screen) not in _DETECTORS:
+        from borderwatch.analysis.detect.runtime import FROM_MODEL, Detector
 
         threads = 1 if _in_dask_worker() else None  # one thread per worker process; all cores in-process
-        det = Detector.load_default(threads=threads) if model == "bundled" else Detector(model, threads=threads)
+        kw = {"threads": threads, "screen": FROM_MODEL if screen else None}
+        det = Detector.load_default(**kw) if model == "bundled" else Detector(model, **kw)
         det.sha256 = hashlib.sha256(det.path.read_bytes()).hexdigest()
-        _DETECTORS[model] = det
-    return _DETECTORS[model]
+        _DETECTORS[(model, screen)] = det
+    return _DETECTORS[(model, screen)]
 
 
 def _in_dask_worker() -> bool:
@@ -266,7 +274,7 @@ def _detect(img, outer_transform, gsd, params: AnalysisParams, *, valid_inner, i
 
     from borderwatch.analysis.detect.sliced import to_map
 
-    det = detector_for(params.model)
+    det = detector_for(params.model, params.screen)
     side = max(img.valid.shape)
     chip = int(np.ceil(side * gsd / det.gsd_m / det.multiple)) * det.multiple
     found = det.detect_array(img.data[:3], gsd, score_threshold=params.score_threshold, tile=max(chip, 2 * 64 + det.multiple))
