@@ -4,7 +4,6 @@
 Recipe (reproducible; the MLP heads need numpy only, the conv net torch + onnx at fit time, never at run time):
 
     python scripts/fit_landcover.py fit  --naip DIR_WITH_NAIP_TIFS [--seeds 100-139] [--out params.json]
-    python scripts/fit_landcover.py fit-regions --naip DIR_WITH_NAIP_TIFS   # the 3-10 m segment heads (lc-mlp-2)
     python scripts/fit_landcover.py fit-cnn --naip DIR_WITH_NAIP_TIFS      # the 3-10 m conv water net (lc-mlp-cnn-3)
     python scripts/fit_landcover.py crops --naip DIR --landsat DIR   # test fixtures
     python scripts/fit_landcover.py eval --naip DIR_WITH_NAIP_TIFS --landsat DIR_WITH_LANDSAT_TIFS [--seeds 1000-1007]
@@ -19,9 +18,8 @@ Training data
   reference.py). Only the left half (columns < W/2) of the TRAIN_DATES scenes is used for
   fitting; scoring uses the right half of the other dates (and, for information, whole scenes).
 Heads: water_rgb (water vs not, RGB features, synthetic + NAIP), land (classes 2..7, synthetic
-only, RGB features), water_nir (water vs not, RGB+NIR features, NAIP only), water_regions (three
-seeds of a segment-level head, regions.py, RGB at 3-10 m; NAIP TRAIN_DATES only, whole scenes and
-128 px tiles, split by date: 2010, 2014, 2016, 2018, 2020 are never fitted).
+only, RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
+(fit-cnn, below) for RGB at 3-10 m. Dates 2010, 2014, 2016, 2018, 2020 are never fitted.
 
 Shipped: fit --seeds 100-139 --tiles 6 --keep 0.12 --epochs 10 --hidden-land 32 --tag fit-20261125d.
 Scored with eval --seeds 1000-1007 --tiles 4 (2026-11-25):
@@ -31,7 +29,7 @@ Scored with eval --seeds 1000-1007 --tiles 4 (2026-11-25):
   with NIR 0.66-0.97 (0.93-0.97 on 2016-2020; partly circular: the reference is NIR-derived).
 - Landsat (300 m, RGB): 0.03 against the blue-minus-red rule: out of domain.
 
-Segment heads (fit-regions --sizes 0,128 --hidden 16 --epochs 40 --ensemble 3, tag fit-20261125e; LANDCOVER_VERSION
+Segment heads (retired with lc-mlp-cnn-3; the command was fit-regions --sizes 0,128 --hidden 16 --epochs 40 --ensemble 3, tag fit-20261125e; LANDCOVER_VERSION
 lc-mlp-2), NAIP RGB-only water IoU on the held-out dates 2010 / 2014 / 2016 / 2018 / 2020, before -> after
 (REGION_WEIGHT 0.75; eval, 2026-11-25):
   scene cut into 128 px tiles (as the pipeline would): 0.515 / 0.538 / 0.472 / 0.422 / 0.514 -> 0.596 / 0.775 / 0.628 / 0.721 / 0.583
@@ -332,44 +330,6 @@ def tile_slices(shape, n):
     return [(slice(r, r + n), slice(c, c + n)) for r in range(0, shape[0], n) for c in range(0, shape[1], n)]
 
 
-def fit_regions(args) -> None:
-    """Fit the segment-level water heads (regions.py) on whole TRAIN_DATES scenes and their 128 px tiles
-    (the features are normalised per tile, so both sizes are seen); written into an existing params file."""
-    from borderwatch.analysis.landcover.regions import region_features, segment
-
-    t0 = time.time()
-    xs, ys, ws = [], [], []
-    for name, a in naip_scenes(Path(args.naip)):
-        if name not in TRAIN_DATES:
-            continue
-        ref = ndwi_water_reference(a)
-        for n in args.sizes:
-            for sl in ([(slice(None), slice(None))] if n == 0 else tile_slices(ref.shape, n)):
-                rgb, r = np.ascontiguousarray(a[:3][:, sl[0], sl[1]]), ref[sl]
-                valid = np.ones(r.shape, bool)
-                labels = segment(rgb, valid)
-                x, cnt = region_features(rgb, valid, labels)
-                share = np.bincount(labels.ravel(), r.ravel(), len(cnt)) / np.maximum(cnt, 1)
-                k = cnt > 0
-                xs.append(x[k])
-                ys.append((share[k] > 0.5).astype(int))
-                ws.append(np.sqrt(cnt[k]))
-    x, y, w = np.concatenate(xs), np.concatenate(ys), np.concatenate(ws)
-    print(f"segments {len(y)} (water {y.mean():.2f}) in {time.time() - t0:.0f}s", file=sys.stderr)
-    heads = [train_head(x, y, (0, 1), w, hidden=args.hidden, epochs=args.epochs, seed=s, batch=256)
-             for s in range(args.ensemble)]
-    p = Path(args.params)
-    d = json.loads(p.read_text())
-    d["version"] = args.tag or d["version"]
-    d["meta"]["water_regions"] = {"recipe": "scripts/fit_landcover.py fit-regions", "naip_train_dates": list(TRAIN_DATES),
-                                  "naip_train_part": "whole scenes and 128 px tiles", "hidden": args.hidden,
-                                  "epochs": args.epochs, "seeds": list(range(args.ensemble))}
-    d["water_regions"] = [h.to_dict() for h in heads]
-    Path(args.out or p).write_text(json.dumps(d, separators=(",", ":")))
-    print(f"wrote {args.out or p} in {time.time() - t0:.0f}s", file=sys.stderr)
-
-
-# -- conv water net (3-10 m RGB path, cnn.py) -------------------------------------------------
 def _torch_net():
     """The water net (cnn.py): a three-scale U-Net, reflect padding, dilated convolutions at 1/4 scale; fitted
     here with torch, exported to ONNX for onnxruntime."""
@@ -413,23 +373,14 @@ def _augment(rgb, rng, gain=(0.85, 1.18)):
 def _export_cnn(net, tag, meta, out: Path) -> None:
     """The net as ONNX (batch norm folded by the exporter; any tile size) with its version and fitting record
     in the file's metadata, as cnn.load_cnn reads it."""
-    import io
-
-    import onnx
     import torch
 
+    from borderwatch.analysis.detect.export import write_metadata
     from borderwatch.analysis.landcover.cnn import FORMAT
 
-    buf = io.BytesIO()
-    torch.onnx.export(net.eval(), torch.zeros(1, 6, 128, 128), buf, input_names=["x"], output_names=["z"],
+    torch.onnx.export(net.eval(), torch.zeros(1, 6, 128, 128), str(out), input_names=["x"], output_names=["z"],
                       dynamic_axes={"x": {2: "h", 3: "w"}, "z": {2: "h", 3: "w"}}, opset_version=17, dynamo=False)
-    model = onnx.load_from_string(buf.getvalue())
-    del model.metadata_props[:]
-    for k, v in {"borderwatch.format": FORMAT, "borderwatch.version": tag, "borderwatch.meta": json.dumps(meta)}.items():
-        p = model.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.save_model(model, str(out))
-    onnx.checker.check_model(str(out))
+    write_metadata(out, {"borderwatch.format": FORMAT, "borderwatch.version": tag, "borderwatch.meta": json.dumps(meta)})
 
 
 def fit_cnn(args) -> None:
@@ -561,16 +512,6 @@ def main(argv=None) -> None:
     e.add_argument("--params", help="parameters to score instead of the shipped params.json")
     e.add_argument("--cnn", help="conv water net to score instead of the shipped water_cnn.onnx")
     e.add_argument("--no-synth", action="store_true", help="skip the synthetic scores (NAIP / Landsat only)")
-    r = sub.add_parser("fit-regions")
-    r.add_argument("--naip", required=True)
-    r.add_argument("--sizes", type=lambda t: [int(v) for v in t.split(",")], default=[0, 128],
-                   help="tile sizes in px to cut the training scenes into (0 = whole scene)")
-    r.add_argument("--hidden", type=int, default=16)
-    r.add_argument("--epochs", type=int, default=40)
-    r.add_argument("--ensemble", type=int, default=3)
-    r.add_argument("--params", default=str(PARAMS_FILE), help="params file to add the heads to")
-    r.add_argument("--out", help="where to write (default: --params)")
-    r.add_argument("--tag", help="new parameter version")
     n = sub.add_parser("fit-cnn")
     n.add_argument("--naip", required=True)
     n.add_argument("--dates", default=",".join(TRAIN_DATES), help="NAIP dates to fit on (a subset of TRAIN_DATES)")
@@ -586,7 +527,7 @@ def main(argv=None) -> None:
     c.add_argument("--landsat", required=True)
     c.add_argument("--out-dir", default="tests/analysis/landcover/data")
     a = ap.parse_args(argv)
-    {"fit": fit, "fit-regions": fit_regions, "fit-cnn": fit_cnn, "eval": evaluate, "crops": crops}[a.cmd](a)
+    {"fit": fit, "fit-cnn": fit_cnn, "eval": evaluate, "crops": crops}[a.cmd](a)
 
 
 if __name__ == "__main__":

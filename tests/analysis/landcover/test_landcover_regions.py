@@ -1,4 +1,4 @@
-"""Segment-level water for 3-10 m RGB (regions.py): contract, tile-relative features, when it is used."""
+"""The 3-10 m RGB path (regions.py): its segmentation, where it applies, how its water replaces the pixel decision."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ import pytest
 
 from borderwatch.analysis.landcover import LandcoverRangeWarning, classify_landcover
 from borderwatch.analysis.landcover.classify import _region_water
-from borderwatch.analysis.landcover.model import load_params
-from borderwatch.analysis.landcover.regions import (
-    REGION_FEATURES, REGION_GSD_M, region_features, region_water_proba, segment, uses_regions,
-)
+from borderwatch.analysis.landcover.regions import REGION_GSD_M, segment, uses_regions
 
 
 def _tile(n=64, seed=0):
@@ -26,40 +23,14 @@ def _tile(n=64, seed=0):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def test_segments_and_features_contract():
+def test_segments_contract():
     img = _tile()
     valid = np.ones(img.shape[1:], bool)
     valid[:, -10:] = False
     labels = segment(img, valid)
-    x, cnt = region_features(img, valid, labels)
     assert labels.shape == valid.shape and labels.min() == 0
-    assert x.shape == (labels.max() + 1, len(REGION_FEATURES)) and x.dtype == np.float32
-    assert np.isfinite(x).all()
-    assert cnt.sum() == valid.sum()  # invalid pixels weigh nothing
     flat = labels[5, 5]
     assert (labels[: img.shape[1] // 2 - 4, : 40] == flat).mean() > 0.9  # the flat patch is (mostly) one segment
-
-
-def test_colour_and_texture_features_are_tile_relative():
-    """A radiometric offset between dates must not move the normalised colour or texture features."""
-    img = _tile(seed=1)
-    valid = np.ones(img.shape[1:], bool)
-    labels = segment(img, valid)
-    x0, _ = region_features(img, valid, labels)
-    x1, _ = region_features(np.clip(img.astype(int) + 15, 0, 255).astype(np.uint8), valid, labels)
-    rel = [REGION_FEATURES.index(k) for k in ("nR", "nG", "nB", "nL", "nG-R", "nB-G", "nB-R", "log_tex", "log_px")]
-    np.testing.assert_allclose(x1[:, rel], x0[:, rel], atol=0.05)
-
-
-def test_region_proba_is_one_value_per_segment_and_zero_outside_valid():
-    img = _tile(seed=2)
-    valid = np.ones(img.shape[1:], bool)
-    valid[:8] = False
-    p = region_water_proba(img, valid, load_params().water_regions)
-    labels = segment(img, valid)
-    assert p.shape == valid.shape and (p[~valid] == 0).all() and ((p >= 0) & (p <= 1)).all()
-    for lab in np.unique(labels[valid]):
-        assert np.ptp(p[valid & (labels == lab)]) == 0
 
 
 def test_region_water_overrides_the_pixel_decision():
@@ -81,11 +52,3 @@ def test_region_path_only_for_rgb_at_3_to_10_m(gsd, bands, suffix):
         lc = classify_landcover(img, np.ones(img.shape[1:], bool), gsd)
     assert lc.method.endswith(suffix)
     assert uses_regions(gsd) == (suffix == "/rgb+cnn" or (bands == 4 and REGION_GSD_M[0] <= gsd <= REGION_GSD_M[1]))
-
-
-def test_shipped_region_heads_fit_the_features():
-    heads = load_params().water_regions
-    assert len(heads) >= 1
-    for h in heads:
-        assert h.mu.shape == (len(REGION_FEATURES),) and h.classes == (0, 1) and (h.sd > 0).all()
-

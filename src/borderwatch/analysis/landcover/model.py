@@ -104,9 +104,6 @@ class Params:
     water_nir: Head | None
     land: Head
     meta: dict
-    # RGB water per segment at 3-10 m GSD (regions.py; lc-mlp-2). Since lc-mlp-cnn-3 classify_landcover uses the
-    # conv net (cnn.py) instead; kept so fit_landcover.py can still score the two side by side
-    water_regions: tuple[Head, ...] = ()
 
     @property
     def rgb(self) -> Fused:
@@ -137,5 +134,4 @@ def load_params(path: str | None = None) -> Params:
         water_nir=Head.from_dict(d["water_nir"]) if d.get("water_nir") else None,
         land=Head.from_dict(d["land"]),
         meta=d.get("meta", {}),
-        water_regions=tuple(Head.from_dict(h) for h in d.get("water_regions", ())),
     )
