@@ -51,3 +51,23 @@ def test_weighing_beats_counting_when_fronts_are_noisy():
     err_weighed, err_counted = np.array(err_weighed), np.array(err_counted)
     assert np.mean(err_weighed <= 0.15) > np.mean(err_counted <= 0.15) + 0.1
     assert err_weighed.mean() < err_counted.mean()
+
+
+def test_a_detection_that_is_surely_no_vehicle_says_nothing_and_a_likely_one_says_less():
+    sure = estimate_share([True, True, True], [0.99] * 3)
+    with_ghosts = estimate_share([True, True, True, False, False], [0.99] * 5, [1, 1, 1, 0, 0])
+    assert with_ghosts.share == pytest.approx(sure.share) and with_ghosts.effective == pytest.approx(sure.effective)
+    half = estimate_share([True, True, True, False, False], [0.99] * 5, [1, 1, 1, 0.5, 0.5])
+    full = estimate_share([True, True, True, False, False], [0.99] * 5)
+    assert full.share < half.share < sure.share
+    with pytest.raises(ValueError, match="p_real has 2 values for 3"):
+        estimate_share([True] * 3, [0.9] * 3, [1.0, 1.0])
+
+
+def test_the_bundled_detectors_belief_rises_with_score_and_others_have_none():
+    from borderwatch.sites.belief import belief_for
+
+    b = belief_for("borderwatch-vehicles@0.2.2+front-2+screen-1")
+    r = b([0.35, 0.4, 0.45, 0.5, 0.6, 0.9])
+    assert np.all(np.diff(r) >= 0) and r[0] < 0.4 and r[-1] == 1.0
+    assert belief_for("borderwatch-vehicles@9.9") is None and belief_for(None) is None

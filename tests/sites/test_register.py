@@ -22,10 +22,11 @@ def stretch():
 class Scene:
     """Evidence and tile rows written the way the pipeline writes them."""
 
-    def __init__(self, store: Store, corridor, detect: bool = False):
+    def __init__(self, store: Store, corridor, detect: bool = False, detector: str | None = None):
         self.store, self.c = store, corridor
         store.upsert_corridor(*corridor_record(corridor))
-        self.run_id = store.start_run(corridor.name, {"detect": detect, "landcover": True}, {"borderwatch": "test"})
+        versions = {"borderwatch": "test", **({"detector": detector} if detector else {})}
+        self.run_id = store.start_run(corridor.name, {"detect": detect, "landcover": True}, versions)
         self.tiles: set[tuple[str, str]] = set()
 
     def tile(self, date: str, km: float, water: float = 0.3) -> str:
@@ -177,6 +178,42 @@ def test_vehicles_facing_each_bank_give_the_direction_share(tmp_path, stretch):
         assert 0.0 < lo < 0.3 and 0.7 < hi < 1.0 and c["share_interval"]["CN"] == [round(1 - hi, 3), round(1 - lo, 3)]
         assert c["heavy_in_water"] == 0 and obs["scale"] == "small" and 0 < obs["activity_score"] < 1
         assert reg.sites[0]["scale"] == "small"
+
+
+def _vehicles(s: Scene, stretch, items) -> list[dict]:
+    """Detection rows at km 1.0: (offset m, heading deg, class, score)."""
+    rows = []
+    for offset, heading, cls, score in items:
+        p = stretch.point_at(1.0, offset)
+        box = shapely.box(p.x - 4, p.y - 1.2, p.x + 4, p.y + 1.2)
+        rows.append({
+            "scene_id": None, "date": DATES[0], "tile_id": s.tile(DATES[0], 1.0), "run_id": s.run_id, "class": cls,
+            "subclass": None, "score": score, "length_m": 8.0, "width_m": 2.4, "heading_deg": heading % 360,
+            "heading_conf": 0.95, "country": stretch.country_for_offset(offset), "chainage_km": 1.0,
+            "dist_water_m": 5.0, "ground": "bank", "geometry": stretch.to_lonlat(box),
+        })
+    return rows
+
+
+@pytest.mark.parametrize("detector, weighed", [("borderwatch-vehicles@0.2.2+front-2+screen-1", True),
+                                               ("my-own-detector@3", False)])
+def test_likely_false_alarms_barely_move_the_share_of_the_bundled_detector(tmp_path, stretch, detector, weighed):
+    """Three sure trucks facing KP, three faint detections facing CN (roof corners in the village beside the ford)."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True, detector=detector)
+        s.ford(1.0)
+        river = stretch.direction_deg_at(1.0, 100.0)
+        store.write_rows("detections", _vehicles(s, stretch, [
+            (40, river - 90, "large_vehicle", 0.9), (48, river - 90, "large_vehicle", 0.85), (56, river - 90, "large_vehicle", 0.8),
+            (70, river + 90, "small_vehicle", 0.37), (80, river + 90, "small_vehicle", 0.38), (90, river + 90, "small_vehicle", 0.36),
+        ]))
+        c = build(store, stretch).observations[0]["counts"]
+        assert c["toward"] == {"KP": 3, "CN": 3} and c["vehicles"] == 6  # counts stay what the detector reported
+        if weighed:
+            assert c["share_toward"]["KP"] > 0.8 and c["share_belief"].startswith("borderwatch-vehicles@0.2.2")
+        else:  # a detector without a measured belief: every detection counts fully, and the row says so
+            assert c["share_toward"]["KP"] == pytest.approx(0.5, abs=0.01) and c["share_belief"] is None
+        assert build(store, stretch, params=SiteParams(weigh_by_belief=False)).observations[0]["counts"]["share_belief"] is None
 
 
 def test_a_ford_trace_carries_a_one_bank_landing_across_but_alone_stays_a_candidate(tmp_path, stretch):

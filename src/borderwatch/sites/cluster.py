@@ -27,8 +27,10 @@ class SiteParams:
     candidate_factor: float = 0.5  # one-bank groups keep this share of their score
     match_km: float = 0.2  # a new group within this of a registered site is that site (stable ids)
     parking_m2: float = 5000.0  # cleared ground this large at a site makes it a parking field
+    lot_vehicles: int = 15  # a parking cluster this big is a lot (a queue of 8-14 at a landing is not)
     camp_m2: float = 1500.0  # cleared bar this large makes it a bar camp
     outline_buffer_m: float = 25.0
+    weigh_by_belief: bool = True  # direction shares weigh detections by how likely they are vehicles (sites.belief)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,7 +122,8 @@ def _kind(g: SiteGroup, params: SiteParams) -> str:
         return "bridge"
     # vehicles parked in rows, or a large cleared patch by a landing (a lot may be cut from
     # its track by the bank road); a bridge site's bare autumn fields are caught above
-    if area("parking") or max(area("cleared_area"), area("cleared_bank"), area("track_to_water")) >= params.parking_m2:
+    parked = max((int(c.details.get("vehicles", 0)) for c in g.clues if c.kind == "parking"), default=0)
+    if parked >= params.lot_vehicles or max(area("cleared_area"), area("cleared_bank"), area("track_to_water")) >= params.parking_m2:
         return "parking_field"
     if g.status == "site":
         return "ford"  # landings facing each other with no deck: vehicles drive (or are carried) across

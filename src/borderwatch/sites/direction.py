@@ -10,6 +10,11 @@ that bank is estimated by maximum likelihood under
     P(what vehicle i looks like | s)  ∝  s·q_i + (1 - s)·(1 - q_i),
 
 the textbook estimate of a mixing proportion with known per-item error rates.
+A detection that may not be a vehicle at all (probability r_i that it is one,
+:mod:`borderwatch.sites.belief`) tells nothing about s when it is not, so its
+likelihood is r_i·(s·q_i + (1 - s)·(1 - q_i)) + (1 - r_i)·½: the same form with
+q_i pulled toward ½ by r_i. A likely false alarm in a village beside a ford
+then barely moves the share of the ford's traffic.
 Sure vehicles (trucks: q near 0 or 1) decide it; vehicles at q = 0.5 add
 nothing. The likelihood-ratio interval (95 %) says how far the data pin it
 down, so a newsroom can tell "all facing China" from "too few clear fronts".
@@ -47,18 +52,28 @@ def _loglik(s: float, q: np.ndarray) -> float:
     return float(np.log(s * q + (1.0 - s) * (1.0 - q)).sum())
 
 
-def estimate_share(faces_left: Sequence[bool], p_front: Sequence[float | None]) -> DirectionShare | None:
+def estimate_share(
+    faces_left: Sequence[bool],
+    p_front: Sequence[float | None],
+    p_real: Sequence[float] | None = None,
+) -> DirectionShare | None:
     """Maximum-likelihood share facing the left bank from each vehicle's facing bank and front probability.
 
     ``faces_left[i]``: whether vehicle i, as detected, faces the left bank (else
     the right bank; vehicles facing along the river are left out by the caller).
     ``p_front[i]``: probability its front is right; None or below 0.5 counts as
-    0.5 (unknown). None when there is no vehicle.
+    0.5 (unknown). ``p_real[i]``: probability the detection is a vehicle at all
+    (default 1). None when there is no vehicle.
     """
     if not len(faces_left):
         return None
     p = np.array([0.5 if v is None else float(v) for v in p_front], float)
     p = np.clip(np.nan_to_num(p, nan=0.5), 0.5, _MAX_SURE)
+    if p_real is not None:
+        if len(p_real) != len(p):
+            raise ValueError(f"p_real has {len(p_real)} values for {len(p)} vehicles")
+        r = np.clip(np.nan_to_num(np.asarray(p_real, float), nan=1.0), 0.0, 1.0)
+        p = 0.5 + r * (p - 0.5)
     q = np.where(np.asarray(faces_left, bool), p, 1.0 - p)
     w = 2.0 * q - 1.0
     if not np.any(np.abs(w) > 1e-9):

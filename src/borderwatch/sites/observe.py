@@ -4,7 +4,8 @@ Counts come from the detections inside the site's outline; the share of
 vehicles facing each bank is the reporters' import/export question (a queue
 facing China on the Korean bank is waiting to go to China). ``toward`` counts
 fronts as detected; ``share_toward`` weighs each by how sure its front is
-(:mod:`borderwatch.sites.direction`) and ``share_interval`` gives its 95 % range.
+(:mod:`borderwatch.sites.direction`) and how likely it is a vehicle at all
+(:mod:`borderwatch.sites.belief`), and ``share_interval`` gives its 95 % range.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import shapely
 
 from borderwatch.corridor.model import Corridor
+from borderwatch.sites.belief import ScoreBelief
 from borderwatch.sites.clues import VEHICLES, Clue
 from borderwatch.sites.direction import estimate_share
 
@@ -31,19 +33,22 @@ def observe(
     *,
     detected: bool,
     convergence_deg: float = 0.0,
+    belief: ScoreBelief | None = None,
 ) -> tuple[dict, float, str]:
     """(counts, activity score 0..1, scale) for one site on one date.
 
     dets: that date's detections from clues.detection_points; clues: that date's
     clues of this site. detected=False (detection was not run) leaves the
     counts empty and the scale "active"/"inactive" from the ground evidence alone.
+    belief: how likely a detection of this score is a vehicle (sites.belief); the
+    direction share leans on likely vehicles. None: every detection counts fully.
     """
     inside = [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
     by_class = {c: sum(d["class"] == c for d in inside) for c in CLASSES}
     cargo = _carried(inside)
     movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
     toward = {corridor.left_country: 0, corridor.right_country: 0}
-    faces_left, p_front = [], []
+    faces_left, p_front, scores = [], [], []
     if movers:
         grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
         for d, c in zip(movers, corridor.facing_country([d["km"] for d in movers], grid)):
@@ -51,7 +56,8 @@ def observe(
                 toward[c] += 1
                 faces_left.append(c == corridor.left_country)
                 p_front.append(d.get("heading_conf"))
-    share = estimate_share(faces_left, p_front)
+                scores.append(float(d.get("score") or 0.0))
+    share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None)
     parking = [c for c in clues if c.kind == "parking"]
     areas = [float(c.details.get("area_m2", 0.0)) for c in clues if c.kind in ("cleared_bank", "cleared_area", "cleared_bar", "track_to_water")]
     counts = {
@@ -68,6 +74,7 @@ def observe(
         "share_toward": _per_bank(corridor, round(share.share, 3), round(1.0 - share.share, 3)) if share else None,
         "share_interval": _per_bank(corridor, [round(share.low, 3), round(share.high, 3)],
                                     [round(1.0 - share.high, 3), round(1.0 - share.low, 3)]) if share else None,
+        "share_belief": belief.label if belief is not None else None,  # what weighed the detections, if anything
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from borderwatch.corridor.model import Corridor
+from borderwatch.sites.belief import belief_for
 from borderwatch.sites.clues import detection_clues, detection_points, evidence_clues
 from borderwatch.sites.cluster import SiteGroup, SiteParams, group_clues
 from borderwatch.sites.observe import observe
@@ -98,7 +99,8 @@ def update_register(
     if not any("landcover" in (r.get("stats") or {}) for r in tiles):
         warnings.append("no land cover in these results (run with --landcover, on scenes that cover the river): no evidence, no sites")
         return Register(river, [], [], summarise([], [], corridor.length_km, corridor.name), warnings)
-    detected = _detection_ran(store, tiles)
+    detected, detector = _detection_ran(store, tiles)
+    belief = belief_for(detector) if params.weigh_by_belief else None
     clues = [c for c in evidence_clues(whole, store.current_rows("evidence", pkey, vkey)) if span[0] <= c.km <= span[1]]
     dets = [d for d in detection_points(whole, store.current_rows("detections", pkey, vkey)) if span[0] <= d["km"] <= span[1]]
     dets_by_date: dict[str, list[dict]] = {}
@@ -130,7 +132,7 @@ def update_register(
             for date in dates:
                 counts, activity, scale = observe(
                     whole, g.outline, dets_by_date.get(date, []), [c for c in g.clues if c.date == date],
-                    detected=detected, convergence_deg=turn)
+                    detected=detected, convergence_deg=turn, belief=belief)
                 obs.append({"site_id": sid, "date": date, "run_id": run_by_date.get(date), "counts": counts,
                             "activity_score": activity, "scale": scale})
             seen = [o["date"] for o in obs if o["scale"] != "inactive"] or g.dates
@@ -213,9 +215,13 @@ def _match(groups: list[SiteGroup], existing: dict[str, dict], match_km: float) 
     return out
 
 
-def _detection_ran(store, tiles: list[dict]) -> bool:
+def _detection_ran(store, tiles: list[dict]) -> tuple[bool, str | None]:
+    """Whether these results include detection, and the detector's recorded name (one result key: one detector)."""
     runs = {r["run_id"]: r for r in store.runs()}
-    return any(bool((runs.get(t["run_id"]) or {}).get("parameters", {}).get("detect")) for t in tiles)
+    ran = [runs.get(t["run_id"]) or {} for t in tiles]
+    ran = [r for r in ran if bool((r.get("parameters") or {}).get("detect"))]
+    names = sorted({str((r.get("model_versions") or {}).get("detector") or "") for r in ran} - {""})
+    return bool(ran), (names[0] if len(names) == 1 else None)
 
 
 def _check_water(corridor: Corridor, tiles: list[dict]) -> list[str]:

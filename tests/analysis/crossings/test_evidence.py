@@ -39,8 +39,42 @@ def test_bridge_spanning_the_channel_is_found():
     assert kinds(found) == ["bridge"]
     b = found[0]
     assert b.details["length_m"] >= 60 and b.details["width_m"] <= 10
-    assert b.details["water_both_sides"] >= 0.7  # the deck runs onto both banks
+    assert b.details["water_both_sides"] >= 0.7 and b.details["over_river_m"] >= 55  # the deck runs onto both banks
     assert zones.ground_at(*(T * (101.5, 75))) == "bridge"
+
+
+def test_a_deck_split_by_a_truck_is_one_bridge_with_the_road_in_line():
+    g = river_grid()
+    g[55:72, 100:103] = BUILT_UP  # the deck ...
+    g[72:77, 100:103] = WATER  # ... where a dark truck stands (read as water: 10 m) ...
+    g[77:95, 100:103] = BUILT_UP  # ... and on to the far bank
+    g[0:55, 100:102] = ROAD  # the road down to the deck, in line with it, 110 m over land
+    found, _ = find_evidence(g, T, CELL)
+    assert kinds(found) == ["bridge"]
+    assert found[0].details["over_river_m"] >= 60 and found[0].details["width_m"] <= 10
+    g[70:79, 100:103] = WATER  # an 18 m gap: longer than a truck and trailer, so two piers, no deck
+    assert "bridge" not in kinds(find_evidence(g, T, CELL)[0])
+
+
+def test_a_deck_over_a_braided_river_with_a_vegetated_island_is_a_bridge():
+    g = river_grid(top=40, bottom=110)
+    g[40:55] = WATER
+    g[55:70] = SANDBAR
+    g[70:85, :] = VEGETATION  # an island, 30 m across
+    g[85:95] = SANDBAR
+    g[95:110] = WATER
+    g[36:114, 100:103] = BUILT_UP
+    found, _ = find_evidence(g, T, CELL)
+    assert kinds(found) == ["bridge"]
+
+
+def test_a_deck_the_view_cuts_is_judged_on_what_is_seen():
+    g = river_grid(top=60, bottom=150)  # the river runs off the bottom of the grid
+    g[55:150, 100:103] = BUILT_UP  # from the north bank out of view
+    assert kinds(find_evidence(g, T, CELL)[0]) == ["bridge"]
+    g = river_grid(h=150, top=0, bottom=150)  # water from edge to edge: no end on land
+    g[:, 100:103] = BUILT_UP
+    assert "bridge" not in kinds(find_evidence(g, T, CELL)[0])
 
 
 @pytest.mark.parametrize("where", ["boat in open water", "strip along the shore"])

@@ -55,8 +55,9 @@ class EvidenceParams:
     bar_track_min_m: float = 40.0  # a cleared strip inside the river this long and thin is a route, not a camp
     bar_track_elongation: float = 5.0
     bar_track_angle_deg: float = 45.0  # to the river's direction: a route crosses the bar
-    bridge_min_length_m: float = 25.0
+    bridge_min_length_m: float = 25.0  # over the river (the road on it may run on over land)
     bridge_max_width_m: float = 14.0
+    deck_gap_m: float = 16.0  # gaps in a deck up to this long (a truck and trailer on it) are closed
     min_area_m2: float = 2500.0  # a cleared area away from the edge
     area_max_dist_m: float = 250.0
     bank_m: float = 30.0  # "bank" ground for detections: within this of the river
@@ -172,20 +173,25 @@ def find_evidence(
         if owns is None or owns(ev.x, ev.y):
             out.append(ev)
 
-    # decks (thin built-up or road strips) and bar camps (cleared ground) held inside the river
-    inside_masks = ((np.isin(classes, (BUILT_UP, ROAD)) & ~river), ((classes == DISTURBED) & ~river))
-    for _, sl, comp, area in (c for m in inside_masks for c in component_stats(m)):
+    # decks (thin built-up or road strips) and bar camps (cleared ground) held inside the river;
+    # a truck or a darker section splits a deck: pieces in line across a short gap are one deck
+    decks = _joined_decks(np.isin(classes, (BUILT_UP, ROAD)) & ~river, dist_river, cell_m, p)
+    camps = ((i, sl, comp, area) for i, sl, comp, area in component_stats((classes == DISTURBED) & ~river))
+    for is_deck, (_, sl, comp, area) in [*((True, d) for d in decks), *((False, c) for c in camps)]:
         if area * cell_area < p.bridge_min_length_m * cell_m:
             continue
         geom, pts, (length, width, elong), rect = geometry(sl, comp)
         cx, cy = transform * tuple(pts.mean(axis=0))
-        if classes[sl][comp][0] != DISTURBED:
+        if is_deck:
             if length < p.bridge_min_length_m or width > p.bridge_max_width_m or elong < 3.0:
                 continue
-            spans = _water_both_sides(classes, rect, 6.0 / cell_m)
-            if spans >= 0.7:
-                score = min(1.0, 0.5 + 0.5 * min(1.0, length / 80.0)) * spans
-                keep(Evidence("bridge", round(score, 3), geom, cx, cy, {"length_m": round(length, 1), "width_m": round(width, 1), "water_both_sides": round(spans, 2)}))
+            spans = _water_both_sides(classes, river, rect, 6.0 / cell_m)
+            over = spans * length
+            if over >= p.bridge_min_length_m:
+                score = min(1.0, 0.5 + 0.5 * min(1.0, over / 80.0))
+                keep(Evidence("bridge", round(score, 3), geom, cx, cy, {
+                    "length_m": round(length, 1), "width_m": round(width, 1), "over_river_m": round(over, 1),
+                    "water_both_sides": round(spans, 2)}))
             continue
         share, _ = rim_share(sl, comp)
         if area * cell_area >= p.min_bar_m2 and share >= p.bar_rim_share and length >= p.bar_track_min_m and elong >= p.bar_track_elongation:
@@ -245,10 +251,77 @@ def find_evidence(
     return out, RiverZones(zones, transform)
 
 
-def _water_both_sides(classes: np.ndarray, rect, gap_cells: float) -> float:
-    """Share of stations along a strip with river (water or bar) just beyond both long sides; 0 unless
-    both ends rest on land and open water lies on both sides somewhere: a deck spans a channel, a
-    misread strip along a shore has water on one side only and a boat has water at its ends."""
+def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: EvidenceParams):
+    """Components of a built-up/road mask as (index, slice, component, area), with thin pieces at the
+    river's edge joined when they lie in line across a gap of at most deck_gap_m (a truck on a deck,
+    a plank section the classifier reads as water). Joined pieces come back as one component."""
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    pieces = {}  # label -> (centre, unit axis, pixel centres), thin pieces touching the river only
+    for i in range(1, n):
+        x0, y0, w, h, area = stats[i]
+        sl = (slice(y0, y0 + h), slice(x0, x0 + w))
+        comp = lab[sl] == i
+        if area < 3 or float(dist_river[sl][comp].min()) > 2.0 * cell_m:
+            continue
+        rr, cc = np.nonzero(comp)
+        pts = np.column_stack([cc + x0 + 0.5, rr + y0 + 0.5])
+        u = long_axis(pts) if len(pts) > 1 else np.array([1.0, 0.0])
+        along = (pts - pts.mean(axis=0)) @ u
+        half = float(np.abs(along).max()) + 0.5
+        if area / (2.0 * half) * cell_m > p.bridge_max_width_m or 2.0 * half < 2.0 * area / (2.0 * half):
+            continue  # too wide, or not longer than wide: a roof or a yard, not a piece of deck
+        pieces[i] = (pts.mean(axis=0), u, pts)
+    parent = {i: i for i in pieces}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    gap = p.deck_gap_m / cell_m
+    keys = sorted(pieces)
+    for a_i, a in enumerate(keys):
+        ca, ua, pa = pieces[a]
+        for b in keys[a_i + 1:]:
+            cb, ub, pb = pieces[b]
+            d = cb - ca
+            dist = float(np.hypot(*d))
+            if dist < 1e-6:
+                continue
+            line = d / dist
+            if float(((pb - ca) @ line).min() - ((pa - ca) @ line).max()) > gap + 1.0:  # pixel ends, centre to centre
+                continue
+            if min(abs(float(ua @ ub)), abs(float(ua @ line)), abs(float(ub @ line))) < math.cos(math.radians(12.0)):
+                continue  # not in line: two roads meeting at a landing stay apart
+            parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for i in pieces:
+        groups.setdefault(root(i), []).append(i)
+    joined = {i for g in groups.values() if len(g) > 1 for i in g}
+    for i in range(1, n):
+        if i in joined:
+            continue
+        x0, y0, w, h, area = stats[i]
+        sl = (slice(max(y0 - 1, 0), y0 + h + 1), slice(max(x0 - 1, 0), x0 + w + 1))
+        yield i, sl, lab[sl] == i, int(area)
+    for g in (g for g in groups.values() if len(g) > 1):
+        x0 = min(stats[i][0] for i in g)
+        y0 = min(stats[i][1] for i in g)
+        x1 = max(stats[i][0] + stats[i][2] for i in g)
+        y1 = max(stats[i][1] + stats[i][3] for i in g)
+        sl = (slice(max(y0 - 1, 0), y1 + 1), slice(max(x0 - 1, 0), x1 + 1))
+        yield g[0], sl, np.isin(lab[sl], g), int(sum(stats[i][4] for i in g))
+
+
+def _water_both_sides(classes: np.ndarray, river: np.ndarray, rect, gap_cells: float, stations: int = 33) -> float:
+    """Share of a strip's length over the river: from its first to its last station with river (water
+    or bar, ponds left out) just beyond both long sides; 0 unless it crosses open river water somewhere
+    and no end is afloat. A deck spans a channel; a misread strip along a shore has water on one side
+    only and a boat has water at its ends. Over a braided river a deck also crosses bars and vegetated
+    islands, and the road it carries may run on in line over land: only the stretch between wet
+    stations counts. An end beyond the grid (a long deck the tile's view cuts) is unknown, not afloat;
+    the other end must rest on land."""
     (cx, cy), (a, b), ang = rect
     t = math.radians(ang)
     u = np.array([math.cos(t), math.sin(t)])
@@ -257,25 +330,23 @@ def _water_both_sides(classes: np.ndarray, rect, gap_cells: float) -> float:
         u, n, a, b = n, u, b, a
     h, w = classes.shape
 
-    def land(x, y) -> bool:
+    def at(x, y) -> tuple[int, bool] | None:
         r, c = int(y), int(x)
-        return 0 <= r < h and 0 <= c < w and classes[r, c] not in (WATER, 0)
+        return (int(classes[r, c]), bool(river[r, c])) if 0 <= r < h and 0 <= c < w else None
 
     centre = np.array([cx, cy])
-    if not all(land(*(centre + sign * (a / 2 + gap_cells) * u)) for sign in (-1, 1)):
-        return 0.0  # afloat at one end at least: a boat, a wake, a raft, not a deck
-    stations = np.linspace(-0.4, 0.4, 9) * a
-    wet = both_water = 0
-    for s in stations:
-        sides = []
-        for sign in (-1, 1):
-            x, y = centre + s * u + sign * (b / 2 + gap_cells) * n
-            r, c = int(y), int(x)
-            sides.append(int(classes[r, c]) if 0 <= r < h and 0 <= c < w else 0)
-        wet += all(v in (WATER, SANDBAR) for v in sides)
-        both_water += all(v == WATER for v in sides)
-    # over a braided channel the deck also crosses bars, but somewhere it must cross open water
-    return wet / len(stations) if both_water / len(stations) >= 0.3 else 0.0
+    ends = [at(*(centre + sign * (a / 2 + gap_cells) * u)) for sign in (-1, 1)]
+    if any(e is not None and e[0] in (WATER, 0) for e in ends) or all(e is None for e in ends):
+        return 0.0  # afloat (or on nodata) at one end at least, or cut off at both: not a deck we can judge
+    wet, open_water = [], 0
+    for s in np.linspace(-0.47, 0.47, stations) * a:
+        sides = [at(*(centre + s * u + sign * (b / 2 + gap_cells) * n)) for sign in (-1, 1)]
+        wet.append(all(v is not None and v[1] for v in sides))
+        open_water += all(v is not None and v[1] and v[0] == WATER for v in sides)
+    if not open_water:
+        return 0.0  # over bars and fields only: a track, not a bridge over a channel
+    idx = np.flatnonzero(wet)
+    return float(idx[-1] - idx[0] + 1) / stations
 
 
 def angle_between(a_deg: float, b_deg: float) -> float:
