@@ -181,10 +181,10 @@ def test_vehicles_facing_each_bank_give_the_direction_share(tmp_path, stretch):
 
 
 def _vehicles(s: Scene, stretch, items) -> list[dict]:
-    """Detection rows at km 1.0: (offset m, heading deg, class, score)."""
+    """Detection rows: (offset m, heading deg, class, score[, km]), at km 1.0 unless given."""
     rows = []
-    for offset, heading, cls, score in items:
-        p = stretch.point_at(1.0, offset)
+    for offset, heading, cls, score, *km in items:
+        p = stretch.point_at(km[0] if km else 1.0, offset)
         box = shapely.box(p.x - 4, p.y - 1.2, p.x + 4, p.y + 1.2)
         rows.append({
             "scene_id": None, "date": DATES[0], "tile_id": s.tile(DATES[0], 1.0), "run_id": s.run_id, "class": cls,
@@ -214,6 +214,20 @@ def test_likely_false_alarms_barely_move_the_share_of_the_bundled_detector(tmp_p
         else:  # a detector without a measured belief: every detection counts fully, and the row says so
             assert c["share_toward"]["KP"] == pytest.approx(0.5, abs=0.01) and c["share_belief"] is None
         assert build(store, stretch, params=SiteParams(weigh_by_belief=False)).observations[0]["counts"]["share_belief"] is None
+
+
+@pytest.mark.parametrize("parked, kind", [(10, "ford"), (20, "parking_field")])
+def test_a_queue_at_a_landing_is_a_ford_and_a_lot_is_a_parking_field(tmp_path, stretch, parked, kind):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.ford(1.0)
+        river = stretch.direction_deg_at(1.0, 100.0)
+        # trucks in rows of five, 10 m apart each way, 60 m and more inland on the KP bank: one parking cluster
+        store.write_rows("detections", _vehicles(s, stretch, [
+            (60 + 10 * (i // 5), river - 90, "large_vehicle", 0.9, 1.0 + 0.01 * (i % 5)) for i in range(parked)]))
+        reg = build(store, stretch)
+        assert [(r["kind"], r["status"]) for r in reg.sites] == [(kind, "site")]
+        assert reg.observations[0]["counts"]["parking_vehicles"] == parked
 
 
 def test_a_ford_trace_carries_a_one_bank_landing_across_but_alone_stays_a_candidate(tmp_path, stretch):
