@@ -146,6 +146,18 @@ def test_weak_lone_clues_are_noise_not_candidates(tmp_path, stretch):
         assert reg.sites == []
 
 
+def test_landings_facing_each_other_add_up_where_one_alone_is_too_faint(tmp_path, stretch):
+    """A worn landing on each bank of a quiet ford: neither alone makes a site, the pair does."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch)
+        s.evidence("cleared_bank", 1.0, 70.0, score=0.75, area_m2=450.0)
+        s.evidence("cleared_bank", 1.005, -60.0, score=0.35, area_m2=200.0)
+        s.evidence("cleared_bank", 3.0, 70.0, score=0.75, area_m2=450.0)  # the same landing, alone
+        s.evidence("cleared_bank", 3.01, 90.0, score=0.75, area_m2=450.0)  # and another on the same bank
+        reg = build(store, stretch)
+        assert [(r["number"], r["status"], r["bank_evidence"]) for r in reg.sites] == [(1, "site", "both")]
+
+
 def test_vehicles_facing_each_bank_give_the_direction_share(tmp_path, stretch):
     with Store.open(tmp_path / "s.gpkg", create=True) as store:
         s = Scene(store, stretch, detect=True)

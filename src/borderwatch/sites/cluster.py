@@ -101,10 +101,12 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     g.status = "site" if both or ("cleared_bar" in kinds and banks) else "candidate"
     g.bank_evidence = "both" if both else (next(iter(banks)) if banks else "water")
     g.kind = _kind(g, params)
-    # the best clue of each kind, summed and squashed: many kinds of evidence agree, many of one kind repeat
-    best: dict[str, float] = {}
+    # the best clue of each kind (on each bank for bank kinds), summed and squashed: many kinds of
+    # evidence agree, and landings facing each other across the water agree; many of one kind repeat
+    best: dict[tuple[str, str], float] = {}
     for c in g.clues:
-        best[c.kind] = max(best.get(c.kind, 0.0), c.score * KIND_WEIGHT.get(c.kind, 0.5))
+        key = (c.kind, c.country if c.kind in BANK_KINDS else "")
+        best[key] = max(best.get(key, 0.0), c.score * KIND_WEIGHT.get(c.kind, 0.5))
     raw = sum(best.values())
     g.score = round(float(1.0 - np.exp(-raw)) * (1.0 if g.status == "site" else params.candidate_factor), 3)
     g.outline = shapely.unary_union([c.geometry for c in g.clues]).convex_hull.buffer(params.outline_buffer_m)
