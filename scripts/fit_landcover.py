@@ -443,7 +443,7 @@ def _export_cnn(net, tag, meta, out: Path) -> None:
     in the file's metadata, as cnn.load_cnn reads it."""
     import torch
 
-    from borderwatch.analysis.detect.export import write_metadata
+    from borderwatch.onnxrt import write_metadata
     from borderwatch.analysis.landcover.cnn import FORMAT
 
     torch.onnx.export(net.eval(), torch.zeros(1, 6, 128, 128), str(out), input_names=["x"], output_names=["z"],
@@ -521,7 +521,7 @@ def merge_nets(paths, tag: str, out: Path) -> None:
     import onnx
     from onnx import TensorProto, compose, helper
 
-    from borderwatch.analysis.detect.export import write_metadata
+    from borderwatch.onnxrt import write_metadata
     from borderwatch.analysis.landcover.cnn import FORMAT
 
     members, nodes, inits, metas = [], [], [], []

@@ -1,13 +1,16 @@
-"""One way to open an ONNX file for CPU inference (the detector, its screen, external models, the water net)."""
+"""ONNX files, one way: open them for CPU inference, and write the metadata that describes them (the
+detector, its screen, external models, the water net). Needs neither torch nor a trained model."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from borderwatch.errors import InputError
 
-__all__ = ["cpu_session"]
+__all__ = ["cpu_session", "write_metadata"]
 
 
 def cpu_session(path: str | Path, threads: int | None = None, *, what: str = "ONNX model"):
@@ -23,3 +26,23 @@ def cpu_session(path: str | Path, threads: int | None = None, *, what: str = "ON
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several types
         raise InputError(path, f"not a loadable {what}: {str(e).splitlines()[0]}") from None
+
+
+def write_metadata(path: Path, meta: Mapping[str, str], extra: Mapping[str, object] | None = None) -> None:
+    """Replace the metadata of the ONNX file at ``path`` (``extra`` keys get the ``borderwatch.`` prefix),
+    keep its weights inside it and check it. Needs the ``onnx`` package (a fit-time dependency)."""
+    import onnx
+
+    path = Path(path)
+    model = onnx.load(str(path), load_external_data=True)
+    meta = dict(meta)
+    for k, v in (extra or {}).items():
+        meta[f"borderwatch.{k}"] = v if isinstance(v, str) else json.dumps(v)
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        p = model.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.save_model(model, str(path), save_as_external_data=False)
+    for stray in path.parent.glob(path.name + ".data"):
+        stray.unlink()
+    onnx.checker.check_model(str(path))

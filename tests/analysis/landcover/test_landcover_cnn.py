@@ -111,7 +111,7 @@ def _tiny_net(path, w, b, seed):
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
 
-    from borderwatch.analysis.detect.export import write_metadata
+    from borderwatch.onnxrt import write_metadata
     from borderwatch.analysis.landcover.cnn import FORMAT
 
     g = helper.make_graph(

@@ -12,11 +12,13 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
+from borderwatch.onnxrt import write_metadata
+
 from .classmap import CLASSES
 from .model import ExportWrapper
 from .modelspec import MODEL_GSD_M, STRIDE, SUBCLASSES
 
-__all__ = ["export_onnx", "write_metadata", "FORMAT"]
+__all__ = ["export_onnx", "FORMAT"]
 
 FORMAT = "borderwatch-centernet-obb/1"
 
@@ -63,22 +65,3 @@ def export_onnx(
     }
     write_metadata(path, meta, extra)
     return path
-
-
-def write_metadata(path: Path, meta: Mapping[str, str], extra: Mapping[str, object] | None = None) -> None:
-    """Replace the metadata of the ONNX file at ``path`` (``extra`` keys get the ``borderwatch.`` prefix),
-    keep its weights inside it and check it."""
-    import onnx
-
-    model = onnx.load(str(path), load_external_data=True)
-    meta = dict(meta)
-    for k, v in (extra or {}).items():
-        meta[f"borderwatch.{k}"] = v if isinstance(v, str) else json.dumps(v)
-    del model.metadata_props[:]
-    for k, v in meta.items():
-        p = model.metadata_props.add()
-        p.key, p.value = k, v
-    onnx.save_model(model, str(path), save_as_external_data=False)
-    for stray in path.parent.glob(path.name + ".data"):
-        stray.unlink()
-    onnx.checker.check_model(str(path))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .export import write_metadata
+from borderwatch.onnxrt import write_metadata
 from .screen import CELL, FORMAT, nchw_float, screen_input
 from .train import Sample, budget_fraction, cosine_lr, make_chip
 
