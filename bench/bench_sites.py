@@ -26,7 +26,7 @@ from borderwatch.imagery import register_scene
 from borderwatch.imagery.reader import read_tile
 from borderwatch.pipeline import AnalysisParams, make_executor, plan_tasks, run_pipeline
 from borderwatch.sites import update_register
-from borderwatch.sites.evaluate import evaluate_sites, format_scores, truth_direction_shares
+from borderwatch.sites.evaluate import evaluate_sites, format_scores, shares_from_counts, truth_direction_counts
 from borderwatch.store import Store
 from borderwatch.synth import SynthWorld, write_scenes
 
@@ -98,8 +98,9 @@ def main() -> None:
             print(f"warning: {w}")
         print(f"summary: {reg.summary}")
         world = SynthWorld(whole, seed=args.seed, dates=[DATE])
-        shares = {DATE.isoformat(): truth_direction_shares(world, whole, DATE, (a, b))}
-        scores = evaluate_sites(reg.sites, reg.observations, world.sites((a, b)), shares,
+        counts = {DATE.isoformat(): truth_direction_counts(world, whole, DATE, (a, b))}
+        shares = {d: shares_from_counts(c) for d, c in counts.items()}
+        scores = evaluate_sites(reg.sites, reg.observations, world.sites((a, b)), shares, truth_counts_by_date=counts,
                                 km_range=(a, b), label=f"seed {args.seed}, {args.gsd} m", imaged=corridor.area)
         print(format_scores(scores))
 
