@@ -105,3 +105,16 @@ def test_reference_needs_dark_nir():
     img[3, 20:, :20] = 200  # vegetation
     ref = ndwi_water_reference(img)
     assert ref[:20].all() and not ref[20:].any()
+
+
+def test_iou_beyond_shore_leaves_out_only_the_shore_band():
+    from borderwatch.analysis.landcover.reference import iou_beyond_shore
+
+    ref = np.zeros((40, 40), bool)
+    ref[10:30, 10:30] = True  # a 20 x 20 px lake
+    shifted = np.zeros_like(ref)
+    shifted[11:31, 10:30] = True  # the same lake one pixel off: the shore disagrees
+    assert iou(shifted, ref) < 0.95 and iou_beyond_shore(shifted, ref) == 1.0
+    half = np.zeros_like(ref)
+    half[10:30, 10:20] = True  # half the lake missed: far beyond the shore band
+    assert iou_beyond_shore(half, ref) < 0.6

@@ -40,3 +40,17 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two bool masks (1.0 when both are empty)."""
     u = np.count_nonzero(a | b)
     return float(np.count_nonzero(a & b)) / u if u else 1.0
+
+
+def iou_beyond_shore(pred: np.ndarray, ref: np.ndarray, band_px: int = 1) -> float:
+    """IoU leaving out pixels within ``band_px`` of the reference's shore (its mixed pixels).
+
+    At 5 m a shore pixel is part water, part land; NDWI and RGB can disagree there
+    without either being wrong. A secondary figure beside :func:`iou`, never instead of it:
+    it says how much of the gap to a target lies on the shoreline itself.
+    """
+    k = np.ones((2 * band_px + 1, 2 * band_px + 1), bool)
+    r = np.asarray(ref, bool)
+    band = ndimage.binary_dilation(r, k) & ~ndimage.binary_erosion(r, k, border_value=1)
+    keep = ~band
+    return iou(np.asarray(pred, bool) & keep, r & keep)
