@@ -57,7 +57,7 @@ class EvidenceParams:
     bar_track_angle_deg: float = 45.0  # to the river's direction: a route crosses the bar
     bridge_min_length_m: float = 25.0  # over the river (the road on it may run on over land)
     bridge_max_width_m: float = 14.0
-    deck_gap_m: float = 16.0  # gaps in a deck up to this long (a truck and trailer on it) are closed
+    deck_gap_m: float = 16.0  # deck pieces in line across a gap this long (a truck and trailer on it) are one deck
     min_area_m2: float = 2500.0  # a cleared area away from the edge
     area_max_dist_m: float = 250.0
     bank_m: float = 30.0  # "bank" ground for detections: within this of the river
@@ -176,7 +176,7 @@ def find_evidence(
     # decks (thin built-up or road strips) and bar camps (cleared ground) held inside the river;
     # a truck or a darker section splits a deck: pieces in line across a short gap are one deck
     decks = _joined_decks(np.isin(classes, (BUILT_UP, ROAD)) & ~river, dist_river, cell_m, p)
-    camps = ((i, sl, comp, area) for i, sl, comp, area in component_stats((classes == DISTURBED) & ~river))
+    camps = component_stats((classes == DISTURBED) & ~river)
     for is_deck, (_, sl, comp, area) in [*((True, d) for d in decks), *((False, c) for c in camps)]:
         if area * cell_area < p.bridge_min_length_m * cell_m:
             continue
@@ -256,7 +256,7 @@ def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: Ev
     river's edge joined when they lie in line across a gap of at most deck_gap_m (a truck on a deck,
     a plank section the classifier reads as water). Joined pieces come back as one component."""
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    pieces = {}  # label -> (centre, unit axis, pixel centres), thin pieces touching the river only
+    pieces = {}  # label -> (centre, unit axis, half length, pixel centres); thin pieces touching the river only
     for i in range(1, n):
         x0, y0, w, h, area = stats[i]
         sl = (slice(y0, y0 + h), slice(x0, x0 + w))
@@ -265,12 +265,12 @@ def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: Ev
             continue
         rr, cc = np.nonzero(comp)
         pts = np.column_stack([cc + x0 + 0.5, rr + y0 + 0.5])
-        u = long_axis(pts) if len(pts) > 1 else np.array([1.0, 0.0])
-        along = (pts - pts.mean(axis=0)) @ u
-        half = float(np.abs(along).max()) + 0.5
-        if area / (2.0 * half) * cell_m > p.bridge_max_width_m or 2.0 * half < 2.0 * area / (2.0 * half):
+        u = long_axis(pts)
+        length = 2.0 * (float(np.abs((pts - pts.mean(axis=0)) @ u).max()) + 0.5)
+        width = area / length
+        if width * cell_m > p.bridge_max_width_m or length < 2.0 * width:
             continue  # too wide, or not longer than wide: a roof or a yard, not a piece of deck
-        pieces[i] = (pts.mean(axis=0), u, pts)
+        pieces[i] = (pts.mean(axis=0), u, length / 2.0, pts)
     parent = {i: i for i in pieces}
 
     def root(i: int) -> int:
@@ -280,20 +280,22 @@ def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: Ev
         return i
 
     gap = p.deck_gap_m / cell_m
+    in_line = math.cos(math.radians(12.0))
     keys = sorted(pieces)
-    for a_i, a in enumerate(keys):
-        ca, ua, pa = pieces[a]
-        for b in keys[a_i + 1:]:
-            cb, ub, pb = pieces[b]
+    for k, a in enumerate(keys):
+        ca, ua, ha, pa = pieces[a]
+        for b in keys[k + 1:]:
+            cb, ub, hb, pb = pieces[b]
             d = cb - ca
             dist = float(np.hypot(*d))
-            if dist < 1e-6:
+            if dist < 1e-6 or dist > ha + hb + gap + 1.0:
                 continue
             line = d / dist
-            if float(((pb - ca) @ line).min() - ((pa - ca) @ line).max()) > gap + 1.0:  # pixel ends, centre to centre
-                continue
-            if min(abs(float(ua @ ub)), abs(float(ua @ line)), abs(float(ub @ line))) < math.cos(math.radians(12.0)):
+            if min(abs(float(ua @ ub)), abs(float(ua @ line)), abs(float(ub @ line))) < in_line:
                 continue  # not in line: two roads meeting at a landing stay apart
+            # the gap between their ends along the line joining them (pixel centres: one pixel more)
+            if float(((pb - ca) @ line).min() - ((pa - ca) @ line).max()) > gap + 1.0:
+                continue
             parent[root(b)] = root(a)
     groups: dict[int, list[int]] = {}
     for i in pieces:
