@@ -13,7 +13,6 @@ when its centre lies within --match-m of a true vehicle of that date. Use develo
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -23,6 +22,9 @@ from scipy.spatial import cKDTree
 
 from borderwatch.corridor import load_corridor
 from borderwatch.errors import BorderwatchError, InputError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluate_sites import HELD_OUT_FROM, parse_date, parse_km  # noqa: E402  (shared argument parsing)
 
 VEHICLE_CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
 EDGES = (0.0, 0.40, 0.45, 0.50, 0.60, 0.70, 1.01)
@@ -61,14 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from borderwatch.synth import SynthWorld
 
-        if args.seed >= 1000:
-            raise InputError("--seed", "seeds from 1000 are held out: calibrate on development seeds")
-        a, b = (float(v) for v in args.km.split(":"))
-        dates = sorted(dt.date.fromisoformat(t.strip()) for t in args.dates.split(",") if t.strip())
+        if args.seed >= HELD_OUT_FROM:
+            raise InputError("--seed", f"seeds from {HELD_OUT_FROM} are held out: calibrate on development seeds")
+        a, b = parse_km(args.km)
+        dates = sorted(parse_date(t, "--dates") for t in args.dates.split(",") if t.strip())
         corridor = load_corridor(args.corridor)
         world = SynthWorld(corridor, seed=args.seed, dates=dates)
         rows = [r for p in args.store for r in outcomes(p, world, corridor, (a, b), dates, args.match_m)]
-    except (BorderwatchError, ValueError) as exc:
+    except BorderwatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     scores = np.array([s for s, _ in rows])
