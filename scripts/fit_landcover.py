@@ -5,10 +5,12 @@ Recipe (reproducible; the MLP heads need numpy only, the conv net torch + onnx a
 
     python scripts/fit_landcover.py fit  --naip DIR_WITH_NAIP_TIFS [--seeds 100-139] [--out params.json]
     python scripts/fit_landcover.py fit-cnn --naip DIR_WITH_NAIP_TIFS --seed S --out net_S.onnx   # one 3-10 m conv water net
+                                                                        # [--part left|both]: crops from the left half (default) or whole width
     python scripts/fit_landcover.py ensemble --nets net_0.onnx,net_1.onnx,net_2.onnx --tag T --out water_cnn.onnx
                                                                         # the shipped file: mean p of three seeds (lc-mlp-cnn-4)
     python scripts/fit_landcover.py crops --naip DIR --landsat DIR   # test fixtures
     python scripts/fit_landcover.py eval --naip DIR_WITH_NAIP_TIFS --landsat DIR_WITH_LANDSAT_TIFS [--seeds 1000-1007]
+                                         [--no-synth] [--cnn NET.onnx] [--dates 20190904]   # --dates: NAIP scenes to score
 
 Training data
 - synthetic: SynthWorld(load_corridor("yalu-upper"), seed) for seeds in --seeds (100-199 are the
@@ -18,7 +20,8 @@ Training data
   the centre of each coarse feature cell.
 - real: the NAIP lakes series (RGBN, 5 m). Water labels from ndwi_water_reference (see
   reference.py). Only the left half (columns < W/2) of the TRAIN_DATES scenes is used for
-  fitting; scoring uses the right half of the other dates (and, for information, whole scenes).
+  fitting (fit-cnn --part both, tried below and not shipped, would use the whole width); scoring uses the right
+  half of the other dates (and, for information, whole scenes).
 Heads: water_rgb (water vs not, RGB features, synthetic + NAIP), land (classes 2..7, synthetic
 only, RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
 (fit-cnn, below) for RGB at 3-10 m. Dates 2010, 2014, 2016, 2018, 2020 are never fitted.
@@ -128,6 +131,26 @@ Ensemble of three seeds (LANDCOVER_VERSION lc-mlp-cnn-4; water_cnn.onnx cnn-2026
 - Cost, 128 x 128 px at 5 m, classify_landcover median (same machine, busy, two rounds): 22.8 / 20.4 -> 34.0 / 33.8
   ms (the net 6.1 -> 18.5 ms); 144 x 144 px (a 128 px tile with the 8 px margin) 29.5 / 26.5 -> 44.5 / 42.2 ms.
   The 0.3-1 m path does not run the net: unchanged.
+
+Both halves of the train dates (fit-cnn --part both; tried 2026-11-26, NOT shipped: lc-mlp-cnn-4 stays)
+- Hypothesis: the right halves of the TRAIN_DATES scenes are unused, so crops from the whole width (twice the
+  labelled pixels) should help. `--part both` draws each crop's column from the whole scene (default `left`: the
+  lc-mlp-cnn-3/4 recipe, same random stream); the net's metadata records naip_train_part ("left half" / "whole
+  scene"; `ensemble` records its members' parts). Same number of steps (40 x 50 batches on the development
+  protocol), so each pixel is seen about half as often.
+- Development protocol only (OMP_NUM_THREADS=1 fit-cnn --dates 20090818,20120731,20150926,20170827 --epochs 40
+  --part both --seed S for S = 0, 1, 2, ~10 min each on one busy core; merged by `ensemble`). Scored with
+  eval --no-synth --dates 20190904 --cnn NET (iou_rgb_tiles128: classify_landcover on 128 px tiles, segment smoothing
+  0.5, threshold 0.5), which reproduces the recorded left-half figures exactly (re-measured on the same left-half
+  nets). 2019, left half -> both halves:
+    tiled, singles 0.836 / 0.859 / 0.844 (mean 0.846) -> 0.855 / 0.812 / 0.841 (0.836); ensemble 0.861 -> 0.853
+    tiled with the 8 px margin: singles 0.859 / 0.868 / 0.861 -> 0.852 / 0.825 / 0.855; ensemble 0.869 -> 0.856
+    whole scene, ensemble 0.844 -> 0.834; its right half 0.807 -> 0.801 (the right halves of the other dates,
+    same lakes, now fitted did not help 2019's right half either); beyond shore, ensemble 0.926 -> 0.913.
+  The ensemble is 0.008 worse (the bar to go on was a gain of >= 0.005), so the shipping recipe was not refitted
+  on both halves and the held-out dates were not scored; the seed spread (0.812-0.855) is larger than any gain.
+- Had it been shipped, the "right halves of the train dates (never fitted)" figures above would no longer apply:
+  a --part both net has seen every pixel of the TRAIN_DATES scenes.
 """
 
 from __future__ import annotations
@@ -154,6 +177,7 @@ from evaluate_sites import parse_seeds  # noqa: E402  (shared argument parsing)
 TRAIN_DATES = ("20090818", "20120731", "20150926", "20170827", "20190904")
 GSDS = (0.5, 0.8, 0.3, 1.0)
 TILE_M = 256.0
+PARTS = {"left": "left half", "both": "whole scene"}  # fit-cnn --part -> the net's naip_train_part
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -339,6 +363,8 @@ def evaluate(args) -> None:
                                          "classes": prf(cm)}
     if args.naip:
         for name, a in naip_scenes(Path(args.naip)):
+            if args.dates and name not in args.dates.split(","):
+                continue
             ref = ndwi_water_reference(a)
             v = (a > 0).any(0)
             half = a.shape[2] // 2
@@ -457,7 +483,8 @@ def _export_cnn(net, tag, meta, out: Path) -> None:
 
 
 def fit_cnn(args) -> None:
-    """Fit the conv water net on random crops of the left half of the TRAIN_DATES scenes (NDWI reference)."""
+    """Fit the conv water net on random crops of the TRAIN_DATES scenes (NDWI reference): their left half
+    (--part left, the lc-mlp-cnn-3/4 recipe; the right half stays unfitted for scoring) or whole width (--part both)."""
     import torch
     import torch.nn.functional as F
 
@@ -483,8 +510,8 @@ def fit_cnn(args) -> None:
             xs, ys = [], []
             for _ in range(max(2, (128 * 128 * 8) // (n * n))):
                 rgb, ref = data[rng.integers(len(data))]
-                half = rgb.shape[2] // 2  # the right half is never fitted
-                r, c = rng.integers(0, rgb.shape[1] - n), rng.integers(0, half - n)
+                width = rgb.shape[2] // 2 if args.part == "left" else rgb.shape[2]  # left: the right half is never fitted
+                r, c = rng.integers(0, rgb.shape[1] - n), rng.integers(0, width - n)
                 t, y = _augment(rgb[:, r : r + n, c : c + n], rng), ref[r : r + n, c : c + n]
                 k = rng.integers(4)
                 t, y = np.rot90(t, k, (1, 2)), np.rot90(y, k)
@@ -503,7 +530,7 @@ def fit_cnn(args) -> None:
         print(f"  epoch {ep + 1}/{args.epochs} loss {total / args.steps:.4f} ({time.time() - t0:.0f}s)", file=sys.stderr)
     net.eval()
     meta = {"recipe": "scripts/fit_landcover.py fit-cnn", "naip_train_dates": args.dates.split(","),
-            "naip_train_part": "left half", "epochs": args.epochs, "steps_per_epoch": args.steps, "lr": args.lr,
+            "naip_train_part": PARTS[args.part], "epochs": args.epochs, "steps_per_epoch": args.steps, "lr": args.lr,
             "seed": args.seed, "landcover_version": LANDCOVER_VERSION}
     out = Path(args.out or CNN_FILE)
     _export_cnn(net, args.tag, meta, out)
@@ -560,7 +587,8 @@ def merge_nets(paths, tag: str, out: Path) -> None:
     onnx.save_model(model, str(out))
     meta = {"recipe": "scripts/fit_landcover.py fit-cnn (per member) + ensemble", "combine": "mean of p",
             "members": metas, "naip_train_dates": sorted({d for m in metas for d in m.get("naip_train_dates", [])}),
-            "naip_train_part": "left half", "landcover_version": LANDCOVER_VERSION}
+            "naip_train_part": " + ".join(sorted({m.get("naip_train_part", "left half") for m in metas})),
+            "landcover_version": LANDCOVER_VERSION}
     write_metadata(out, {"borderwatch.format": FORMAT, "borderwatch.version": tag, "borderwatch.meta": json.dumps(meta)})
     print(f"wrote {out} ({out.stat().st_size} bytes): mean p of {n} nets", file=sys.stderr)
 
@@ -648,6 +676,8 @@ def main(argv=None) -> None:
     e.add_argument("--params", help="parameters to score instead of the shipped params.json")
     e.add_argument("--cnn", help="conv water net to score instead of the shipped water_cnn.onnx")
     e.add_argument("--no-synth", action="store_true", help="skip the synthetic scores (NAIP / Landsat only)")
+    e.add_argument("--dates", help="comma-separated NAIP dates to score (default: all), e.g. 20190904 for the "
+                   "development protocol")
     n = sub.add_parser("fit-cnn")
     n.add_argument("--naip", required=True)
     n.add_argument("--dates", default=",".join(TRAIN_DATES), help="NAIP dates to fit on (a subset of TRAIN_DATES)")
@@ -656,6 +686,8 @@ def main(argv=None) -> None:
     n.add_argument("--lr", type=float, default=3e-3)
     n.add_argument("--seed", type=int, default=0)
     n.add_argument("--threads", type=int, default=1)
+    n.add_argument("--part", choices=tuple(PARTS), default="left",
+                   help="scene columns the crops come from: left half (default) or both halves")
     n.add_argument("--tag", default=date.today().strftime("cnn-%Y%m%d"))
     n.add_argument("--out", help="default: the shipped water_cnn.onnx")
     m = sub.add_parser("ensemble", help="merge fitted water nets into one ONNX file (mean p)")
