@@ -1,17 +1,19 @@
-"""Fit the front/rear check shipped beside the detector (``weights/front-check.npz``).
+"""Fit the front/rear check shipped beside the detector (``weights/front-check.onnx``).
 
-Recipe (numpy + SciPy; a few minutes on 2 cores)::
+Recipe (torch at fit time only; about 10 min on 2 cores once the examples are cached)::
 
-    python scripts/train_front.py --fit-seeds 2000-2039 --eval-seeds 1000-1009 --gsd 0.5 0.8 \\
-        --workdir /tmp/front --out src/borderwatch/analysis/detect/weights/front-check.npz
+    python scripts/train_front.py --fit-seeds 2000-2039 --dev-seeds 2040-2049 --eval-seeds 1000-1009 \
+        --gsd 0.5 0.8 --version 3 --workdir /tmp/front \
+        --out src/borderwatch/analysis/detect/weights/front-check.onnx
 
 For each GSD it renders one image per synthetic crossing site and date
 (``train.synth_eval_set``), runs the bundled detector without a front check,
 pairs its detections with the labelled vehicles and samples each at its
-detected pose. The fit seeds were never used to train the detector or to tune
-anything else; the evaluation seeds are the detector's held-out seeds. Prints
-flips before and after, per class and GSD, and how well the probabilities are
-calibrated.
+detected pose (cached per seed and GSD in the workdir, keyed by the detector's
+name). The fit seeds were never used to train the detector or to tune anything
+else; the development seeds are for choosing the recipe; the evaluation seeds
+are the detector's held-out seeds, scored once. Prints flips before and after,
+per class and GSD, and how well the probabilities are calibrated.
 """
 
 from __future__ import annotations
@@ -32,13 +34,25 @@ def examples(detector, seeds, gsds, workdir: Path, log):
     from borderwatch.analysis.detect.train import synth_eval_set
 
     parts = []
+    tag = detector.name.replace("/", "_").replace("@", "-")
     for g in gsds:
         for s in seeds:
+            cache = workdir / "examples" / f"{tag}_{s}_{g}.npz"
+            if cache.is_file():
+                with np.load(cache) as z:
+                    parts.append(FrontExamples(*(z[f] for f in FIELDS)))
+                continue
             t = time.time()
             images = synth_eval_set([s], workdir / f"{s}_{g}", gsd_m=g)
-            parts.append(collect_front_examples(detector, images))
-            log(f"seed {s} at {g} m: {len(parts[-1].classes)} vehicles ({time.time() - t:.0f} s)")
+            ex = collect_front_examples(detector, images)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, **{f: getattr(ex, f) for f in FIELDS})
+            parts.append(ex)
+            log(f"seed {s} at {g} m: {len(ex.classes)} vehicles ({time.time() - t:.0f} s)")
     return FrontExamples.concat(parts)
+
+
+FIELDS = ("patches", "heading_conf", "classes", "error_deg", "gsd_m")
 
 
 def report(model, ex) -> list[str]:
@@ -61,18 +75,26 @@ def report(model, ex) -> list[str]:
     return rows
 
 
+def _seeds_or_none(text: str) -> list[int]:
+    return parse_seeds(text) if text.strip() else []
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit-seeds", type=parse_seeds, default=parse_seeds("2000-2039"))
-    ap.add_argument("--eval-seeds", type=parse_seeds, default=parse_seeds("1000-1009"))
+    ap.add_argument("--dev-seeds", type=_seeds_or_none, default=parse_seeds("2040-2049"), help="'' to skip")
+    ap.add_argument("--eval-seeds", type=_seeds_or_none, default=parse_seeds("1000-1009"), help="'' to skip")
     ap.add_argument("--gsd", type=float, nargs="+", default=[0.5, 0.8])
-    ap.add_argument("--l2", type=float, default=10.0)
-    ap.add_argument("--version", default="1")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--version", default="3")
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
 
-    from borderwatch.analysis.detect.front import fit_front_model
+    from borderwatch.analysis.detect.front_fit import fit_front_model
     from borderwatch.analysis.detect.runtime import Detector
 
     def log(msg: str) -> None:
@@ -80,12 +102,18 @@ def main(argv=None) -> int:
 
     det = Detector.load_default(front=None, threads=1)
     fit = examples(det, a.fit_seeds, a.gsd, a.workdir, log)
-    model = fit_front_model(fit.patches, fit.heading_conf, fit.classes, fit.front_right, version=a.version, l2=a.l2)
-    model.save(a.out)
-    log(f"wrote {a.out} ({len(fit.classes)} vehicles from seeds {a.fit_seeds[0]}-{a.fit_seeds[-1]})")
+    t = time.time()
+    extra = {"detector": det.name, "fit_seeds": [a.fit_seeds[0], a.fit_seeds[-1]], "gsd_m": a.gsd, "epochs": a.epochs,
+             "width": a.width, "seed": a.seed, "recipe": "scripts/train_front.py"}
+    model = fit_front_model(fit.patches, fit.heading_conf, fit.classes, fit.front_right, a.out, version=a.version,
+                            extra=extra, epochs=a.epochs, width=a.width, seed=a.seed, threads=a.threads, log=log)
+    log(f"wrote {a.out} ({len(fit.classes)} vehicles from seeds {a.fit_seeds[0]}-{a.fit_seeds[-1]}, "
+        f"{time.time() - t:.0f} s)")
     print("Fit set:\n" + "\n".join(report(model, fit)))
-    held = examples(det, a.eval_seeds, a.gsd, a.workdir, log)
-    print(f"\nHeld out (seeds {a.eval_seeds[0]}-{a.eval_seeds[-1]}, detector {det.name}):\n" + "\n".join(report(model, held)))
+    for name, seeds in (("Development", a.dev_seeds), ("Held out", a.eval_seeds)):
+        if seeds:
+            ex = examples(det, seeds, a.gsd, a.workdir, log)
+            print(f"\n{name} (seeds {seeds[0]}-{seeds[-1]}, detector {det.name}):\n" + "\n".join(report(model, ex)))
     return 0
 
 

@@ -13,8 +13,7 @@ from borderwatch.analysis.detect.front import (
     SAMPLES_ALONG,
     FrontModel,
     default_front_path,
-    fit_front_model,
-    front_features,
+    normalise_patches,
     vehicle_patch,
 )
 from borderwatch.analysis.detect.geometry import OrientedBox
@@ -52,12 +51,28 @@ def test_patch_puts_the_front_at_the_last_columns(heading):
     assert front > 200 and rear < 150
 
 
-def test_features_change_sign_when_the_vehicle_turns_round():
+def test_a_turned_vehicle_reads_as_the_patch_turned_round():
+    """What the network's oddness rests on: turning the box round turns the normalised patch round."""
     img, box = _car(40.0)
     turned = OrientedBox(box.cx, box.cy, box.length, box.width, 220.0)
-    f = front_features(np.stack([vehicle_patch(img, box), vehicle_patch(img, turned)]))
-    np.testing.assert_allclose(f[0], -f[1], atol=1e-3)
-    assert np.abs(f[0]).max() > 0.5
+    z = normalise_patches(np.stack([vehicle_patch(img, box), vehicle_patch(img, turned)]))
+    assert z.shape == (2, 4, SAMPLES_ACROSS, SAMPLES_ALONG)
+    np.testing.assert_allclose(z[0], z[1][:, ::-1, ::-1], atol=1e-3)
+    assert np.abs(z[0] - z[0][:, :, ::-1]).max() > 0.5  # the two ends differ
+
+
+def test_shipped_check_gives_a_turned_vehicle_the_opposite_answer():
+    """The image part of the logit changes sign when the vehicle is turned round; only the detector's
+    confidence term (a * heading_conf + b, what a patch with two equal ends gets) is shared."""
+    model = FrontModel.load_default()
+    img, box = _car(110.0, rng=np.random.default_rng(0))
+    turned = OrientedBox(box.cx, box.cy, box.length, box.width, 290.0)
+    flat = np.full((SAMPLES_ACROSS, SAMPLES_ALONG, 3), 80.0, np.float32)
+    hc = np.array([0.3, 0.3, 0.3])
+    z = model.logits(np.stack([vehicle_patch(img, box), vehicle_patch(img, turned), flat]), hc)
+    assert z.shape == (3, len(model.classes))
+    np.testing.assert_allclose(z[0] + z[1], 2 * z[2], atol=2e-3)
+    assert np.abs(z[0] - z[2]).max() > 0.1
 
 
 def _examples(n: int, seed: int):
@@ -75,21 +90,22 @@ def _examples(n: int, seed: int):
     return np.stack(patches), np.array(conf), np.array(right)
 
 
-def test_fitted_model_finds_the_front_on_new_vehicles():
-    x, conf, right = _examples(200, 1)
-    model = fit_front_model(x, conf, ["small_vehicle"] * len(x), right, version="t", hidden=4, l2=1.0)
+def test_fitted_check_finds_the_front_on_new_vehicles_and_turns_them_round(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from borderwatch.analysis.detect.front_fit import fit_front_model
+
+    x, conf, right = _examples(300, 1)
+    model = fit_front_model(x, conf, ["small_vehicle"] * len(x), right, tmp_path / "f.onnx", version="t",
+                            epochs=12, width=8)
+    assert model.version == "t" and model.classes == ["small_vehicle"]
     xt, conft, rightt = _examples(100, 2)
     p = model.probability(xt, conft, ["small_vehicle"] * len(xt))
     assert np.mean((p >= 0.5) == rightt) >= 0.95
     # a class it has no weights for is left alone
     assert np.isnan(model.probability(xt[:2], conft[:2], ["heavy_equipment"] * 2)).all()
 
-
-def test_check_turns_a_vehicle_round_and_reports_a_probability(tmp_path):
-    x, conf, right = _examples(200, 3)
-    model = fit_front_model(x, conf, ["small_vehicle"] * len(x), right, version="t", hidden=4, l2=1.0)
-    model.save(tmp_path / "f.npz")
-    model = FrontModel.load(tmp_path / "f.npz")
+    model = FrontModel.load(tmp_path / "f.onnx")
     img, box = _car(70.0)
     backwards = OrientedBox(box.cx, box.cy, box.length, box.width, 250.0)
     dets = [ModelDetection(backwards, 0.9, "small_vehicle", None, True, 0.3),
@@ -102,22 +118,23 @@ def test_check_turns_a_vehicle_round_and_reports_a_probability(tmp_path):
 
 
 def test_bad_front_files_are_refused(tmp_path):
-    bad = tmp_path / "bad.npz"
-    bad.write_bytes(b"not numpy")
-    with pytest.raises(InputError, match="bad.npz"):
+    with pytest.raises(InputError, match="front-check model file not found"):
+        FrontModel.load(tmp_path / "missing.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(InputError, match="bad.onnx.*not a loadable front-check model"):
         FrontModel.load(bad)
-    short = tmp_path / "short.npz"
-    np.savez(short, version=np.array("x"), U_small_vehicle=np.zeros((4, 5)), v_small_vehicle=np.zeros(4),
-             ab_small_vehicle=np.zeros(2))
-    with pytest.raises(InputError, match="short.npz.*small_vehicle"):
-        FrontModel.load(short)
+    from borderwatch.analysis.detect.runtime import default_model_path
+
+    with pytest.raises(InputError, match="not a borderwatch front check"):
+        FrontModel.load(default_model_path())
 
 
 def test_bundled_detector_runs_the_shipped_front_check():
     assert default_front_path().is_file()
     det = Detector.load_default()
     assert det.front is not None and "+front-" in det.name
-    assert set(det.front.nets) == {"small_vehicle", "large_vehicle", "heavy_equipment"}
+    assert set(det.front.classes) == {"small_vehicle", "large_vehicle", "heavy_equipment"}
     assert Detector.load_default(front=None).front is None
 
 

@@ -4,21 +4,24 @@ The detector reads the front from 1 m cells; on a 9 x 4 px car it swaps front
 and rear about a third of the time, and the import/export share of a site is
 built from those fronts. This check samples the vehicle along its own axis
 (a fixed number of points per vehicle length, so the same weights serve every
-GSD) and compares the half ahead of the centre with the half behind it: a car's
-windscreen and bonnet against its roof and boot, a truck's cab against its box.
+GSD) and looks at both ends: a car's windscreen and bonnet against its roof and
+boot, a truck's cab against its box.
 
-A small network per class (one hidden layer of 16, odd in the features so it
-cannot prefer an end for any reason but what the ends look like) turns that
-difference, plus the detector's own heading confidence, into the probability
-that the detector's front is right.
+A small convolutional network (:class:`~.model.FrontCheckNet`, one output
+column per class) built to be odd: its image part changes sign when the
+vehicle is turned round, so it cannot prefer an end for any reason but what the
+ends look like. With the detector's own heading confidence it gives the
+probability that the detector's front is right.
 A detection below 0.5 is turned round, and ``heading_conf`` becomes the
 probability that the front it now has is right (0.5 = a guess, 1 = sure).
-The weights are fitted by ``scripts/train_front.py`` on held-apart synthetic
-worlds; they are about 100 kB of numpy, shipped beside the detector.
+The weights are fitted by ``scripts/train_front.py`` (:mod:`.front_fit`, torch)
+on held-apart synthetic worlds and shipped as a small ONNX file beside the
+detector; running it needs onnxruntime only.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -31,10 +34,11 @@ from borderwatch.errors import InputError
 
 from .geometry import OrientedBox
 
-__all__ = ["FrontExamples", "FrontModel", "FrontNet", "collect_front_examples", "default_front_path", "fit_front_model",
-           "front_features", "vehicle_patch"]
+__all__ = ["FORMAT", "FrontExamples", "FrontModel", "collect_front_examples", "default_front_path", "normalise_patches",
+           "vehicle_patch"]
 
-DEFAULT_FRONT_MODEL = "front-check.npz"
+FORMAT = "borderwatch-front/1"
+DEFAULT_FRONT_MODEL = "front-check.onnx"
 #: samples along (rear to front) and across (left to right) each vehicle
 SAMPLES_ALONG, SAMPLES_ACROSS = 24, 12
 #: half the sampled extent, in vehicle lengths and widths (a margin of ground around the body)
@@ -73,92 +77,68 @@ def vehicle_patch(image: np.ndarray, box: OrientedBox) -> np.ndarray:
                           borderMode=cv2.BORDER_REFLECT)
 
 
-def front_features(patches: np.ndarray) -> np.ndarray:
-    """(N, F) front-minus-rear differences of contrast-normalised patches (N, across, along, 3).
+def normalise_patches(patches: np.ndarray) -> np.ndarray:
+    """(N, 4, across, along) float32: what the check's network reads from (N, across, along, 3) patches.
 
-    Each patch is normalised by its own mean and spread per band (plus grey),
-    made symmetric left/right (the sun and the driver's side are not the
-    front), and the rear half, mirrored, is subtracted from the front half.
+    RGB plus grey, each normalised by the patch's own mean and spread (the 4
+    keeps flat patches from being blown up), so brightness and contrast of a
+    scene do not decide the front; the network sees only shapes.
     """
     p = np.asarray(patches, np.float32)
     z = np.concatenate([p, p.mean(axis=3, keepdims=True)], axis=3)
     z = (z - z.mean(axis=(1, 2), keepdims=True)) / (z.std(axis=(1, 2), keepdims=True) + 4.0)
-    z = 0.5 * (z + z[:, ::-1])
-    d = z - z[:, :, ::-1]
-    return d[:, :, SAMPLES_ALONG // 2:].reshape(len(p), -1)
+    return np.ascontiguousarray(z.transpose(0, 3, 1, 2), dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class FrontNet:
-    """One class's check: z = v . tanh(U d) + a * heading_conf + b, with d the front-minus-rear features.
+class FrontModel:
+    """The shipped front check (``weights/front-check.onnx``): :class:`~.model.FrontCheckNet` in ONNX.
 
-    tanh is odd and the hidden layer has no bias, so the feature part changes
-    sign when the vehicle is turned round: the check cannot prefer an end for
-    any reason but what the two ends look like.
+    The file's ``borderwatch.*`` metadata give its format, version and the
+    classes of its output columns; onnxruntime runs it on one thread (a few
+    hundred vehicles a tile cost well under a millisecond).
     """
 
-    hidden: np.ndarray  # U, (H, F)
-    out: np.ndarray  # v, (H,)
-    conf_weight: float  # a
-    bias: float  # b: how often the detector's own front is right
+    def __init__(self, path: str | Path):
+        from borderwatch.onnxrt import cpu_session
 
-    def logit(self, features: np.ndarray, heading_conf: np.ndarray) -> np.ndarray:
-        return np.tanh(features @ self.hidden.T) @ self.out + self.conf_weight * heading_conf + self.bias
-
-
-def _n_features() -> int:
-    return front_features(np.zeros((1, SAMPLES_ACROSS, SAMPLES_ALONG, 3), np.float32)).shape[1]
-
-
-@dataclass(frozen=True)
-class FrontModel:
-    """Per-class :class:`FrontNet` checks, as shipped in ``weights/front-check.npz``."""
-
-    version: str
-    nets: dict[str, FrontNet]
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(self.path, "front-check model file not found")
+        self.session = cpu_session(self.path, 1, what="front-check model")
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get("borderwatch.format") != FORMAT:
+            raise InputError(self.path, f"not a borderwatch front check (format {meta.get('borderwatch.format')!r}, "
+                                        f"expected {FORMAT!r})")
+        self.version: str = meta.get("borderwatch.version", "unknown")
+        self.classes: list[str] = json.loads(meta.get("borderwatch.classes", "[]"))
+        shape = self.session.get_inputs()[0].shape
+        if not self.classes or list(shape[1:]) != [4, SAMPLES_ACROSS, SAMPLES_ALONG]:
+            raise InputError(self.path, f"front-check input must be (N, 4, {SAMPLES_ACROSS}, {SAMPLES_ALONG}) with "
+                                        f"classes named in its metadata; got {shape} and {self.classes}")
 
     @classmethod
     def load(cls, path: str | Path) -> FrontModel:
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                version = str(z["version"])
-                names = sorted(str(k)[2:] for k in z.files if str(k).startswith("U_"))
-                nets = {c: FrontNet(np.asarray(z[f"U_{c}"], np.float64), np.asarray(z[f"v_{c}"], np.float64),
-                                    float(z[f"ab_{c}"][0]), float(z[f"ab_{c}"][1])) for c in names}
-        except (OSError, ValueError, KeyError, IndexError) as e:
-            raise InputError(path, f"not a front-check model: {e}") from None
-        n = _n_features()
-        bad = [c for c, net in nets.items()
-               if net.hidden.ndim != 2 or net.hidden.shape[1] != n or net.out.shape != (net.hidden.shape[0],)]
-        if not nets or bad:
-            raise InputError(path, f"front-check weights must be (H, {n}) and (H,) per class; wrong for {bad or 'all'}")
-        return cls(version, nets)
+        return cls(path)
 
     @classmethod
     def load_default(cls) -> FrontModel:
-        return cls.load(default_front_path())
+        return cls(default_front_path())
 
-    def save(self, path: str | Path) -> None:
-        arrays: dict[str, np.ndarray] = {"version": np.array(self.version)}
-        for c, net in self.nets.items():
-            arrays[f"U_{c}"] = net.hidden.astype(np.float32)
-            arrays[f"v_{c}"] = net.out.astype(np.float32)
-            arrays[f"ab_{c}"] = np.array([net.conf_weight, net.bias], np.float32)
-        np.savez_compressed(Path(path), **arrays)
+    def logits(self, patches: np.ndarray, heading_conf: np.ndarray) -> np.ndarray:
+        """(N, classes) logits that the detector's front is right, one column per class."""
+        if not len(patches):
+            return np.zeros((0, len(self.classes)), np.float32)
+        feeds = {"patches": normalise_patches(patches), "heading_conf": np.asarray(heading_conf, np.float32)}
+        return self.session.run(None, feeds)[0]
 
     def probability(self, patches: np.ndarray, heading_conf: np.ndarray, classes: Sequence[str]) -> np.ndarray:
         """P(the detector's front is right) per vehicle; NaN for a class without a check."""
         out = np.full(len(classes), np.nan)
-        if not len(classes):
-            return out
-        f = front_features(patches).astype(np.float64)
-        hc = np.asarray(heading_conf, np.float64)
-        cls_arr = np.asarray(classes)
-        for c, net in self.nets.items():
-            k = cls_arr == c
-            if k.any():
-                out[k] = 1.0 / (1.0 + np.exp(-net.logit(f[k], hc[k])))
+        col = np.array([self.classes.index(c) if c in self.classes else -1 for c in classes], int)
+        known = np.nonzero(col >= 0)[0]
+        if len(known):
+            z = self.logits(np.asarray(patches)[known], np.asarray(heading_conf, np.float32)[known])
+            out[known] = 1.0 / (1.0 + np.exp(-z[np.arange(len(known)), col[known]].astype(np.float64)))
         return out
 
     def check(self, image: np.ndarray, dets: list) -> list:
@@ -182,61 +162,6 @@ class FrontModel:
                 box = replace(box, angle_deg=(box.angle_deg + 180.0) % 360.0)
             out.append(replace(d, box=box, heading_conf=round(float(max(pk, 1.0 - pk)), 4)))
         return out
-
-
-def _fit_net(f: np.ndarray, hc: np.ndarray, sign: np.ndarray, hidden: int, l2: float, seed: int) -> FrontNet:
-    """L-BFGS (SciPy) on the logistic loss with an L2 penalty on U and v."""
-    from scipy.optimize import minimize
-
-    n_f = f.shape[1]
-    n_u = hidden * n_f
-
-    def loss(t):
-        u, v, a, b = t[:n_u].reshape(hidden, n_f), t[n_u:n_u + hidden], t[-2], t[-1]
-        act = np.tanh(f @ u.T)
-        m = sign * (act @ v + a * hc + b)
-        gz = -sign / (1.0 + np.exp(m))
-        g_act = np.outer(gz, v) * (1.0 - act ** 2)
-        value = np.logaddexp(0.0, -m).sum() + 0.5 * l2 * ((u ** 2).sum() + (v ** 2).sum())
-        grad = np.concatenate([(g_act.T @ f + l2 * u).ravel(), act.T @ gz + l2 * v, [gz @ hc, gz.sum()]])
-        return value, grad
-
-    rng = np.random.default_rng(seed)
-    t0 = np.concatenate([rng.normal(0.0, 0.05, n_u), rng.normal(0.0, 0.1, hidden), [0.0, 0.0]])
-    t = minimize(loss, t0, jac=True, method="L-BFGS-B", options={"maxiter": 1500}).x
-    return FrontNet(t[:n_u].reshape(hidden, n_f), t[n_u:n_u + hidden], float(t[-2]), float(t[-1]))
-
-
-def fit_front_model(
-    patches: np.ndarray,
-    heading_conf: np.ndarray,
-    classes: Sequence[str],
-    front_right: np.ndarray,
-    *,
-    version: str,
-    hidden: int = 16,
-    l2: float = 10.0,
-    seed: int = 0,
-    max_per_class: int = 8000,
-) -> FrontModel:
-    """Fit one :class:`FrontNet` per class.
-
-    ``front_right``: whether the detector's front was right for each vehicle
-    (from labels with a known front). A class with more than ``max_per_class``
-    examples (trucks: several times the cars) is fitted on a random subset.
-    """
-    f = front_features(patches).astype(np.float64)
-    hc = np.asarray(heading_conf, np.float64)
-    sign = np.where(np.asarray(front_right, bool), 1.0, -1.0)
-    cls_arr = np.asarray(classes)
-    rng = np.random.default_rng(seed)
-    nets = {}
-    for c in sorted(set(cls_arr.tolist())):
-        k = np.nonzero(cls_arr == c)[0]
-        if len(k) > max_per_class:
-            k = np.sort(rng.choice(k, max_per_class, replace=False))
-        nets[c] = _fit_net(f[k], hc[k], sign[k], hidden, l2, seed)
-    return FrontModel(version, nets)
 
 
 @dataclass

@@ -26,7 +26,8 @@ from torch import nn
 from .classmap import CLASSES  # noqa: F401
 from .modelspec import MODEL_GSD_M, STRIDE, SUBCLASS_PARENT, SUBCLASSES
 
-__all__ = ["MODEL_GSD_M", "STRIDE", "SUBCLASSES", "SUBCLASS_PARENT", "OrientedCenterNet", "load_compatible"]
+__all__ = ["MODEL_GSD_M", "STRIDE", "SUBCLASSES", "SUBCLASS_PARENT", "FrontCheckNet", "OrientedCenterNet", "ScreenNet",
+           "load_compatible"]
 
 
 
@@ -139,3 +140,36 @@ class ScreenNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body((x - 110.0) / 60.0)
+
+
+class FrontCheckNet(nn.Module):
+    """The front check (:mod:`.front`): is the detector's front of each vehicle the right end?
+
+    Input: ``patches`` (N, 4, across, along) float32, each vehicle sampled in its
+    own frame from rear to front and contrast-normalised
+    (:func:`.front.normalise_patches`), and ``heading_conf`` (N,), the
+    detector's own confidence. Output: (N, classes) logits, one column per
+    class (each detection reads its own class's column).
+
+    A small conv trunk ``f`` reads the patch; the logit is
+    ``f(x) - f(x turned round) + a * heading_conf + b``, with the patch first
+    made symmetric left/right. So the image part changes sign exactly when the
+    vehicle is turned round: the check cannot prefer an end for any reason but
+    what the two ends look like, and the sun or the driver's side cannot
+    decide it. Unlike the one-layer network it replaces it sees where in the
+    body a windscreen or a cab lies, not just front-minus-rear differences.
+    """
+
+    def __init__(self, n_classes: int, across: int, along: int, width: int = 16):
+        super().__init__()
+        c = width
+        self.trunk = nn.Sequential(
+            nn.Conv2d(4, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.2),
+            nn.Linear(2 * c * (across // 4) * (along // 4), n_classes))
+        self.conf_weight = nn.Parameter(torch.zeros(n_classes))
+        self.bias = nn.Parameter(torch.zeros(n_classes))
+
+    def forward(self, patches: torch.Tensor, heading_conf: torch.Tensor) -> torch.Tensor:
+        x = 0.5 * (patches + patches.flip(2))
+        return self.trunk(x) - self.trunk(x.flip(3)) + heading_conf[:, None] * self.conf_weight + self.bias

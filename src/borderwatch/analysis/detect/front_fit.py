@@ -1,0 +1,121 @@
+"""Fit and export the front check (:class:`~.model.FrontCheckNet`); training only, imports torch.
+
+The examples are detections paired with labelled vehicles whose front is known
+(:func:`.front.collect_front_examples`), sampled at the *detected* pose, so the
+check learns the detector's real box errors. One network serves all classes
+(a shared trunk, one output column per class); each example's loss reads its
+own class's column, and the most common class is subsampled so that trucks do
+not drown the cars, whose fronts are the hard part.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .front import FORMAT, SAMPLES_ACROSS, SAMPLES_ALONG, FrontModel, normalise_patches
+
+__all__ = ["export_front", "fit_front_model", "fit_front_net"]
+
+
+def fit_front_net(
+    patches: np.ndarray,
+    heading_conf: np.ndarray,
+    classes: Sequence[str],
+    front_right: np.ndarray,
+    *,
+    epochs: int = 30,
+    width: int = 16,
+    seed: int = 0,
+    max_per_class: int = 16000,
+    threads: int = 1,
+    log: Callable[[str], None] | None = None,
+):
+    """A trained :class:`~.model.FrontCheckNet` (eval mode) and its class order.
+
+    AdamW with a one-cycle schedule, batches of 256, dropout 0.2 and a random
+    brightness gain as augmentation; ``front_right`` says for each example
+    whether the detector's front was right.
+    """
+    import torch
+    from torch import nn
+
+    from .model import FrontCheckNet
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(seed)
+    cls_arr = np.asarray(classes, str)
+    names = sorted(set(cls_arr.tolist()))
+    keep = []
+    for c in names:
+        k = np.nonzero(cls_arr == c)[0]
+        keep.append(np.sort(rng.choice(k, max_per_class, replace=False)) if len(k) > max_per_class else k)
+    idx = np.concatenate(keep)
+    x = torch.from_numpy(normalise_patches(np.asarray(patches)[idx]))
+    hc = torch.from_numpy(np.asarray(heading_conf, np.float32)[idx])
+    col = torch.from_numpy(np.array([names.index(c) for c in cls_arr[idx]], np.int64))
+    y = torch.from_numpy(np.asarray(front_right, np.float32)[idx])
+    net = FrontCheckNet(len(names), SAMPLES_ACROSS, SAMPLES_ALONG, width)
+    n, bs = len(idx), 256
+    opt = torch.optim.AdamW(net.parameters(), 2e-3, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * ((n + bs - 1) // bs))
+    t0 = time.time()
+    for ep in range(epochs):
+        net.train()
+        perm = torch.from_numpy(rng.permutation(n))
+        total = 0.0
+        for i in range(0, n, bs):
+            k = perm[i:i + bs]
+            gain = 1.0 + 0.1 * torch.randn(len(k), 1, 1, 1)
+            z = net(x[k] * gain, hc[k]).gather(1, col[k][:, None])[:, 0]
+            loss = nn.functional.binary_cross_entropy_with_logits(z, y[k])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(k)
+        if log:
+            log(f"  epoch {ep + 1}/{epochs} loss {total / n:.4f} ({time.time() - t0:.0f} s)")
+    return net.eval(), names
+
+
+def export_front(net, classes: Sequence[str], path: str | Path, *, version: str, extra: dict | None = None,
+                 opset: int = 17) -> Path:
+    """Write the check to one ONNX file with ``borderwatch.*`` metadata (format, version, classes)."""
+    import torch
+
+    from borderwatch.onnxrt import write_metadata
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net.eval(), (torch.zeros(2, 4, SAMPLES_ACROSS, SAMPLES_ALONG), torch.zeros(2)), str(path),
+                          input_names=["patches", "heading_conf"], output_names=["logits"],
+                          dynamic_axes={"patches": {0: "n"}, "heading_conf": {0: "n"}, "logits": {0: "n"}},
+                          opset_version=opset, dynamo=False)
+    write_metadata(path, {"borderwatch.format": FORMAT, "borderwatch.version": version},
+                   {"classes": list(classes), **(extra or {})})
+    return path
+
+
+def fit_front_model(
+    patches: np.ndarray,
+    heading_conf: np.ndarray,
+    classes: Sequence[str],
+    front_right: np.ndarray,
+    path: str | Path,
+    *,
+    version: str,
+    extra: dict | None = None,
+    **fit_kw,
+) -> FrontModel:
+    """Fit (:func:`fit_front_net`), export to ``path`` and load it back as the runtime check."""
+    net, names = fit_front_net(patches, heading_conf, classes, front_right, **fit_kw)
+    export_front(net, names, path, version=version, extra=extra)
+    return FrontModel.load(path)
