@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from borderwatch.analysis.detect.front import Lane, fronts_in_lanes
 from borderwatch.analysis.detect.geometry import OrientedBox
-from borderwatch.analysis.detect.kit import KIT_AIS_GSD_M, MUNICH_ROAD_LANES
+from borderwatch.analysis.detect.lanes import MUNICH_ROAD, Lane, fronts_in_lanes
 from borderwatch.analysis.detect.runtime import Detector, ModelDetection
 
 DATA = Path(__file__).parent / "data" / "kit_fronts"
@@ -20,9 +18,7 @@ STRIP_TOP, STRIP_GSD = 150.0, 0.5
 
 
 def _strip_lanes(gsd: float) -> list[Lane]:
-    f = KIT_AIS_GSD_M / gsd
-    return [replace(lane, box=(lane.box[0] * f, (lane.box[1] - STRIP_TOP) * f, lane.box[2] * f,
-                               (lane.box[3] - STRIP_TOP) * f)) for lane in MUNICH_ROAD_LANES]
+    return [lane.scaled(MUNICH_ROAD.gsd_m / gsd, dy=STRIP_TOP) for lane in MUNICH_ROAD.lanes]
 
 
 def _balanced(detector: Detector, gsd: float) -> tuple[float, dict[str, float]]:
@@ -34,7 +30,7 @@ def _balanced(detector: Detector, gsd: float) -> tuple[float, dict[str, float]]:
             rgb = cv2.resize(rgb, (round(rgb.shape[1] * k), round(rgb.shape[0] * k)), interpolation=cv2.INTER_AREA)
         rows += fronts_in_lanes(detector.detect_array(rgb, gsd), _strip_lanes(gsd))
     per_lane = {lane.name: float(np.mean([ok for name, ok, _ in rows if name == lane.name]))
-                for lane in MUNICH_ROAD_LANES}
+                for lane in MUNICH_ROAD.lanes}
     assert sum(name == "eastbound" for name, _, _ in rows) >= 20 and len(rows) >= 100
     return float(np.mean(list(per_lane.values()))), per_lane
 
@@ -57,3 +53,8 @@ def test_only_cars_along_a_lane_are_scored():
             ModelDetection(OrientedBox(70, 10, 9, 4, 90.0), 0.9, "large_vehicle", None, True, 0.9),   # not a car
             ModelDetection(OrientedBox(70, 40, 9, 4, 90.0), 0.9, "small_vehicle", None, True, 0.9)]   # outside
     assert fronts_in_lanes(dets, [lane]) == [("east", True, 0.8), ("east", False, 0.7)]
+
+
+def test_a_lane_follows_a_crop_and_a_resize():
+    lane = Lane("west", (100.0, 200.0, 300.0, 260.0), 270.0)
+    assert lane.scaled(0.5, dy=150.0) == Lane("west", (50.0, 25.0, 150.0, 55.0), 270.0)

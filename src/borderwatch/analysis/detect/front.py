@@ -34,8 +34,8 @@ from borderwatch.errors import InputError
 
 from .geometry import OrientedBox
 
-__all__ = ["FORMAT", "FrontExamples", "FrontModel", "Lane", "collect_front_examples", "default_front_path",
-           "fronts_in_lanes", "normalise_patches", "vehicle_patch"]
+__all__ = ["FORMAT", "FrontExamples", "FrontModel", "collect_front_examples", "default_front_path", "normalise_patches",
+           "vehicle_patch"]
 
 FORMAT = "borderwatch-front/1"
 DEFAULT_FRONT_MODEL = "front-check.onnx"
@@ -229,40 +229,3 @@ def collect_front_examples(detector, images, *, read=None) -> FrontExamples:
     return FrontExamples(np.array(patches, np.float32).reshape(-1, SAMPLES_ACROSS, SAMPLES_ALONG, 3),
                          np.array(conf, float), np.array(classes, str), np.array(err, float), np.array(gsd, float))
 
-
-@dataclass(frozen=True)
-class Lane:
-    """A stretch of road where all traffic faces one way (one carriageway of a divided road).
-
-    Real aerial labels have no fronts; the vehicles in such a lane do, by the
-    rules of the road. That is how the check is measured on real pixels.
-    """
-
-    name: str
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in the image's pixels
-    heading_deg: float  # where the traffic faces, clockwise from up
-
-
-def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[str] = ("small_vehicle",),
-                    max_axis_deg: float = 30.0) -> list[tuple[str, bool, float]]:
-    """(lane name, front right, heading_conf) for each detection of ``classes`` centred in a lane.
-
-    Only vehicles whose axis runs along the lane (within ``max_axis_deg``) are
-    scored: one standing across it is turning or parked, and its front is not
-    known.
-    """
-    from .geometry import angle_diff
-
-    out = []
-    for d in dets:
-        if d.cls not in classes:
-            continue
-        for lane in lanes:
-            x0, y0, x1, y1 = lane.box
-            if not (x0 <= d.box.cx <= x1 and y0 <= d.box.cy <= y1):
-                continue
-            err = float(angle_diff(d.box.angle_deg, lane.heading_deg))
-            if min(err, 180.0 - err) <= max_axis_deg:
-                out.append((lane.name, err < 90.0, float(d.heading_conf)))
-            break
-    return out

@@ -23,24 +23,12 @@ from typing import Any
 from borderwatch.errors import InputError
 
 from .classmap import ClassMap
-from .front import Lane
 from .labels import LabelledImage, read_yolo
 
-__all__ = ["KIT_AIS_GSD_M", "KIT_AIS_NAMES", "MUNICH_ROAD_FRAMES", "MUNICH_ROAD_LANES", "SequenceSplit", "load_kit_ais",
-           "sequence_key", "split_by_sequence"]
+__all__ = ["KIT_AIS_GSD_M", "KIT_AIS_NAMES", "SequenceSplit", "load_kit_ais", "sequence_key", "split_by_sequence"]
 
 KIT_AIS_NAMES: tuple[str, ...] = ("car", "truck", "bus", "minibus", "cyclist")
 KIT_AIS_GSD_M = 0.13
-
-#: Frames of one flight line over a divided road (1764 x 430 px, nearly the same footprint) and its two
-#: carriageways in those frames' pixels. Traffic keeps right in Germany, so every car in the northern
-#: carriageway faces west (the queue at the junction and the row parked along its kerb) and every car in
-#: the southern one east. The labels have no fronts; these lanes give real fronts to measure the front
-#: check on (``scripts/evaluate_real_fronts.py``). The detector's boxes were trained on these frames,
-#: its headings were not (KIT labels have none), and the front check never saw KIT.
-MUNICH_ROAD_FRAMES = tuple(f"MOS{n}" for n in range(155, 180))
-MUNICH_ROAD_LANES = (Lane("westbound", (330.0, 190.0, 1150.0, 268.0), 270.0),
-                     Lane("eastbound", (330.0, 272.0, 1764.0, 332.0), 90.0))
 
 _KEY = re.compile(r"^(.*?)(\d+)$")
 
