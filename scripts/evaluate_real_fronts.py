@@ -1,6 +1,6 @@
 """How often the detector's fronts are right on real cars: lanes of divided roads in Munich and Minsk.
 
-    python scripts/evaluate_real_fronts.py [--kit KIT_AIS_DIR] [--minsk MINSK_DRONE_DIR] [--gsd 0.5 0.8]
+    python scripts/evaluate_real_fronts.py [--kit KIT_AIS_DIR] [--minsk MINSK_DRONE_DIR] [--gsd 0.5 0.8] [--front F]
 
 Real aerial labels have no fronts, but the traffic on one carriageway of a
 divided road faces one way (``borderwatch.analysis.detect.lanes``: KIT AIS
@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     ap.add_argument("--kit", type=Path, help="folder with the KIT AIS MOS*.png frames")
     ap.add_argument("--minsk", type=Path, help="folder with the Minsk drone DJI_*.jpg frames")
     ap.add_argument("--gsd", type=float, nargs="+", default=[0.5, 0.8])
+    ap.add_argument("--front", type=Path, help="a front-check file to score instead of the shipped one")
     a = ap.parse_args(argv)
 
     from borderwatch.analysis.detect.lanes import MINSK_JUNCTION, MUNICH_ROAD
@@ -59,7 +60,8 @@ def main(argv=None) -> int:
     scenes = [(sc, d) for sc, d in ((MUNICH_ROAD, a.kit), (MINSK_JUNCTION, a.minsk)) if d is not None]
     if not scenes:
         ap.error("give --kit and/or --minsk")
-    detectors = {"network alone": Detector.load_default(front=None), "with the front check": Detector.load_default()}
+    checked = Detector.load_default(front=a.front) if a.front else Detector.load_default()
+    detectors = {"network alone": Detector.load_default(front=None), "with the front check": checked}
     print(f"detector {detectors['with the front check'].name}")
     print("| scene | GSD | fronts from | cars scored | westbound right | eastbound right | balanced |"
           " mean confidence vs share right |")

@@ -211,10 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         world_dates = dates + ([third] if third else [])
         if any(s >= HELD_OUT_FROM for s in seeds):
             log(f"note: seeds >= {HELD_OUT_FROM} are held out: report them, do not tune on them")
-        try:
-            from borderwatch.sites import update_register  # noqa: F401
-        except ImportError:
-            raise InputError("borderwatch.sites", "update_register is not available yet") from None
 
         runs = []
         for seed in seeds:

@@ -105,7 +105,7 @@ def test_dota_bad_lines_name_file_and_line(tmp_path, png, line, match):
     (tmp_path / "P.txt").write_text("gsd:null\n10 10 20 10 20 15 10 15 car 0\n" + line)
     with pytest.raises(InputError, match=match) as e:
         read_dota(tmp_path / "P.txt")
-    assert f"P.txt:3:" in str(e.value)
+    assert "P.txt:3:" in str(e.value)
 
 
 def test_dota_skip_invalid_warns(tmp_path, png):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from borderwatch.analysis.detect import OrientedBox, angle_diff
+from borderwatch.analysis.detect import OrientedBox
 from borderwatch.analysis.detect.train import Sample, make_chip, make_targets, warp_boxes, _affine
 
 

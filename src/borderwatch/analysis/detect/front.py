@@ -8,7 +8,7 @@ GSD) and looks at both ends: a car's windscreen and bonnet against its roof and
 boot, a truck's cab against its box.
 
 A small convolutional network (:class:`~.model.FrontCheckNet`, one output
-column per class) built to be odd: its image part changes sign when the
+column per class; the shipped file is the mean of three fits) built to be odd: its image part changes sign when the
 vehicle is turned round, so it cannot prefer an end for any reason but what the
 ends look like. With the detector's own heading confidence it gives the
 probability that the detector's front is right.

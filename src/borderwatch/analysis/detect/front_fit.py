@@ -112,10 +112,19 @@ def fit_front_model(
     path: str | Path,
     *,
     version: str,
+    members: int = 1,
+    seed: int = 0,
     extra: dict | None = None,
     **fit_kw,
 ) -> FrontModel:
-    """Fit (:func:`fit_front_net`), export to ``path`` and load it back as the runtime check."""
-    net, names = fit_front_net(patches, heading_conf, classes, front_right, **fit_kw)
-    export_front(net, names, path, version=version, extra=extra)
+    """Fit (:func:`fit_front_net`; ``members`` > 1: that many seeds from ``seed``, their mean logit in one
+    :class:`~.model.FrontCheckEnsemble`), export to ``path`` and load it back as the runtime check."""
+    from .model import FrontCheckEnsemble
+
+    nets = []
+    for k in range(members):
+        net, names = fit_front_net(patches, heading_conf, classes, front_right, seed=seed + k, **fit_kw)
+        nets.append(net)
+    model = nets[0] if members == 1 else FrontCheckEnsemble(nets).eval()
+    export_front(model, names, path, version=version, extra=extra)
     return FrontModel.load(path)
