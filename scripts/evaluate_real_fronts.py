@@ -23,28 +23,6 @@ import cv2
 import numpy as np
 
 
-def lane_fronts(detector, rgb: np.ndarray, source_gsd: float, gsd: float, lanes):
-    """(lane, right, heading_conf) for the cars of ``lanes`` (source pixels) found at ``gsd``."""
-    from borderwatch.analysis.detect.lanes import fronts_in_lanes
-
-    f = source_gsd / gsd
-    small = cv2.resize(rgb, (round(rgb.shape[1] * f), round(rgb.shape[0] * f)), interpolation=cv2.INTER_AREA)
-    return fronts_in_lanes(detector.detect_array(small, gsd), [lane.scaled(f) for lane in lanes])
-
-
-def summary(rows) -> dict:
-    """Share right per lane direction, their mean (balanced) and the mean stated confidence."""
-    out: dict = {"n": len(rows)}
-    names = sorted({name for name, _, _ in rows})
-    for name in names:
-        ok = [r for n, r, _ in rows if n == name]
-        out[name] = (float(np.mean(ok)), len(ok))
-    out["balanced"] = float(np.mean([out[n][0] for n in names])) if names else float("nan")
-    out["right"] = float(np.mean([r for _, r, _ in rows])) if rows else float("nan")
-    out["confidence"] = float(np.mean([c for _, _, c in rows])) if rows else float("nan")
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kit", type=Path, help="folder with the KIT AIS MOS*.png frames")
@@ -53,7 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--front", type=Path, help="a front-check file to score instead of the shipped one")
     a = ap.parse_args(argv)
 
-    from borderwatch.analysis.detect.lanes import MINSK_JUNCTION, MUNICH_ROAD
+    from borderwatch.analysis.detect.lanes import MINSK_JUNCTION, MUNICH_ROAD, frame_fronts, summarise_fronts
     from borderwatch.analysis.detect.runtime import Detector
     from borderwatch.errors import InputError
 
@@ -80,8 +58,8 @@ def main(argv=None) -> int:
             images.append(np.ascontiguousarray(bgr[:, :, ::-1]))
         for g in a.gsd:
             for label, det in detectors.items():
-                rows = [r for rgb in images for r in lane_fronts(det, rgb, scene.gsd_m, g, scene.lanes)]
-                s = summary(rows)
+                rows = [r for rgb in images for r in frame_fronts(det, rgb, scene.gsd_m, g, scene.lanes)]
+                s = summarise_fronts(rows)
                 w, e = s.get("westbound", (float("nan"), 0)), s.get("eastbound", (float("nan"), 0))
                 print(f"| {scene.name} | {g} m | {label} | {s['n']} | {w[0]:.2f} ({w[1]}) | {e[0]:.2f} ({e[1]}) |"
                       f" {s['balanced']:.2f} | {s['confidence']:.2f} vs {s['right']:.2f} |")

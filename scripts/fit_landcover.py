@@ -474,12 +474,12 @@ def _export_cnn(net, tag, meta, out: Path) -> None:
     in the file's metadata, as cnn.load_cnn reads it."""
     import torch
 
-    from borderwatch.onnxrt import write_metadata
     from borderwatch.analysis.landcover.cnn import FORMAT
+    from borderwatch.onnxrt import export_torch
 
-    torch.onnx.export(net.eval(), torch.zeros(1, 6, 128, 128), str(out), input_names=["x"], output_names=["z"],
-                      dynamic_axes={"x": {2: "h", 3: "w"}, "z": {2: "h", 3: "w"}}, opset_version=17, dynamo=False)
-    write_metadata(out, {"borderwatch.format": FORMAT, "borderwatch.version": tag, "borderwatch.meta": json.dumps(meta)})
+    export_torch(net, torch.zeros(1, 6, 128, 128), out, input_names=["x"], output_names=["z"],
+                 dynamic_axes={"x": {2: "h", 3: "w"}, "z": {2: "h", 3: "w"}},
+                 meta={"borderwatch.format": FORMAT, "borderwatch.version": tag, "borderwatch.meta": json.dumps(meta)})
 
 
 def fit_cnn(args) -> None:

@@ -2,8 +2,8 @@
 
 Recipe (torch at fit time only; about 3.5 min per member on 2 cores once the examples are cached)::
 
-    python scripts/train_front.py --fit-seeds 2000-2039 --dev-seeds 2040-2049 --eval-seeds 1000-1009 \
-        --gsd 0.5 0.8 --members 3 --version 4 --workdir /tmp/front \
+    python scripts/train_front.py --fit-seeds 2000-2039 --dev-seeds 2040-2049 --eval-seeds 1000-1009 \\
+        --gsd 0.5 0.8 --members 3 --version 4 --workdir /tmp/front \\
         --out src/borderwatch/analysis/detect/weights/front-check.onnx
 
 For each GSD it renders one image per synthetic crossing site and date
@@ -39,20 +39,16 @@ def examples(detector, seeds, gsds, workdir: Path, log):
         for s in seeds:
             cache = workdir / "examples" / f"{tag}_{s}_{g}.npz"
             if cache.is_file():
-                with np.load(cache) as z:
-                    parts.append(FrontExamples(*(z[f] for f in FIELDS)))
+                parts.append(FrontExamples.load(cache))
                 continue
             t = time.time()
             images = synth_eval_set([s], workdir / f"{s}_{g}", gsd_m=g)
             ex = collect_front_examples(detector, images)
             cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, **{f: getattr(ex, f) for f in FIELDS})
+            ex.save(cache)
             parts.append(ex)
             log(f"seed {s} at {g} m: {len(ex.classes)} vehicles ({time.time() - t:.0f} s)")
     return FrontExamples.concat(parts)
-
-
-FIELDS = ("patches", "heading_conf", "classes", "error_deg", "gsd_m")
 
 
 def report(model, ex) -> list[str]:

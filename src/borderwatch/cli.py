@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from borderwatch import __version__
+from borderwatch.analysis.detect.cli import no_screen_option
 from borderwatch.errors import BorderwatchError, InputError
 
 console = Console()
@@ -259,8 +260,7 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
               help="Lowest detection score kept (default: the model's operating point, 0.35 for the bundled model).")
 @click.option("--landcover/--no-landcover", default=False, show_default=True,
               help="Land cover per tile and distance to water for detections (experimental on real imagery).")
-@click.option("--no-screen", is_flag=True,
-              help="Run the detector on every pixel instead of only where its screen (first pass) fires; slower.")
+@no_screen_option
 def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold, landcover,
         no_screen) -> None:
     """Run the pipeline over a corridor: tiles x dates, resumable, results in the store."""

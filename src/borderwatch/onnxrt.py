@@ -1,16 +1,18 @@
-"""ONNX files, one way: open them for CPU inference, and write the metadata that describes them (the
-detector, its screen, external models, the water net). Needs neither torch nor a trained model."""
+"""ONNX files, one way: open them for CPU inference, and write them, with the metadata that describes them
+(the detector, its screen and front check, external models, the water net). Running needs onnxruntime only;
+writing (fit time) needs onnx, and torch for :func:`export_torch`."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from borderwatch.errors import InputError
 
-__all__ = ["cpu_session", "write_metadata"]
+__all__ = ["cpu_session", "export_torch", "write_metadata"]
 
 
 def cpu_session(path: str | Path, threads: int | None = None, *, what: str = "ONNX model"):
@@ -46,3 +48,21 @@ def write_metadata(path: Path, meta: Mapping[str, str], extra: Mapping[str, obje
     for stray in path.parent.glob(path.name + ".data"):
         stray.unlink()
     onnx.checker.check_model(str(path))
+
+
+def export_torch(module, example_inputs, path: str | Path, *, input_names: Sequence[str],
+                 output_names: Sequence[str], dynamic_axes: Mapping[str, Mapping[int, str]],
+                 meta: Mapping[str, str], extra: Mapping[str, object] | None = None, opset: int = 17) -> Path:
+    """Export a torch module (in eval mode) to one self-contained ONNX file at ``path`` and write its
+    metadata (:func:`write_metadata`). The TorchScript exporter gives a fixed, simple graph."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module.eval(), example_inputs, str(path), input_names=list(input_names),
+                          output_names=list(output_names), dynamic_axes={k: dict(v) for k, v in dynamic_axes.items()},
+                          opset_version=opset, dynamo=False)
+    write_metadata(path, meta, extra)
+    return path

@@ -105,7 +105,12 @@ def test_fitted_check_finds_the_front_on_new_vehicles_and_turns_them_round(tmp_p
     # a class it has no weights for is left alone
     assert np.isnan(model.probability(xt[:2], conft[:2], ["heavy_equipment"] * 2)).all()
 
-    model = FrontModel.load(tmp_path / "f.onnx")
+    _checked_car_faces_its_front(FrontModel.load(tmp_path / "f.onnx"))
+
+
+def _checked_car_faces_its_front(model: FrontModel) -> list:
+    """A bright-fronted car seen backwards is turned round, one seen the right way is kept, both with a
+    confident heading_conf; a class without a column (boats) passes unchanged. Returns the checked list."""
     img, box = _car(70.0)
     backwards = OrientedBox(box.cx, box.cy, box.length, box.width, 250.0)
     dets = [ModelDetection(backwards, 0.9, "small_vehicle", None, True, 0.3),
@@ -115,6 +120,52 @@ def test_fitted_check_finds_the_front_on_new_vehicles_and_turns_them_round(tmp_p
     assert abs(out[0].box.angle_deg - 70.0) < 1e-6 and out[0].heading_conf > 0.9
     assert abs(out[1].box.angle_deg - 70.0) < 1e-6 and out[1].heading_conf > 0.9
     assert out[2] == dets[2]  # no weights for boats: unchanged
+    return out
+
+
+def _hand_made_check(path) -> FrontModel:
+    """A front check without torch: an ONNX graph whose car logit is 20 x (mean of the front half of the
+    normalised patch minus the rear half) + 0 x heading_conf, with the shipped file's inputs and metadata."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from borderwatch.analysis.detect.front import FORMAT
+    from borderwatch.onnxrt import write_metadata
+
+    half = SAMPLES_ALONG // 2
+    ints = lambda name, v: helper.make_tensor(name, TensorProto.INT64, [len(v)], v)  # noqa: E731
+    floats = lambda name, v: helper.make_tensor(name, TensorProto.FLOAT, [], [v])  # noqa: E731
+    nodes = [
+        helper.make_node("Slice", ["patches", "front_from", "front_to", "along"], ["front"]),
+        helper.make_node("Slice", ["patches", "rear_from", "front_from", "along"], ["rear"]),
+        helper.make_node("ReduceMean", ["front"], ["mf"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("ReduceMean", ["rear"], ["mr"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Sub", ["mf", "mr"], ["d"]),
+        helper.make_node("Mul", ["d", "gain"], ["z"]),
+        helper.make_node("Mul", ["heading_conf", "zero"], ["hz"]),
+        helper.make_node("Add", ["z", "hz"], ["z1"]),
+        helper.make_node("Unsqueeze", ["z1", "col"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "hand-made front check",
+        [helper.make_tensor_value_info("patches", TensorProto.FLOAT, ["n", 4, SAMPLES_ACROSS, SAMPLES_ALONG]),
+         helper.make_tensor_value_info("heading_conf", TensorProto.FLOAT, ["n"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", 1])],
+        [ints("front_from", [half]), ints("front_to", [SAMPLES_ALONG]), ints("rear_from", [0]), ints("along", [3]),
+         ints("col", [1]), floats("gain", 20.0), floats("zero", 0.0)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    write_metadata(path, {"borderwatch.format": FORMAT, "borderwatch.version": "hand"},
+                   {"classes": ["small_vehicle"]})
+    return FrontModel.load(path)
+
+
+def test_check_turns_a_vehicle_round_and_reports_a_probability(tmp_path):
+    """``check`` on its own (no torch needed): a vehicle whose front is behind it is turned round,
+    heading_conf becomes the probability of the front it now has, other classes pass unchanged."""
+    model = _hand_made_check(tmp_path / "hand.onnx")
+    out = _checked_car_faces_its_front(model)
+    assert out[0].heading_conf == pytest.approx(out[1].heading_conf, abs=1e-3)
+    assert model.check(np.zeros((8, 8, 3), np.float32), []) == []
 
 
 def test_bad_front_files_are_refused(tmp_path):

@@ -19,6 +19,8 @@ import numpy as np
 import shapely
 from affine import Affine
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from borderwatch.analysis.landcover.codes import BUILT_UP, DISTURBED, ROAD, SANDBAR, WATER
 
@@ -254,7 +256,8 @@ def find_evidence(
 def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: EvidenceParams):
     """Components of a built-up/road mask as (index, slice, component, area), with thin pieces at the
     river's edge joined when they lie in line across a gap of at most deck_gap_m (a truck on a deck,
-    a plank section the classifier reads as water). Joined pieces come back as one component."""
+    a plank section the classifier reads as water). Joined pieces come back as one component (the
+    groups are SciPy's connected components of the graph of joined pairs)."""
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     pieces = {}  # label -> (centre, unit axis, half length, pixel centres); thin pieces touching the river only
     for i in range(1, n):
@@ -271,20 +274,14 @@ def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: Ev
         if width * cell_m > p.bridge_max_width_m or length < 2.0 * width:
             continue  # too wide, or not longer than wide: a roof or a yard, not a piece of deck
         pieces[i] = (pts.mean(axis=0), u, length / 2.0, pts)
-    parent = {i: i for i in pieces}
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
     gap = p.deck_gap_m / cell_m
     in_line = math.cos(math.radians(12.0))
     keys = sorted(pieces)
+    links: list[tuple[int, int]] = []  # pairs of pieces (positions in keys) that are one deck
     for k, a in enumerate(keys):
         ca, ua, ha, pa = pieces[a]
-        for b in keys[k + 1:]:
+        for m, b in enumerate(keys[k + 1:], start=k + 1):
             cb, ub, hb, pb = pieces[b]
             d = cb - ca
             dist = float(np.hypot(*d))
@@ -296,10 +293,14 @@ def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: Ev
             # the gap between their ends along the line joining them (pixel centres: one pixel more)
             if float(((pb - ca) @ line).min() - ((pa - ca) @ line).max()) > gap + 1.0:
                 continue
-            parent[root(b)] = root(a)
+            links.append((k, m))
     groups: dict[int, list[int]] = {}
-    for i in pieces:
-        groups.setdefault(root(i), []).append(i)
+    if links:
+        rows, cols = np.array(links).T
+        graph = coo_matrix((np.ones(len(links)), (rows, cols)), shape=(len(keys), len(keys)))
+        _, group_of = connected_components(graph, directed=False)
+        for k, i in enumerate(keys):
+            groups.setdefault(int(group_of[k]), []).append(i)
     joined = {i for g in groups.values() if len(g) > 1 for i in g}
     for i in range(1, n):
         if i in joined:

@@ -23,6 +23,12 @@ FORMATS = ("dota", "yolo", "yolo-obb", "coco", "xview", "kit")
 GEO_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img")
 
 
+#: ``--no-screen`` for every command that runs the bundled detector (detect, evaluate, run)
+no_screen_option = click.option(
+    "--no-screen", is_flag=True,
+    help="Run the detector on every pixel instead of only where its screen (first pass) fires; slower.")
+
+
 # ------------------------------------------------------------------ helpers
 def _detector(model: str | None, class_map: str | None, score: float | None, screen: bool = True):
     """The bundled/own-format detector or an external one; ``score`` None: the model's operating point;
@@ -168,8 +174,7 @@ def load_labelled(fmt: str, labels: str | Path, *, names: str | None = None, cla
 @click.option("--score", type=float, default=None,
               help="Score threshold (default: the model's operating point, 0.3 for external models).")
 @click.option("--stretch", is_flag=True, help="Accept 16-bit images by a linear stretch to 8 bits (with a warning).")
-@click.option("--no-screen", is_flag=True,
-              help="Run the detector on every pixel instead of only where its screen (first pass) fires; slower.")
+@no_screen_option
 def detect_cmd(images, gsd, out_path, model, class_map, score, stretch, no_screen) -> None:
     """Detect vehicles and heavy equipment in IMAGES; write oriented boxes with headings.
 
@@ -257,8 +262,7 @@ def result_dict(res) -> dict[str, Any]:
 @click.option("--score", type=float, default=None,
               help="Operating point for counts/precision (default: the model's, 0.3 for external models).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write results as JSON.")
-@click.option("--no-screen", is_flag=True,
-              help="Run the detector on every pixel instead of only where its screen (first pass) fires; slower.")
+@no_screen_option
 def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, resample_to, holdout, holdout_run, model,
                  class_map, iou, score, json_out, no_screen) -> None:
     """Score a detector on a labelled set: AP50 per class, count error, heading error (median, 90th pct).

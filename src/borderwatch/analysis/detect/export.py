@@ -8,11 +8,10 @@ format, classes, subclasses, model GSD, stride, GSD range, version), which
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-from borderwatch.onnxrt import write_metadata
+from borderwatch.onnxrt import export_torch
 
 from .classmap import CLASSES
 from .model import ExportWrapper
@@ -40,18 +39,6 @@ def export_onnx(
     """
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wrapper = ExportWrapper(net.eval()).eval()
-    x = torch.zeros(1, 3, 128, 128)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter gives a fixed, simple graph
-        torch.onnx.export(
-            wrapper, x, str(path), input_names=["image"], output_names=["peaks", "reg"],
-            dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "peaks": {0: "n", 2: "gh", 3: "gw"},
-                          "reg": {0: "n", 2: "gh", 3: "gw"}},
-            opset_version=opset, dynamo=False,
-        )
     meta = {
         "borderwatch.format": FORMAT,
         "borderwatch.version": version,
@@ -63,5 +50,8 @@ def export_onnx(
         "borderwatch.multiple": "16",
         "borderwatch.axis": "1" if getattr(net, "axis", False) else "0",
     }
-    write_metadata(path, meta, extra)
-    return path
+    return export_torch(ExportWrapper(net.eval()), torch.zeros(1, 3, 128, 128), path, input_names=["image"],
+                        output_names=["peaks", "reg"],
+                        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "peaks": {0: "n", 2: "gh", 3: "gw"},
+                                      "reg": {0: "n", 2: "gh", 3: "gw"}},
+                        meta=meta, extra=extra, opset=opset)

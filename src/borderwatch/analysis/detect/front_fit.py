@@ -11,7 +11,6 @@ not drown the cars, whose fronts are the hard part.
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -89,19 +88,13 @@ def export_front(net, classes: Sequence[str], path: str | Path, *, version: str,
     """Write the check to one ONNX file with ``borderwatch.*`` metadata (format, version, classes)."""
     import torch
 
-    from borderwatch.onnxrt import write_metadata
+    from borderwatch.onnxrt import export_torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net.eval(), (torch.zeros(2, 4, SAMPLES_ACROSS, SAMPLES_ALONG), torch.zeros(2)), str(path),
-                          input_names=["patches", "heading_conf"], output_names=["logits"],
-                          dynamic_axes={"patches": {0: "n"}, "heading_conf": {0: "n"}, "logits": {0: "n"}},
-                          opset_version=opset, dynamo=False)
-    write_metadata(path, {"borderwatch.format": FORMAT, "borderwatch.version": version},
-                   {"classes": list(classes), **(extra or {})})
-    return path
+    return export_torch(net, (torch.zeros(2, 4, SAMPLES_ACROSS, SAMPLES_ALONG), torch.zeros(2)), path,
+                        input_names=["patches", "heading_conf"], output_names=["logits"],
+                        dynamic_axes={"patches": {0: "n"}, "heading_conf": {0: "n"}, "logits": {0: "n"}},
+                        meta={"borderwatch.format": FORMAT, "borderwatch.version": version},
+                        extra={"classes": list(classes), **(extra or {})}, opset=opset)
 
 
 def fit_front_model(

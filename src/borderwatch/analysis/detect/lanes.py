@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
+import numpy as np
+
 from .geometry import angle_diff
 
-__all__ = ["MINSK_JUNCTION", "MUNICH_ROAD", "Lane", "LaneScene", "fronts_in_lanes"]
+__all__ = ["MINSK_JUNCTION", "MUNICH_ROAD", "Lane", "LaneScene", "frame_fronts", "fronts_in_lanes", "summarise_fronts"]
 
 
 @dataclass(frozen=True)
@@ -87,4 +90,29 @@ def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[
             if min(err, 180.0 - err) <= max_axis_deg:
                 out.append((lane.name, err < 90.0, float(d.heading_conf)))
             break
+    return out
+
+
+def frame_fronts(detector, rgb: np.ndarray, source_gsd: float, gsd: float,
+                 lanes: Sequence[Lane]) -> list[tuple[str, bool, float]]:
+    """:func:`fronts_in_lanes` for one frame (lanes in its pixels) resampled to ``gsd`` as the pipeline would
+    (area average when shrinking) and run through ``detector``."""
+    f = source_gsd / gsd
+    if abs(f - 1.0) > 1e-9:
+        rgb = cv2.resize(rgb, (round(rgb.shape[1] * f), round(rgb.shape[0] * f)),
+                         interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    return fronts_in_lanes(detector.detect_array(rgb, gsd), [lane.scaled(f) for lane in lanes])
+
+
+def summarise_fronts(rows: Sequence[tuple[str, bool, float]]) -> dict:
+    """Share right per lane direction (with its count), their mean ("balanced": a rule that always picks one
+    end scores 0.5), the share right overall and the mean stated confidence."""
+    out: dict = {"n": len(rows)}
+    names = sorted({name for name, _, _ in rows})
+    for name in names:
+        ok = [r for n, r, _ in rows if n == name]
+        out[name] = (float(np.mean(ok)), len(ok))
+    out["balanced"] = float(np.mean([out[n][0] for n in names])) if names else float("nan")
+    out["right"] = float(np.mean([r for _, r, _ in rows])) if rows else float("nan")
+    out["confidence"] = float(np.mean([c for _, _, c in rows])) if rows else float("nan")
     return out

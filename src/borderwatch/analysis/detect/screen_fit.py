@@ -14,14 +14,13 @@ neighbour fires, as :class:`~.screen.Screen` plans it).
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from borderwatch.onnxrt import write_metadata
+from borderwatch.onnxrt import export_torch
 from .screen import CELL, FORMAT, nchw_float, screen_input
 from .train import Sample, budget_fraction, cosine_lr, make_chip
 
@@ -125,15 +124,8 @@ def export_screen(net, path: str | Path, *, version: str, threshold: float, dete
     """Write the screen to one ONNX file with ``borderwatch.*`` metadata (format, version, threshold)."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net.eval(), torch.zeros(1, 3, 64, 64), str(path), input_names=["image"],
-                          output_names=["logits"], dynamic_axes={"image": {0: "n", 2: "h", 3: "w"},
-                                                                 "logits": {0: "n", 2: "gh", 3: "gw"}},
-                          opset_version=opset, dynamo=False)
-    write_metadata(path, {"borderwatch.format": FORMAT, "borderwatch.version": version,
-                          "borderwatch.threshold": repr(threshold), "borderwatch.cell": str(CELL),
-                          "borderwatch.detector_version": detector_version}, extra)
-    return path
+    return export_torch(net, torch.zeros(1, 3, 64, 64), path, input_names=["image"], output_names=["logits"],
+                        dynamic_axes={"image": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "gh", 3: "gw"}},
+                        meta={"borderwatch.format": FORMAT, "borderwatch.version": version,
+                              "borderwatch.threshold": repr(threshold), "borderwatch.cell": str(CELL),
+                              "borderwatch.detector_version": detector_version}, extra=extra, opset=opset)
