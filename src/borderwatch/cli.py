@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from borderwatch import __version__
-from borderwatch.analysis.detect.cli import no_screen_option
+from borderwatch.analysis.detect.cli import detect_cmd, evaluate_cmd, no_screen_option, train_cmd
 from borderwatch.errors import BorderwatchError, InputError
 
 console = Console()
@@ -424,8 +424,6 @@ def demo(out_dir, km_text, gsd, seed, workers, detect) -> None:
     _run(f"yalu-upper[{a:g}:{b:g}]", [str(p) for p in expected], out, None, params, workers, None)
     console.print(f"open {out / 'index.html'} in a browser, {out / 'corridor.kml'} in Google Earth, {out / 'borderwatch.gpkg'} in QGIS")
 
-
-from borderwatch.analysis.detect.cli import detect_cmd, evaluate_cmd, train_cmd  # noqa: E402
 
 cli.add_command(detect_cmd)
 cli.add_command(train_cmd)
