@@ -40,13 +40,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--detect", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--workers", type=int, default=2, help="dask worker processes (1 = in-process)")
+    ap.add_argument("--front-calibration", choices=("real", "none"), default="real",
+                    help="heading_conf calibrated on real streets (default) or the front check's own (synthetic)")
     ap.add_argument("--workdir", help="keep the rendered scene here and reuse it (default: a temporary folder)")
     args = ap.parse_args()
     a, b = (float(v) for v in args.km.split(":"))
     whole = load_corridor("yalu-upper")
     b = min(b, whole.length_km)
     corridor = load_corridor(f"yalu-upper[{a:g}:{b:g}]")
-    params = AnalysisParams(gsd_m=args.gsd, detect=args.detect, landcover=True)
+    params = AnalysisParams(gsd_m=args.gsd, detect=args.detect, landcover=True, front_calibration=args.front_calibration)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         scene_dir = work / f"scenes-{a:g}-{b:g}-{args.gsd:g}-{args.seed}"

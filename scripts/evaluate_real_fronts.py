@@ -1,21 +1,30 @@
-"""How often the detector's fronts are right on real cars: lanes of divided roads in Munich and Minsk.
+"""How often the detector's fronts are right on real cars, and how sure it should say it is.
 
     python scripts/evaluate_real_fronts.py [--kit KIT_AIS_DIR] [--minsk MINSK_DRONE_DIR] [--gsd 0.5 0.8] [--front F]
+    python scripts/evaluate_real_fronts.py --kit DIR --minsk DIR --calibrate OUT.onnx --version V
 
 Real aerial labels have no fronts, but the traffic on one carriageway of a
 divided road faces one way (``borderwatch.analysis.detect.lanes``: KIT AIS
-MOS155-179, Minsk DJI_0005-*). Each frame is resampled to the analysis GSD, as
+MOS155-179 in Munich; four Minsk drone scenes, DJI_0005-*, DJI_0762-*,
+DJI-00760-* and DJI_0013-*). Each frame is resampled to the analysis GSD, as
 the pipeline would, and the bundled detector runs with and without its front
 check. Prints, per scene, GSD and lane direction, the share of cars whose front
-is right, the balanced figure (the mean over the two directions, so a detector
+is right, the balanced figure (the mean over the lane directions, so a detector
 that always picks one end scores 0.5), and the mean stated confidence against
 the share right. Frames overlap and parked or queued cars repeat, so the
 figures count detections, not distinct cars.
+
+``--calibrate OUT``: fit the check's :class:`FrontCalibration` (temperature and
+ceiling) on the raw logits of every scene at every ``--gsd``, print how a fit
+on all scenes but one does on the one left out, and write OUT: the front-check
+file with the calibration fitted on all scenes and version ``--version`` in its
+metadata.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,27 +32,79 @@ import cv2
 import numpy as np
 
 
+def _nll(right: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return float(-np.mean(np.where(right, np.log(p), np.log1p(-p))))
+
+
+def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
+    """Leave-one-scene-out table, then the calibration of all scenes written into a copy of the front file."""
+    from borderwatch.analysis.detect.front import FrontCalibration, FrontModel
+    from borderwatch.analysis.detect.lanes import frame_front_logits
+    from borderwatch.analysis.detect.runtime import Detector
+    from borderwatch.onnxrt import write_metadata
+
+    front = FrontModel.load(front_path)
+    network = Detector.load_default(front=None)
+    data = {}
+    for scene, images in scenes:
+        rows = [r for rgb in images for g in gsds for r in frame_front_logits(network, front, rgb, scene.gsd_m, g,
+                                                                             scene.lanes)]
+        data[scene.name] = (np.array([r[2] for r in rows]), np.array([r[1] for r in rows], bool))
+    print(f"front check {front.version} ({front_path.name}), GSD {', '.join(map(str, gsds))} m pooled; "
+          "calibration fitted on the other scenes")
+    print("| scene left out | cars | share right | stated (raw) | stated (calibrated) | log loss raw -> calibrated |"
+          " temperature | ceiling |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, (z, right) in data.items():
+        others = [k for k in data if k != name]
+        cal = FrontCalibration.fit(np.concatenate([data[k][0] for k in others]),
+                                   np.concatenate([data[k][1] for k in others]))
+        raw, fitted = 1.0 / (1.0 + np.exp(-z)), cal.probability(z)
+        print(f"| {name} | {len(z)} | {right.mean():.3f} | {raw.mean():.3f} | {fitted.mean():.3f} |"
+              f" {_nll(right, raw):.3f} -> {_nll(right, fitted):.3f} | {cal.temperature:.2f} | {cal.ceiling:.3f} |")
+    z = np.concatenate([v[0] for v in data.values()])
+    right = np.concatenate([v[1] for v in data.values()])
+    cal = FrontCalibration.fit(z, right, fitted_on="; ".join(f"{k} ({len(v[0])})" for k, v in data.items())
+                               + f"; GSD {', '.join(map(str, gsds))} m")
+    p = cal.probability(z)
+    print(f"\nall scenes: {len(z)} cars, temperature {cal.temperature:.3f}, ceiling {cal.ceiling:.3f}; "
+          f"stated {p.mean():.3f} vs right {right.mean():.3f}")
+    print("| calibrated confidence | cars | share right |")
+    print("|---|---|---|")
+    for lo, hi in ((0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.0)):
+        m = (p >= lo) & (p < hi)
+        if m.any():
+            print(f"| {lo:.1f}-{hi:.1f} | {m.sum()} | {right[m].mean():.3f} |")
+    shutil.copyfile(front_path, out)
+    meta = dict(front.session.get_modelmeta().custom_metadata_map)
+    meta["borderwatch.version"] = version
+    meta["borderwatch.calibration"] = cal.to_json()
+    write_metadata(out, meta)
+    print(f"wrote {out} (version {version})")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kit", type=Path, help="folder with the KIT AIS MOS*.png frames")
     ap.add_argument("--minsk", type=Path, help="folder with the Minsk drone DJI_*.jpg frames")
     ap.add_argument("--gsd", type=float, nargs="+", default=[0.5, 0.8])
-    ap.add_argument("--front", type=Path, help="a front-check file to score instead of the shipped one")
+    ap.add_argument("--front", type=Path, help="a front-check file to score (or calibrate) instead of the shipped one")
+    ap.add_argument("--calibrate", type=Path, metavar="OUT", help="fit the calibration and write it into OUT")
+    ap.add_argument("--version", help="the version OUT gets (with --calibrate)")
     a = ap.parse_args(argv)
 
-    from borderwatch.analysis.detect.lanes import MINSK_JUNCTION, MUNICH_ROAD, frame_fronts, summarise_fronts
+    from borderwatch.analysis.detect.front import default_front_path
+    from borderwatch.analysis.detect.lanes import MINSK_SCENES, MUNICH_ROAD, frame_fronts, summarise_fronts
     from borderwatch.analysis.detect.runtime import Detector
     from borderwatch.errors import InputError
 
-    scenes = [(sc, d) for sc, d in ((MUNICH_ROAD, a.kit), (MINSK_JUNCTION, a.minsk)) if d is not None]
+    scenes = [(sc, a.kit) for sc in (MUNICH_ROAD,) if a.kit] + [(sc, a.minsk) for sc in MINSK_SCENES if a.minsk]
     if not scenes:
         ap.error("give --kit and/or --minsk")
-    checked = Detector.load_default(front=a.front) if a.front else Detector.load_default()
-    detectors = {"network alone": Detector.load_default(front=None), "with the front check": checked}
-    print(f"detector {detectors['with the front check'].name}")
-    print("| scene | GSD | fronts from | cars scored | westbound right | eastbound right | balanced |"
-          " mean confidence vs share right |")
-    print("|---|---|---|---|---|---|---|---|")
+    if a.calibrate and not a.version:
+        ap.error("--calibrate needs --version")
+    loaded = []
     for scene, folder in scenes:
         frames = [folder / name for name in scene.frames]
         missing = [p.name for p in frames if not p.is_file()]
@@ -56,13 +117,25 @@ def main(argv=None) -> int:
             if bgr is None:
                 raise InputError(p, "not a readable image")
             images.append(np.ascontiguousarray(bgr[:, :, ::-1]))
+        loaded.append((scene, images))
+    if a.calibrate:
+        calibrate(loaded, a.front or default_front_path(), a.gsd, a.calibrate, a.version)
+        return 0
+
+    checked = Detector.load_default(front=a.front) if a.front else Detector.load_default()
+    detectors = {"network alone": Detector.load_default(front=None), "with the front check": checked}
+    print(f"detector {detectors['with the front check'].name}")
+    print("| scene | GSD | fronts from | cars scored | right, per lane direction | balanced |"
+          " mean confidence vs share right |")
+    print("|---|---|---|---|---|---|---|")
+    for scene, images in loaded:
         for g in a.gsd:
             for label, det in detectors.items():
                 rows = [r for rgb in images for r in frame_fronts(det, rgb, scene.gsd_m, g, scene.lanes)]
                 s = summarise_fronts(rows)
-                w, e = s.get("westbound", (float("nan"), 0)), s.get("eastbound", (float("nan"), 0))
-                print(f"| {scene.name} | {g} m | {label} | {s['n']} | {w[0]:.2f} ({w[1]}) | {e[0]:.2f} ({e[1]}) |"
-                      f" {s['balanced']:.2f} | {s['confidence']:.2f} vs {s['right']:.2f} |")
+                per_lane = ", ".join(f"{k} {v[0]:.2f} ({v[1]})" for k, v in s.items() if isinstance(v, tuple))
+                print(f"| {scene.name} | {g} m | {label} | {s['n']} | {per_lane} | {s['balanced']:.2f} |"
+                      f" {s['confidence']:.2f} vs {s['right']:.2f} |")
     return 0
 
 

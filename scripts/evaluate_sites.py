@@ -192,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match-m", type=float, default=250.0, help="largest chainage difference of a match (m)")
     ap.add_argument("--workers", type=int, default=1, help="render processes")
     ap.add_argument("--keep-store", action="store_true", help="reuse the stores (tile results) of an earlier run")
+    ap.add_argument("--front-calibration", choices=("real", "none"), default="real",
+                    help="heading_conf calibrated on real streets (the default, as users run it) or the front "
+                         "check's own (fitted on synthetic vehicles: matches these worlds)")
     args = ap.parse_args(argv)
 
     try:
@@ -223,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 store_path = run_dir / f"store{'-det' if args.detect else ''}{'-3d' if third else ''}.gpkg"
                 if store_path.exists() and not args.keep_store:
                     store_path.unlink()
-                params = AnalysisParams(gsd_m=gsd, landcover=True, detect=args.detect)
+                params = AnalysisParams(gsd_m=gsd, landcover=True, detect=args.detect,
+                                        front_calibration=args.front_calibration)
                 rec: dict = {"seed": seed, "gsd": gsd, "km": list(km), "scores": {}, "timing": {}}
                 with Store.open(store_path, create=True) as store:
                     first = [tifs[d.isoformat()] for d in dates]

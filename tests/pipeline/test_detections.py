@@ -109,10 +109,24 @@ def test_the_screen_is_a_parameter_and_the_run_says_which_detector_ran():
 
     on, off = AnalysisParams(detect=True), AnalysisParams(detect=True, screen=False)
     d = asdict(on)
-    del d["screen"]
+    del d["screen"], d["front_calibration"]
     assert on.key() == _digest(d) and off.key() != on.key()
     assert "+screen-" in versions(on)["detector"] and "+screen-" not in versions(off)["detector"]
     assert versions(on)["detector_sha256"] == versions(off)["detector_sha256"]  # the same detector file
+
+
+def test_the_front_calibration_is_a_parameter_the_run_records():
+    """Real-street calibration by default (the key of older stores); the front check's own probability is
+    another analysis, and the stored detector name says which."""
+    from borderwatch.pipeline.tasks import versions
+
+    real, own = AnalysisParams(detect=True), AnalysisParams(detect=True, front_calibration="none")
+    assert own.key() != real.key()
+    assert AnalysisParams(detect=True, front_calibration="real").key() == real.key()
+    name_real, name_own = versions(real)["detector"], versions(own)["detector"]
+    assert name_real != name_own and "-uncalibrated" in name_own and "-uncalibrated" not in name_real
+    with pytest.raises(ValueError, match="front_calibration"):
+        AnalysisParams(front_calibration="synthetic")
 
 
 @pytest.mark.slow

@@ -91,7 +91,7 @@ def check_detector_gsd(params: AnalysisParams) -> None:
     """Refuse an analysis GSD the detector was not trained for, before any work starts."""
     from borderwatch.analysis.detect.runtime import check_gsd_for
 
-    det = detector_for(params.model, params.screen)
+    det = detector_for(params.model, params.screen, params.front_calibration)
     check_gsd_for(params.gsd_m, det.gsd_range, "--gsd")
 
 

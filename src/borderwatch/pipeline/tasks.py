@@ -32,6 +32,10 @@ DETECTION_MARGIN_M = 24.0
 LANDCOVER_MARGIN_M = 32.0
 
 
+#: AnalysisParams.front_calibration values
+FRONT_CALIBRATIONS = ("real", "none")
+
+
 @dataclass(frozen=True)
 class AnalysisParams:
     """Everything that changes a tile's result, besides its pixels."""
@@ -45,14 +49,26 @@ class AnalysisParams:
     # The bundled detector's screen (a cheap first pass; the detector runs only where it fires). False:
     # the detector runs on every pixel (slower; differs only near the score threshold, see the model card).
     screen: bool = True
+    # Which probability the bundled detector's front check reports as heading_conf: "real" (its calibration
+    # on real streets, the default: what real imagery needs) or "none" (the network's own, fitted on synthetic
+    # vehicles; for the synthetic test worlds, where fronts are far easier than on real imagery).
+    front_calibration: str = "real"
     # Land cover per tile (shares in the stats, distance to water for detections). Off by
     # default: validated on synthetic scenes, not yet on real RGB imagery (its tests say how far).
     landcover: bool = False
 
+    def __post_init__(self):
+        if self.front_calibration not in FRONT_CALIBRATIONS:
+            raise ValueError(f"front_calibration must be one of {FRONT_CALIBRATIONS}, got {self.front_calibration!r}")
+
     def key(self) -> str:
         d = asdict(self)
-        if d["screen"]:  # the default: stores made before the option existed keep their key (the detector's
-            del d["screen"]  # name, in the run's versions, says whether a screen ran)
+        # the defaults: stores made before these options existed keep their key (the detector's name, in the
+        # run's versions, says whether a screen ran and which front check)
+        if d["screen"]:
+            del d["screen"]
+        if d["front_calibration"] == "real":
+            del d["front_calibration"]
         return _digest(d)
 
 
@@ -64,7 +80,7 @@ def versions(params: AnalysisParams | None = None) -> dict:
 
         out["landcover"] = LANDCOVER_VERSION
     if params is not None and params.detect:
-        det = detector_for(params.model, params.screen)
+        det = detector_for(params.model, params.screen, params.front_calibration)
         out["detector"] = det.name
         out["detector_sha256"] = det.sha256
     return out
@@ -73,18 +89,24 @@ def versions(params: AnalysisParams | None = None) -> dict:
 _DETECTORS: dict = {}
 
 
-def detector_for(model: str, screen: bool = True):
-    """The detector for ``model`` (with its screen unless ``screen`` is False), loaded once per process
-    (workers keep theirs between tiles)."""
-    if (model, screen) not in _DETECTORS:
+def detector_for(model: str, screen: bool = True, front_calibration: str = "real"):
+    """The detector for ``model`` (with its screen unless ``screen`` is False; the bundled front check
+    calibrated for real imagery unless ``front_calibration`` is "none"), loaded once per process (workers
+    keep theirs between tiles)."""
+    key = (model, screen, front_calibration)
+    if key not in _DETECTORS:
+        from borderwatch.analysis.detect.front import FrontModel
         from borderwatch.analysis.detect.runtime import FROM_MODEL, Detector
 
         threads = 1 if _in_dask_worker() else None  # one thread per worker process; all cores in-process
         kw = {"threads": threads, "screen": FROM_MODEL if screen else None}
-        det = Detector.load_default(**kw) if model == "bundled" else Detector(model, **kw)
+        if model == "bundled":
+            det = Detector.load_default(**kw, front=FrontModel.load_default(calibrated=front_calibration == "real"))
+        else:
+            det = Detector(model, **kw)
         det.sha256 = hashlib.sha256(det.path.read_bytes()).hexdigest()
-        _DETECTORS[(model, screen)] = det
-    return _DETECTORS[(model, screen)]
+        _DETECTORS[key] = det
+    return _DETECTORS[key]
 
 
 def _in_dask_worker() -> bool:
@@ -274,7 +296,7 @@ def _detect(img, outer_transform, gsd, params: AnalysisParams, *, valid_inner, i
 
     from borderwatch.analysis.detect.sliced import to_map
 
-    det = detector_for(params.model, params.screen)
+    det = detector_for(params.model, params.screen, params.front_calibration)
     side = max(img.valid.shape)
     chip = int(np.ceil(side * gsd / det.gsd_m / det.multiple)) * det.multiple
     found = det.detect_array(img.data[:3], gsd, score_threshold=params.score_threshold, tile=max(chip, 2 * 64 + det.multiple))

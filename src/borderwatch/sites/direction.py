@@ -18,10 +18,15 @@ then barely moves the share of the ford's traffic.
 Sure vehicles (trucks: q near 0 or 1) decide it; vehicles at q = 0.5 add
 nothing. The likelihood-ratio interval (95 %) says how far the data pin it
 down, so a newsroom can tell "all facing China" from "too few clear fronts".
-It takes ``heading_conf`` at its word: calibrated on synthetic vehicles, but
-on real streets the front check says about 0.9 and is right about three times
-in four (the detector's model card), so on real imagery the interval is too
-narrow and a one-way site reads nearer the middle than it is.
+It takes ``heading_conf`` at its word, so the calibration of the front check
+decides whether the share is unbiased. By default it is calibrated on real
+streets, where about three fronts in four are right (the detector's model
+card): a one-way site then reads near 1 with an honest interval. On our
+synthetic worlds fronts are nearly always right, so that calibration
+understates them and pushes mixed shares outward (by up to about 0.2 on the
+81 km bench); the synthetic evaluation therefore also runs with the check's own
+probability (``AnalysisParams(front_calibration="none")``), which is calibrated
+there.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pytest
 from borderwatch.analysis.detect.front import (
     SAMPLES_ACROSS,
     SAMPLES_ALONG,
+    FrontCalibration,
     FrontModel,
     default_front_path,
     normalise_patches,
@@ -108,22 +109,22 @@ def test_fitted_check_finds_the_front_on_new_vehicles_and_turns_them_round(tmp_p
     _checked_car_faces_its_front(FrontModel.load(tmp_path / "f.onnx"))
 
 
-def _checked_car_faces_its_front(model: FrontModel) -> list:
-    """A bright-fronted car seen backwards is turned round, one seen the right way is kept, both with a
-    confident heading_conf; a class without a column (boats) passes unchanged. Returns the checked list."""
+def _checked_car_faces_its_front(model: FrontModel, sure: float = 0.9) -> list:
+    """A bright-fronted car seen backwards is turned round, one seen the right way is kept, both with
+    heading_conf above ``sure``; a class without a column (boats) passes unchanged. Returns the checked list."""
     img, box = _car(70.0)
     backwards = OrientedBox(box.cx, box.cy, box.length, box.width, 250.0)
     dets = [ModelDetection(backwards, 0.9, "small_vehicle", None, True, 0.3),
             ModelDetection(box, 0.9, "small_vehicle", None, True, 0.3),
             ModelDetection(backwards, 0.9, "boat", None, True, 0.3)]
     out = model.check(img, dets)
-    assert abs(out[0].box.angle_deg - 70.0) < 1e-6 and out[0].heading_conf > 0.9
-    assert abs(out[1].box.angle_deg - 70.0) < 1e-6 and out[1].heading_conf > 0.9
+    assert abs(out[0].box.angle_deg - 70.0) < 1e-6 and out[0].heading_conf > sure
+    assert abs(out[1].box.angle_deg - 70.0) < 1e-6 and out[1].heading_conf > sure
     assert out[2] == dets[2]  # no weights for boats: unchanged
     return out
 
 
-def _hand_made_check(path) -> FrontModel:
+def _hand_made_check(path, calibration: FrontCalibration | None = None) -> FrontModel:
     """A front check without torch: an ONNX graph whose car logit is 20 x (mean of the front half of the
     normalised patch minus the rear half) + 0 x heading_conf, with the shipped file's inputs and metadata."""
     onnx = pytest.importorskip("onnx")
@@ -154,8 +155,10 @@ def _hand_made_check(path) -> FrontModel:
         [ints("front_from", [half]), ints("front_to", [SAMPLES_ALONG]), ints("rear_from", [0]), ints("along", [3]),
          ints("col", [1]), floats("gain", 20.0), floats("zero", 0.0)])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    write_metadata(path, {"borderwatch.format": FORMAT, "borderwatch.version": "hand"},
-                   {"classes": ["small_vehicle"]})
+    extra = {"classes": ["small_vehicle"]}
+    if calibration is not None:
+        extra["calibration"] = calibration.to_json()
+    write_metadata(path, {"borderwatch.format": FORMAT, "borderwatch.version": "hand"}, extra)
     return FrontModel.load(path)
 
 
@@ -166,6 +169,58 @@ def test_check_turns_a_vehicle_round_and_reports_a_probability(tmp_path):
     out = _checked_car_faces_its_front(model)
     assert out[0].heading_conf == pytest.approx(out[1].heading_conf, abs=1e-3)
     assert model.check(np.zeros((8, 8, 3), np.float32), []) == []
+
+
+def test_calibration_changes_how_sure_never_which_end():
+    cal = FrontCalibration(temperature=3.0, ceiling=0.9)
+    z = np.linspace(-60, 60, 241)
+    p = cal.probability(z)
+    np.testing.assert_allclose(p + cal.probability(-z), 1.0, atol=1e-12)  # odd about 0.5
+    assert np.all(np.diff(p) > 0) and np.all((p > 0.5) == (z > 0))
+    assert p.max() <= 0.9 and p.max() > 0.899  # the ceiling: even the surest front is right 9 times in 10
+    own = FrontCalibration()  # identity: the network's own sigmoid
+    np.testing.assert_allclose(own.probability(z), 1 / (1 + np.exp(-z)), atol=1e-12)
+    assert FrontCalibration.from_json(cal.to_json()) == cal
+    for bad in ({"temperature": 0.0}, {"ceiling": 0.5}, {"ceiling": 1.2}):
+        with pytest.raises(ValueError):
+            FrontCalibration(**bad)
+
+
+def test_calibration_fit_recovers_a_known_temperature_and_ceiling():
+    rng = np.random.default_rng(3)
+    truth = FrontCalibration(temperature=3.0, ceiling=0.9)
+    z = rng.exponential(8.0, 20000)
+    right = rng.random(z.size) < truth.probability(z)
+    fit = FrontCalibration.fit(z, right, fitted_on="simulated")
+    assert fit.temperature == pytest.approx(3.0, rel=0.15) and fit.ceiling == pytest.approx(0.9, abs=0.01)
+    assert fit.fitted_on == "simulated"
+    sure = FrontCalibration.fit(z, rng.random(z.size) < 1 / (1 + np.exp(-z)))  # the network was right all along
+    assert sure.ceiling > 0.99 and sure.temperature == pytest.approx(1.0, rel=0.2)
+    with pytest.raises(ValueError, match="some right and some wrong"):
+        FrontCalibration.fit(z[:50], np.ones(50, bool))
+
+
+def test_a_calibrated_file_reports_the_calibrated_probability(tmp_path):
+    """The calibration in the file's metadata sets heading_conf; the end chosen is the same; calibrated=False
+    gives the network's own probability and says so in the version."""
+    cal = FrontCalibration(temperature=4.0, ceiling=0.8, fitted_on="test")
+    model = _hand_made_check(tmp_path / "cal.onnx", cal)
+    assert model.calibration == cal and model.version == "hand"
+    out = _checked_car_faces_its_front(model, sure=0.6)
+    own = FrontModel.load(tmp_path / "cal.onnx", calibrated=False)
+    assert own.calibration is None and own.version == "hand-uncalibrated"
+    raw = _checked_car_faces_its_front(own)
+    for a, b in zip(out, raw):
+        assert a.box == b.box
+    assert 0.5 < out[0].heading_conf <= 0.8 < raw[0].heading_conf
+    from borderwatch.onnxrt import write_metadata
+
+    bad = tmp_path / "badcal.onnx"
+    _hand_made_check(bad)
+    write_metadata(bad, {"borderwatch.format": "borderwatch-front/1", "borderwatch.version": "x",
+                         "borderwatch.classes": '["small_vehicle"]', "borderwatch.calibration": '{"ceiling": 2}'})
+    with pytest.raises(InputError, match="badcal.onnx.*calibration metadata unreadable"):
+        FrontModel.load(bad)
 
 
 def test_bad_front_files_are_refused(tmp_path):

@@ -17,6 +17,14 @@ probability that the front it now has is right (0.5 = a guess, 1 = sure).
 The weights are fitted by ``scripts/train_front.py`` (:mod:`.front_fit`, torch)
 on held-apart synthetic worlds and shipped as a small ONNX file beside the
 detector; running it needs onnxruntime only.
+
+The network's own probability is calibrated on synthetic vehicles, and real
+cars are harder: on the lanes of five real streets (:mod:`.lanes`) fronts it
+called near-certain were right about nine times in ten. So the file may carry
+a :class:`FrontCalibration` (a temperature and a ceiling, fitted on those
+streets by ``scripts/evaluate_real_fronts.py --calibrate``) that maps its logit
+to the probability reported as ``heading_conf``. It never changes which end is
+the front, only how sure the answer claims to be.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ from borderwatch.errors import InputError
 
 from .geometry import OrientedBox
 
-__all__ = ["FORMAT", "FrontExamples", "FrontModel", "collect_front_examples", "default_front_path", "normalise_patches",
+__all__ = ["FORMAT", "FrontCalibration", "FrontExamples", "FrontModel", "collect_front_examples", "default_front_path", "normalise_patches",
            "vehicle_patch"]
 
 FORMAT = "borderwatch-front/1"
@@ -43,6 +51,54 @@ DEFAULT_FRONT_MODEL = "front-check.onnx"
 SAMPLES_ALONG, SAMPLES_ACROSS = 24, 12
 #: half the sampled extent, in vehicle lengths and widths (a margin of ground around the body)
 EXTENT_ALONG, EXTENT_ACROSS = 0.75, 0.8
+
+
+@dataclass(frozen=True)
+class FrontCalibration:
+    """P(front right) = 0.5 + (ceiling - 0.5) * tanh(z / (2 * temperature)) for the check's logit z.
+
+    The temperature spreads the network's over-sure logits; the ceiling is how
+    often even its surest fronts were right on real streets. Odd in z, so the
+    answer (which end) never changes. Identity: temperature 1, ceiling 1.
+    """
+
+    temperature: float = 1.0
+    ceiling: float = 1.0
+    fitted_on: str = ""
+
+    def __post_init__(self):
+        if not (self.temperature > 0 and 0.5 < self.ceiling <= 1.0):
+            raise ValueError(f"front calibration needs temperature > 0 and 0.5 < ceiling <= 1, got {self}")
+
+    def probability(self, z: np.ndarray) -> np.ndarray:
+        """P(the detector's front is right) for logits ``z``."""
+        return 0.5 + (self.ceiling - 0.5) * np.tanh(np.asarray(z, np.float64) / (2.0 * self.temperature))
+
+    @classmethod
+    def fit(cls, z: np.ndarray, right: np.ndarray, fitted_on: str = "") -> FrontCalibration:
+        """Maximum likelihood on logits ``z`` (of the end the check chose) and whether that end was right."""
+        from scipy.optimize import minimize
+
+        a = np.abs(np.asarray(z, np.float64))
+        y = np.asarray(right, bool)
+        if len(a) < 10 or y.all() or not y.any():
+            raise ValueError(f"need at least 10 fronts, some right and some wrong, to fit a calibration; got {len(a)}")
+
+        def nll(th):  # th = (log temperature, logit of (ceiling - 0.5) / 0.5)
+            c = 0.5 + 0.5 / (1.0 + np.exp(-th[1]))
+            p = np.clip(0.5 + (c - 0.5) * np.tanh(a / (2.0 * np.exp(th[0]))), 1e-9, 1 - 1e-9)
+            return -float(np.where(y, np.log(p), np.log1p(-p)).sum())
+
+        th = minimize(nll, [1.0, 2.0], method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9}).x
+        return cls(float(np.exp(th[0])), float(0.5 + 0.5 / (1.0 + np.exp(-th[1]))), fitted_on)
+
+    def to_json(self) -> str:
+        return json.dumps({"temperature": self.temperature, "ceiling": self.ceiling, "fitted_on": self.fitted_on})
+
+    @classmethod
+    def from_json(cls, text: str) -> FrontCalibration:
+        d = json.loads(text)
+        return cls(float(d["temperature"]), float(d["ceiling"]), str(d.get("fitted_on", "")))
 
 
 def default_front_path() -> Path:
@@ -98,7 +154,9 @@ class FrontModel:
     0.2 ms a vehicle for the shipped three-fit file).
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, calibrated: bool = True):
+        """``calibrated=False``: report the network's own probability (fitted on synthetic vehicles) even
+        when the file carries a calibration; the version then says so."""
         from borderwatch.onnxrt import cpu_session
 
         self.path = Path(path)
@@ -111,18 +169,27 @@ class FrontModel:
                                         f"expected {FORMAT!r})")
         self.version: str = meta.get("borderwatch.version", "unknown")
         self.classes: list[str] = json.loads(meta.get("borderwatch.classes", "[]"))
+        try:
+            cal = meta.get("borderwatch.calibration")
+            #: maps the logit to the reported probability; None: the network's own sigmoid
+            self.calibration: FrontCalibration | None = FrontCalibration.from_json(cal) if cal else None
+        except (ValueError, KeyError, TypeError) as e:
+            raise InputError(self.path, f"front-check calibration metadata unreadable: {e}") from None
+        if not calibrated and self.calibration is not None:
+            self.calibration = None
+            self.version += "-uncalibrated"
         shape = self.session.get_inputs()[0].shape
         if not self.classes or list(shape[1:]) != [4, SAMPLES_ACROSS, SAMPLES_ALONG]:
             raise InputError(self.path, f"front-check input must be (N, 4, {SAMPLES_ACROSS}, {SAMPLES_ALONG}) with "
                                         f"classes named in its metadata; got {shape} and {self.classes}")
 
     @classmethod
-    def load(cls, path: str | Path) -> FrontModel:
-        return cls(path)
+    def load(cls, path: str | Path, calibrated: bool = True) -> FrontModel:
+        return cls(path, calibrated)
 
     @classmethod
-    def load_default(cls) -> FrontModel:
-        return cls(default_front_path())
+    def load_default(cls, calibrated: bool = True) -> FrontModel:
+        return cls(default_front_path(), calibrated)
 
     def logits(self, patches: np.ndarray, heading_conf: np.ndarray) -> np.ndarray:
         """(N, classes) logits that the detector's front is right, one column per class."""
@@ -132,13 +199,15 @@ class FrontModel:
         return self.session.run(None, feeds)[0]
 
     def probability(self, patches: np.ndarray, heading_conf: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-        """P(the detector's front is right) per vehicle; NaN for a class without a check."""
+        """P(the detector's front is right) per vehicle, calibrated when the file carries a calibration;
+        NaN for a class without a check."""
         out = np.full(len(classes), np.nan)
         col = np.array([self.classes.index(c) if c in self.classes else -1 for c in classes], int)
         known = np.nonzero(col >= 0)[0]
         if len(known):
             z = self.logits(np.asarray(patches)[known], np.asarray(heading_conf, np.float32)[known])
-            out[known] = 1.0 / (1.0 + np.exp(-z[np.arange(len(known)), col[known]].astype(np.float64)))
+            zk = z[np.arange(len(known)), col[known]].astype(np.float64)
+            out[known] = self.calibration.probability(zk) if self.calibration else 1.0 / (1.0 + np.exp(-zk))
         return out
 
     def check(self, image: np.ndarray, dets: list) -> list:

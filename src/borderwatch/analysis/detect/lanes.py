@@ -5,8 +5,11 @@ without a front, so the front check (:mod:`.front`) could only be measured on
 synthetic vehicles. On one carriageway of a divided road all traffic faces one
 way, by the rules of the road. These scenes name such lanes in frames we have,
 so fronts can be scored on real pixels (``scripts/evaluate_real_fronts.py``,
-``tests/analysis/detect/test_model_front_real.py``). Both countries keep right:
-the northern carriageway of an east-west road carries westbound traffic.
+``tests/analysis/detect/test_model_front_real.py``) and the check's stated
+confidence calibrated on them (:class:`~.front.FrontCalibration`). Both
+countries keep right: the northern carriageway of an east-west road carries
+westbound traffic, the western half of a north-south street southbound.
+Lanes were drawn by eye on the frames; junctions and turning lanes are left out.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import numpy as np
 
 from .geometry import angle_diff
 
-__all__ = ["MINSK_JUNCTION", "MUNICH_ROAD", "Lane", "LaneScene", "frame_fronts", "fronts_in_lanes", "summarise_fronts"]
+__all__ = ["MINSK_CROSSROADS", "MINSK_CROSSROADS_GREY", "MINSK_JUNCTION", "MINSK_SCENES", "MINSK_TRAM_STREET",
+           "MUNICH_ROAD", "Lane", "LaneScene", "frame_front_logits", "frame_fronts", "fronts_in_lanes",
+           "summarise_fronts"]
 
 
 @dataclass(frozen=True)
@@ -70,15 +75,48 @@ MINSK_JUNCTION = LaneScene(
 )
 
 
-def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[str] = ("small_vehicle",),
-                    max_axis_deg: float = 30.0) -> list[tuple[str, bool, float]]:
-    """(lane name, front right, heading_conf) for each detection of ``classes`` centred in a lane.
+#: Minsk drone frames DJI_0762-* (a fixed footprint, about 0.074 m from the median labelled car): an
+#: east-west street with tram tracks between its carriageways, and the two-way street that meets it from the
+#: south (southbound west of its centre line, northbound east of it, below the junction). The junction is left out.
+MINSK_TRAM_STREET = LaneScene(
+    "Minsk drone, DJI_0762",
+    tuple(f"DJI_0762-{n:05d}.jpg" for n in (1, 3, 13, 21, 23, 24, 31, 32)),
+    0.074,
+    (Lane("westbound", (0.0, 290.0, 850.0, 400.0), 270.0), Lane("westbound", (1000.0, 290.0, 1920.0, 400.0), 270.0),
+     Lane("eastbound", (0.0, 480.0, 800.0, 595.0), 90.0), Lane("eastbound", (1200.0, 455.0, 1920.0, 595.0), 90.0),
+     Lane("southbound", (820.0, 700.0, 930.0, 1080.0), 180.0), Lane("northbound", (930.0, 700.0, 1000.0, 1080.0), 0.0)),
+)
 
-    Only vehicles whose axis runs along the lane (within ``max_axis_deg``) are
-    scored: one standing across it is turning or parked, and its front is not
-    known.
-    """
-    out = []
+#: Minsk drone frames DJI-00760-* (sunny; about 0.062 m): a crossroads. East of it a straight divided road;
+#: west of it the road runs about 13 degrees off east-west (its centre line from (0, 740) to (600, 600)), so
+#: its lanes are boxes kept clear of that line. The north-south road and the junction are left out.
+MINSK_CROSSROADS = LaneScene(
+    "Minsk drone, DJI-00760",
+    tuple(f"DJI-00760-{n:05d}.jpg" for n in (1, 2, 3, 13, 14, 21, 22, 23, 32, 33, 39)),
+    0.062,
+    (Lane("westbound", (1300.0, 440.0, 1920.0, 625.0), 270.0), Lane("eastbound", (1300.0, 650.0, 1920.0, 790.0), 90.0),
+     Lane("westbound", (0.0, 560.0, 400.0, 640.0), 257.0), Lane("eastbound", (100.0, 720.0, 480.0, 800.0), 77.0)),
+)
+
+#: Minsk drone frames DJI_0013-* (overcast, another day; about 0.055 m): the crossroads of MINSK_CROSSROADS
+#: from another footprint (the west road's centre line from (0, 695) to (710, 540)).
+MINSK_CROSSROADS_GREY = LaneScene(
+    "Minsk drone, DJI_0013",
+    tuple(f"DJI_0013-{n:04d}.jpg" for n in (23, 28, 36, 41)),
+    0.055,
+    (Lane("westbound", (1360.0, 380.0, 1920.0, 580.0), 270.0), Lane("eastbound", (1450.0, 615.0, 1920.0, 720.0), 90.0),
+     Lane("westbound", (0.0, 520.0, 230.0, 630.0), 258.0), Lane("eastbound", (150.0, 680.0, 400.0, 760.0), 78.0),
+     Lane("eastbound", (400.0, 600.0, 620.0, 715.0), 78.0)),
+)
+
+#: the Minsk scenes, all in the drone folder
+MINSK_SCENES = (MINSK_JUNCTION, MINSK_TRAM_STREET, MINSK_CROSSROADS, MINSK_CROSSROADS_GREY)
+
+
+def _in_lanes(dets: Sequence, lanes: Sequence[Lane], classes: Sequence[str], max_axis_deg: float):
+    """(detection, lane, whether its front is right) for each detection of ``classes`` centred in a lane
+    with its axis along the lane (within ``max_axis_deg``: one standing across it is turning or parked,
+    and its front is not known)."""
     for d in dets:
         if d.cls not in classes:
             continue
@@ -88,20 +126,56 @@ def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[
                 continue
             err = float(angle_diff(d.box.angle_deg, lane.heading_deg))
             if min(err, 180.0 - err) <= max_axis_deg:
-                out.append((lane.name, err < 90.0, float(d.heading_conf)))
+                yield d, lane, err < 90.0
             break
-    return out
+
+
+def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[str] = ("small_vehicle",),
+                    max_axis_deg: float = 30.0) -> list[tuple[str, bool, float]]:
+    """(lane name, front right, heading_conf) for each detection of ``classes`` centred in a lane, its axis
+    along the lane."""
+    return [(lane.name, right, float(d.heading_conf)) for d, lane, right in _in_lanes(dets, lanes, classes, max_axis_deg)]
+
+
+def _resample(rgb: np.ndarray, factor: float) -> np.ndarray:
+    """The frame at another GSD, as the pipeline would (area average when shrinking)."""
+    if abs(factor - 1.0) <= 1e-9:
+        return rgb
+    return cv2.resize(rgb, (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor)),
+                      interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
 
 
 def frame_fronts(detector, rgb: np.ndarray, source_gsd: float, gsd: float,
                  lanes: Sequence[Lane]) -> list[tuple[str, bool, float]]:
-    """:func:`fronts_in_lanes` for one frame (lanes in its pixels) resampled to ``gsd`` as the pipeline would
-    (area average when shrinking) and run through ``detector``."""
+    """:func:`fronts_in_lanes` for one frame (lanes in its pixels) resampled to ``gsd`` and run through
+    ``detector``."""
     f = source_gsd / gsd
-    if abs(f - 1.0) > 1e-9:
-        rgb = cv2.resize(rgb, (round(rgb.shape[1] * f), round(rgb.shape[0] * f)),
-                         interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
-    return fronts_in_lanes(detector.detect_array(rgb, gsd), [lane.scaled(f) for lane in lanes])
+    return fronts_in_lanes(detector.detect_array(_resample(rgb, f), gsd), [lane.scaled(f) for lane in lanes])
+
+
+def frame_front_logits(network, front, rgb: np.ndarray, source_gsd: float, gsd: float, lanes: Sequence[Lane],
+                       classes: Sequence[str] = ("small_vehicle",)) -> list[tuple[str, bool, float]]:
+    """(lane name, whether the end the front check picks is right, |logit|) per lane vehicle of one frame.
+
+    ``network``: the detector without its front check; ``front``: the
+    :class:`~.front.FrontModel`. The raw logit, before any calibration, is
+    what :meth:`~.front.FrontCalibration.fit` needs.
+    """
+    from .front import vehicle_patch
+
+    f = source_gsd / gsd
+    img = _resample(rgb, f)
+    found = list(_in_lanes(network.detect_array(img, gsd), [lane.scaled(f) for lane in lanes], classes, 30.0))
+    found = [(d, lane, right) for d, lane, right in found if d.cls in front.classes]
+    if not found:
+        return []
+    z = front.logits(np.stack([vehicle_patch(img, d.box) for d, _, _ in found]),
+                     np.array([d.heading_conf for d, _, _ in found], np.float32))
+    out = []
+    for (d, lane, right), zi in zip(found, z):
+        zk = float(zi[front.classes.index(d.cls)])
+        out.append((lane.name, right != (zk < 0), abs(zk)))
+    return out
 
 
 def summarise_fronts(rows: Sequence[tuple[str, bool, float]]) -> dict:
