@@ -71,3 +71,30 @@ def test_the_bundled_detectors_belief_rises_with_score_and_others_have_none():
     r = b([0.35, 0.4, 0.45, 0.5, 0.6, 0.9])
     assert np.all(np.diff(r) >= 0) and r[0] < 0.4 and r[-1] == 1.0
     assert belief_for("borderwatch-vehicles@9.9") is None and belief_for(None) is None
+
+
+def _coverage(scale_truth: float, front_scale: tuple[float, float], sites: int = 400) -> float:
+    """Share of simulated sites whose true share lies in the interval, when fronts claimed 0.85 sure are
+    right 0.5 + scale_truth * 0.35 of the time (a place where the calibration is off)."""
+    rng = np.random.default_rng(11)
+    inside = 0
+    for _ in range(sites):
+        n, s = int(rng.integers(20, 60)), float(rng.random())
+        faces = rng.random(n) < s
+        right = rng.random(n) < 0.5 + scale_truth * 0.35
+        est = estimate_share(np.where(right, faces, ~faces).tolist(), [0.85] * n, front_scale=front_scale)
+        inside += est.low <= faces.mean() <= est.high
+    return inside / sites
+
+
+def test_the_interval_holds_at_places_where_fronts_are_worse_than_claimed():
+    """Real scenes ranged 0.59-1.19 around the calibration; an interval over that range keeps its promise
+    there, one that takes heading_conf at its word does not. The share itself is unchanged."""
+    assert _coverage(0.6, (0.6, 1.2)) >= 0.93
+    assert _coverage(0.6, (1.0, 1.0)) < 0.85
+    assert _coverage(1.0, (0.6, 1.2)) >= 0.95
+    plain = estimate_share([True] * 9 + [False], [0.85] * 10)
+    wide = estimate_share([True] * 9 + [False], [0.85] * 10, front_scale=(0.6, 1.2))
+    assert wide.share == plain.share and wide.low < plain.low and wide.high >= plain.high
+    with pytest.raises(ValueError, match="front_scale"):
+        estimate_share([True], [0.9], front_scale=(1.1, 1.2))

@@ -34,6 +34,7 @@ def observe(
     detected: bool,
     convergence_deg: float = 0.0,
     belief: ScoreBelief | None = None,
+    front_scale: tuple[float, float] = (1.0, 1.0),
 ) -> tuple[dict, float, str]:
     """(counts, activity score 0..1, scale) for one site on one date.
 
@@ -42,6 +43,7 @@ def observe(
     counts empty and the scale "active"/"inactive" from the ground evidence alone.
     belief: how likely a detection of this score is a vehicle (sites.belief); the
     direction share leans on likely vehicles. None: every detection counts fully.
+    front_scale: the range the share's interval holds over (sites.direction).
     """
     inside = [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
     by_class = {c: sum(d["class"] == c for d in inside) for c in CLASSES}
@@ -57,7 +59,8 @@ def observe(
                 faces_left.append(c == corridor.left_country)
                 p_front.append(d.get("heading_conf"))
                 scores.append(float(d.get("score") or 0.0))
-    share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None)
+    share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None,
+                           front_scale=front_scale)
     parking = [c for c in clues if c.kind == "parking"]
     areas = [float(c.details.get("area_m2", 0.0)) for c in clues if c.kind in ("cleared_bank", "cleared_area", "cleared_bar", "track_to_water")]
     counts = {

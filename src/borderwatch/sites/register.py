@@ -132,7 +132,7 @@ def update_register(
             for date in dates:
                 counts, activity, scale = observe(
                     whole, g.outline, dets_by_date.get(date, []), [c for c in g.clues if c.date == date],
-                    detected=detected, convergence_deg=turn, belief=belief)
+                    detected=detected, convergence_deg=turn, belief=belief, front_scale=tuple(params.front_scale))
                 obs.append({"site_id": sid, "date": date, "run_id": run_by_date.get(date), "counts": counts,
                             "activity_score": activity, "scale": scale})
             seen = [o["date"] for o in obs if o["scale"] != "inactive"] or g.dates
