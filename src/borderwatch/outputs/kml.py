@@ -361,7 +361,7 @@ def _site_html(
     if evidence:
         lines.append("evidence: " + ", ".join(f"{_e(k)} {_e(v)}" for k, v in sorted(evidence.items())))
     cells = ["date", "vehicles", "large", "small", "heavy", "heavy in water", "on sandbar", "parking"]
-    cells += [f"toward {_e(x)}" for x in countries] + ["activity", "scale"]
+    cells += [f"toward {_e(x)} [95 %]" for x in countries] + ["activity", "scale"]
     rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in cells) + "</tr>"]
     runs: dict[str, list[str]] = {}
     for d in dates:
@@ -375,7 +375,11 @@ def _site_html(
         row = [d] + ["&#8211;" if x is None else _e(f"{x:g}") for x in vals]
         for x in countries:
             n, share = v[f"toward_{x}"], v[f"share_toward_{x}"]
-            row.append("&#8211;" if share is None else f"{share:.0%} ({n:g})" if n is not None else f"{share:.0%}")
+            lo, hi = v[f"share_low_{x}"], v[f"share_high_{x}"]
+            text = "&#8211;" if share is None else f"{share:.0%} ({n:g})" if n is not None else f"{share:.0%}"
+            if share is not None and lo is not None and hi is not None:  # the 95 % interval, as on the web map
+                text += f" [{lo * 100:.0f}&#8211;{hi * 100:.0f}%]"
+            row.append(text)
         row += ["&#8211;" if v["activity_score"] is None else f"{v['activity_score']:.2f}", _e(v["scale"] or "")]
         rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in row) + "</tr>")
         if v["run_id"]:
