@@ -48,7 +48,8 @@ def main() -> None:
     whole = load_corridor("yalu-upper")
     b = min(b, whole.length_km)
     corridor = load_corridor(f"yalu-upper[{a:g}:{b:g}]")
-    params = AnalysisParams(gsd_m=args.gsd, detect=args.detect, landcover=True, front_calibration=args.front_calibration)
+    params = AnalysisParams(gsd_m=args.gsd, detect=args.detect, landcover=True,
+                            front_calibration=args.front_calibration)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir) if args.workdir else Path(tmp)
         scene_dir = work / f"scenes-{a:g}-{b:g}-{args.gsd:g}-{args.seed}"

@@ -42,8 +42,8 @@ from borderwatch.errors import InputError
 
 from .geometry import OrientedBox
 
-__all__ = ["FORMAT", "FrontCalibration", "FrontExamples", "FrontModel", "collect_front_examples", "default_front_path", "normalise_patches",
-           "vehicle_patch"]
+__all__ = ["FORMAT", "FrontCalibration", "FrontExamples", "FrontModel", "collect_front_examples", "default_front_path",
+           "normalise_patches", "vehicle_patch"]
 
 FORMAT = "borderwatch-front/1"
 DEFAULT_FRONT_MODEL = "front-check.onnx"
@@ -84,13 +84,14 @@ class FrontCalibration:
         if len(a) < 10 or y.all() or not y.any():
             raise ValueError(f"need at least 10 fronts, some right and some wrong, to fit a calibration; got {len(a)}")
 
-        def nll(th):  # th = (log temperature, logit of (ceiling - 0.5) / 0.5)
-            c = 0.5 + 0.5 / (1.0 + np.exp(-th[1]))
-            p = np.clip(0.5 + (c - 0.5) * np.tanh(a / (2.0 * np.exp(th[0]))), 1e-9, 1 - 1e-9)
+        def unpack(th) -> FrontCalibration:  # th = (log temperature, logit of (ceiling - 0.5) / 0.5): always valid
+            return cls(float(np.exp(th[0])), float(0.5 + 0.5 / (1.0 + np.exp(-th[1]))), fitted_on)
+
+        def nll(th) -> float:
+            p = np.clip(unpack(th).probability(a), 1e-9, 1 - 1e-9)
             return -float(np.where(y, np.log(p), np.log1p(-p)).sum())
 
-        th = minimize(nll, [1.0, 2.0], method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9}).x
-        return cls(float(np.exp(th[0])), float(0.5 + 0.5 / (1.0 + np.exp(-th[1]))), fitted_on)
+        return unpack(minimize(nll, [1.0, 2.0], method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9}).x)
 
     def to_json(self) -> str:
         return json.dumps({"temperature": self.temperature, "ceiling": self.ceiling, "fitted_on": self.fitted_on})
