@@ -25,6 +25,7 @@ from borderwatch.corridor import load_corridor
 from borderwatch.imagery import register_scene
 from borderwatch.imagery.reader import read_tile
 from borderwatch.pipeline import AnalysisParams, make_executor, plan_tasks, run_pipeline
+from borderwatch.pipeline.tasks import versions
 from borderwatch.sites import update_register
 from borderwatch.sites.evaluate import evaluate_sites, format_scores, shares_from_counts, truth_direction_counts
 from borderwatch.store import Store
@@ -64,6 +65,8 @@ def main() -> None:
         _, tasks, _, _ = plan_tasks(corridor, [scene], params)
         mpx = sum(t.tile.shape_at(args.gsd)[0] ** 2 for t in tasks) / 1e6
         print(f"{corridor.name}: {corridor.length_km:.2f} km, {len(tasks)} tiles with imagery, {mpx:.0f} Mpx at {args.gsd} m, one date")
+        if args.detect:  # which detector, front check and calibration the figures are for
+            print(f"detector {versions(params)['detector']} (front calibration: {params.front_calibration})")
         if render is not None:
             print(f"render (write_scenes, COG)   {render:7.1f} s  {mpx / render:6.2f} Mpx/s")
         else:
