@@ -186,6 +186,7 @@ def test_vehicles_facing_each_bank_give_the_direction_share(tmp_path, stretch):
         # the car carried on a truck faces whichever way it was loaded and is left out of the share
         assert c["cargo_vehicles"] == 1
         assert c["toward"] == {"KP": 2, "CN": 2} and c["share_toward"] == {"KP": 0.5, "CN": 0.5}
+        assert c["share_from"] == {"small_vehicle": 1, "large_vehicle": 3}  # what the share rests on
         lo, hi = c["share_interval"]["KP"]  # four vehicles, each front 90 % sure: a wide 95 % range
         assert 0.0 <= lo < 0.3 and 0.7 < hi <= 1.0 and c["share_interval"]["CN"] == [round(1 - hi, 3), round(1 - lo, 3)]
         assert c["heavy_in_water"] == 0 and obs["scale"] == "small" and 0 < obs["activity_score"] < 1

@@ -171,6 +171,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             shares = [r.inner_text().split("\t") for r in popup.locator("tr.bw-site-share").all()]
             # with the 95 % interval where the register gave one
             assert shares == [["→ KP", "75% (6) [42–95%]", "25% (3)"], ["→ CN", "25% (2) [5–58%]", "75% (9)"]]
+            # and what they rest on, where the register recorded it
+            assert popup.locator("tr.bw-site-basis").inner_text().split("\t") == ["fronts from cars / large", "3 / 5", "–"]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")

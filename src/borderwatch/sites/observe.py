@@ -6,6 +6,9 @@ facing China on the Korean bank is waiting to go to China). ``toward`` counts
 fronts as detected; ``share_toward`` weighs each by how sure its front is
 (:mod:`borderwatch.sites.direction`) and how likely it is a vehicle at all
 (:mod:`borderwatch.sites.belief`), and ``share_interval`` gives its 95 % range.
+``share_from`` says which classes the share rests on: on real imagery only car
+fronts have been measured (the detector's model card), so a share built from
+trucks is a weaker lead than one built from cars.
 """
 
 from __future__ import annotations
@@ -51,12 +54,14 @@ def observe(
     movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
     toward = {corridor.left_country: 0, corridor.right_country: 0}
     faces_left, p_front, scores = [], [], []
+    share_from = dict.fromkeys(VEHICLES, 0)
     if movers:
         grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
         for d, c in zip(movers, corridor.facing_country([d["km"] for d in movers], grid)):
             if c:
                 toward[c] += 1
                 faces_left.append(c == corridor.left_country)
+                share_from[d["class"]] += 1
                 p_front.append(d.get("heading_conf"))
                 scores.append(float(d.get("score") or 0.0))
     share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None,
@@ -78,6 +83,7 @@ def observe(
         "share_interval": _per_bank(corridor, [round(share.low, 3), round(share.high, 3)],
                                     [round(1.0 - share.high, 3), round(1.0 - share.low, 3)]) if share else None,
         "share_belief": belief.label if belief is not None else None,  # what weighed the detections, if anything
+        "share_from": share_from,  # vehicles per class facing a bank: what the share rests on
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
     }

@@ -178,6 +178,11 @@
     }
     fields.forEach(function (f) { row(f[0], "bw-site-count", function (o) { return fmt(o[f[1]]); }); });
     S.countries.forEach(function (c) { row("→ " + c, "bw-site-share", function (o) { return shareText(o, c); }); });
+    // what the shares rest on: real fronts are measured for cars, not for large vehicles (see the model card)
+    row("fronts from cars / large", "bw-site-basis", function (o) {
+      var b = o.share_from;
+      return b ? fmt(b.small_vehicle || 0) + " / " + fmt(b.large_vehicle || 0) : "–";
+    });
     row("activity", null, function (o) { return fmt(o.activity_score, 2); });
     row("scale", null, function (o) { return fmt(o.scale); });
     box.appendChild(dates);
