@@ -244,6 +244,17 @@ def test_bundled_detector_runs_the_shipped_front_check():
     assert Detector.load_default(front=None).front is None
 
 
+def test_shipped_front_check_carries_its_real_street_calibration():
+    """The shipped file says what its heading_conf is calibrated on (traceable to the lanes in lanes.py), and
+    ``calibrated=False`` gives the network's own probability under another name."""
+    model = FrontModel.load_default()
+    cal = model.calibration
+    assert cal is not None and 2.0 < cal.temperature < 5.0 and 0.85 < cal.ceiling < 0.95
+    assert all(name in cal.fitted_on for name in ("Munich", "DJI_0005", "DJI_0762", "DJI-00760", "DJI_0013"))
+    own = FrontModel.load_default(calibrated=False)
+    assert own.calibration is None and own.version == model.version + "-uncalibrated"
+
+
 @pytest.mark.slow
 def test_shipped_front_check_flips_fewer_synthetic_cars(tmp_path):
     """On one held-out synthetic world the checked fronts are right more often than the network's."""
