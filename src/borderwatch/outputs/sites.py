@@ -375,6 +375,7 @@ def format_register(
     for _ in dates:
         head += ["veh", "L/S/H", toward_head]
     rows = []
+    any_share = False
     for site in sorted(sites, key=river_order):
         km = _num(site.get("chainage_km"))
         row = [
@@ -397,12 +398,17 @@ def format_register(
             share_text = "-" if all(s is None for s in shares) else "/".join(
                 "-" if s is None else f"{s:.2f}" for s in shares)
             row += [_int_text(v["vehicles"]), lsh, share_text]
+            any_share |= share_text != "-"
         rows.append(row)
     right = {0, 2} | {7 + 3 * i for i in range(len(dates))}
     groups = [(7 + 3 * i, d) for i, d in enumerate(dates)]
     lines = _text_table(head, rows, right, groups)
     if not sites:
         lines = ["no crossing sites"]
+    elif any_share:
+        lines.append(f"{toward_head}: share of vehicles facing each bank, each weighed by how sure its front is; its 95 % "
+                     "interval and how many cars / large vehicles it rests on are in the CSV, GeoJSON, KML and web map "
+                     "(real fronts are measured for cars only)")
     if summary:
         lines += ["", *summary_lines(summary)]
     return "\n".join(lines)
