@@ -32,11 +32,6 @@ import cv2
 import numpy as np
 
 
-def _nll(right: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-9, 1 - 1e-9)
-    return float(-np.mean(np.where(right, np.log(p), np.log1p(-p))))
-
-
 def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
     """Leave-one-scene-out table, then the calibration of all scenes written into a copy of the front file."""
     from borderwatch.analysis.detect.front import FrontCalibration, FrontModel
@@ -60,9 +55,10 @@ def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
         others = [k for k in data if k != name]
         cal = FrontCalibration.fit(np.concatenate([data[k][0] for k in others]),
                                    np.concatenate([data[k][1] for k in others]))
-        raw, fitted = 1.0 / (1.0 + np.exp(-z)), cal.probability(z)
-        print(f"| {name} | {len(z)} | {right.mean():.3f} | {raw.mean():.3f} | {fitted.mean():.3f} |"
-              f" {_nll(right, raw):.3f} -> {_nll(right, fitted):.3f} | {cal.temperature:.2f} | {cal.ceiling:.3f} |")
+        own = FrontCalibration()  # the identity: the network's own sigmoid
+        print(f"| {name} | {len(z)} | {right.mean():.3f} | {own.probability(z).mean():.3f} |"
+              f" {cal.probability(z).mean():.3f} | {own.log_loss(z, right):.3f} -> {cal.log_loss(z, right):.3f} |"
+              f" {cal.temperature:.2f} | {cal.ceiling:.3f} |")
     z = np.concatenate([v[0] for v in data.values()])
     right = np.concatenate([v[1] for v in data.values()])
     cal = FrontCalibration.fit(z, right, fitted_on="; ".join(f"{k} ({len(v[0])})" for k, v in data.items())

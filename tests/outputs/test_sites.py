@@ -106,6 +106,9 @@ def test_geojson_has_one_numbered_polygon_per_site_with_per_date_counts(corridor
     assert p1["share_toward_KP_2025-07-31"] == 0.75 and p1["share_toward_CN_2025-09-13"] == 0.75
     assert (p1["share_low_KP_2025-07-31"], p1["share_high_KP_2025-07-31"]) == (0.42, 0.95)
     assert p1["share_low_KP_2025-09-13"] is None  # no interval stored for that date
+    # what the share rests on (cars / large vehicles facing a bank), where the register recorded it
+    assert (p1["share_from_small_vehicle_2025-07-31"], p1["share_from_large_vehicle_2025-07-31"]) == (3, 5)
+    assert p1["share_from_small_vehicle_2025-09-13"] is None
     assert p1["toward_KP_2025-07-31"] == 6 and p1["activity_score_2025-09-13"] == 0.93 and p1["scale_2025-07-31"] == "large"
     assert p1["dates"]["2025-07-31"]["vehicles"] == 14 and p1["dates"]["2025-07-31"]["share_toward"]["KP"] == 0.75
     assert p1["dates"]["2025-07-31"]["run_id"] == p1["run_id_2025-07-31"]
@@ -137,6 +140,7 @@ def test_csv_one_row_per_site_with_flat_date_columns(tmp_path, register):
     assert [r["number"] for r in rows] == ["1", "2", "", "3"]
     assert rows[0]["site_id"] == sites[0]["site_id"] and rows[0]["kind"] == "ford"
     assert rows[0]["vehicles_2025-07-31"] == "14" and rows[0]["share_toward_CN_2025-07-31"] == "0.25"
+    assert rows[0]["share_low_KP_2025-07-31"] == "0.42" and rows[0]["share_from_large_vehicle_2025-07-31"] == "5"
     assert rows[2]["vehicles_2025-07-31"] == "" and rows[2]["vehicles_2025-09-13"] == "3"
     assert rows[2]["status"] == "candidate"
     lon, lat = float(rows[0]["lon"]), float(rows[0]["lat"])

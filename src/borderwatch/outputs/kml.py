@@ -380,8 +380,8 @@ def _site_html(
             if share is not None and lo is not None and hi is not None:  # the 95 % interval, as on the web map
                 text += f" [{lo * 100:.0f}&#8211;{hi * 100:.0f}%]"
             row.append(text)
-        basis = (o.get("counts") or {}).get("share_from")  # the classes the share rests on (older stores: none)
-        row.append("&#8211;" if not basis else f"{basis.get('small_vehicle', 0):g} / {basis.get('large_vehicle', 0):g}")
+        cars, large = v["share_from_small_vehicle"], v["share_from_large_vehicle"]  # what the share rests on
+        row.append("&#8211;" if cars is None else f"{cars:g} / {large:g}")
         row += ["&#8211;" if v["activity_score"] is None else f"{v['activity_score']:.2f}", _e(v["scale"] or "")]
         rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in row) + "</tr>")
         if v["run_id"]:

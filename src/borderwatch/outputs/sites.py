@@ -191,6 +191,9 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
         low_high = interval.get(c) or [None, None]
         out[f"share_low_{c}"] = _round(low_high[0], 3) if obs else None
         out[f"share_high_{c}"] = _round(low_high[1], 3) if obs else None
+    basis = counts.get("share_from")  # how many cars / large vehicles the share rests on (older stores: none)
+    for cls in ("small_vehicle", "large_vehicle"):
+        out[f"share_from_{cls}"] = _num(basis.get(cls)) if obs and basis else None
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")

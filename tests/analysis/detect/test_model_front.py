@@ -194,6 +194,7 @@ def test_calibration_fit_recovers_a_known_temperature_and_ceiling():
     fit = FrontCalibration.fit(z, right, fitted_on="simulated")
     assert fit.temperature == pytest.approx(3.0, rel=0.15) and fit.ceiling == pytest.approx(0.9, abs=0.01)
     assert fit.fitted_on == "simulated"
+    assert fit.log_loss(z, right) < truth.log_loss(z, right) + 1e-3 < FrontCalibration().log_loss(z, right)
     sure = FrontCalibration.fit(z, rng.random(z.size) < 1 / (1 + np.exp(-z)))  # the network was right all along
     assert sure.ceiling > 0.99 and sure.temperature == pytest.approx(1.0, rel=0.2)
     with pytest.raises(ValueError, match="some right and some wrong"):

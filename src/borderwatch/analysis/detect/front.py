@@ -87,11 +87,15 @@ class FrontCalibration:
         def unpack(th) -> FrontCalibration:  # th = (log temperature, logit of (ceiling - 0.5) / 0.5): always valid
             return cls(float(np.exp(th[0])), float(0.5 + 0.5 / (1.0 + np.exp(-th[1]))), fitted_on)
 
-        def nll(th) -> float:
-            p = np.clip(unpack(th).probability(a), 1e-9, 1 - 1e-9)
-            return -float(np.where(y, np.log(p), np.log1p(-p)).sum())
+        fit = minimize(lambda th: unpack(th).log_loss(a, y), [1.0, 2.0], method="Nelder-Mead",
+                       options={"xatol": 1e-6, "fatol": 1e-12})
+        return unpack(fit.x)
 
-        return unpack(minimize(nll, [1.0, 2.0], method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9}).x)
+    def log_loss(self, z: np.ndarray, right: np.ndarray) -> float:
+        """Mean negative log-likelihood of whether the chosen ends (logits ``z``) were right: what ``fit``
+        minimises, and how a calibration is scored on a scene it was not fitted on."""
+        p = np.clip(self.probability(np.abs(np.asarray(z, np.float64))), 1e-9, 1 - 1e-9)
+        return -float(np.mean(np.where(np.asarray(right, bool), np.log(p), np.log1p(-p))))
 
     def to_json(self) -> str:
         return json.dumps({"temperature": self.temperature, "ceiling": self.ceiling, "fitted_on": self.fitted_on})
@@ -199,17 +203,21 @@ class FrontModel:
         feeds = {"patches": normalise_patches(patches), "heading_conf": np.asarray(heading_conf, np.float32)}
         return self.session.run(None, feeds)[0]
 
-    def probability(self, patches: np.ndarray, heading_conf: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-        """P(the detector's front is right) per vehicle, calibrated when the file carries a calibration;
-        NaN for a class without a check."""
+    def class_logits(self, patches: np.ndarray, heading_conf: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """Each vehicle's logit in its own class's column (uncalibrated); NaN for a class without a check."""
         out = np.full(len(classes), np.nan)
         col = np.array([self.classes.index(c) if c in self.classes else -1 for c in classes], int)
         known = np.nonzero(col >= 0)[0]
         if len(known):
             z = self.logits(np.asarray(patches)[known], np.asarray(heading_conf, np.float32)[known])
-            zk = z[np.arange(len(known)), col[known]].astype(np.float64)
-            out[known] = self.calibration.probability(zk) if self.calibration else 1.0 / (1.0 + np.exp(-zk))
+            out[known] = z[np.arange(len(known)), col[known]]
         return out
+
+    def probability(self, patches: np.ndarray, heading_conf: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+        """P(the detector's front is right) per vehicle, calibrated when the file carries a calibration;
+        NaN for a class without a check."""
+        z = self.class_logits(patches, heading_conf, classes)
+        return self.calibration.probability(z) if self.calibration else 1.0 / (1.0 + np.exp(-z))
 
     def check(self, image: np.ndarray, dets: list) -> list:
         """``dets`` (with ``box``, ``cls``, ``heading_conf``) with fronts checked on ``image``.

@@ -113,6 +113,10 @@ MINSK_CROSSROADS_GREY = LaneScene(
 MINSK_SCENES = (MINSK_JUNCTION, MINSK_TRAM_STREET, MINSK_CROSSROADS, MINSK_CROSSROADS_GREY)
 
 
+#: a vehicle whose axis is farther than this from its lane's is turning or parked: its front is not known
+MAX_AXIS_DEG = 30.0
+
+
 def _in_lanes(dets: Sequence, lanes: Sequence[Lane], classes: Sequence[str], max_axis_deg: float):
     """(detection, lane, whether its front is right) for each detection of ``classes`` centred in a lane
     with its axis along the lane (within ``max_axis_deg``: one standing across it is turning or parked,
@@ -131,7 +135,7 @@ def _in_lanes(dets: Sequence, lanes: Sequence[Lane], classes: Sequence[str], max
 
 
 def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[str] = ("small_vehicle",),
-                    max_axis_deg: float = 30.0) -> list[tuple[str, bool, float]]:
+                    max_axis_deg: float = MAX_AXIS_DEG) -> list[tuple[str, bool, float]]:
     """(lane name, front right, heading_conf) for each detection of ``classes`` centred in a lane, its axis
     along the lane."""
     return [(lane.name, right, float(d.heading_conf)) for d, lane, right in _in_lanes(dets, lanes, classes, max_axis_deg)]
@@ -165,17 +169,14 @@ def frame_front_logits(network, front, rgb: np.ndarray, source_gsd: float, gsd: 
 
     f = source_gsd / gsd
     img = _resample(rgb, f)
-    found = list(_in_lanes(network.detect_array(img, gsd), [lane.scaled(f) for lane in lanes], classes, 30.0))
-    found = [(d, lane, right) for d, lane, right in found if d.cls in front.classes]
+    found = [(d, lane, right) for d, lane, right in
+             _in_lanes(network.detect_array(img, gsd), [lane.scaled(f) for lane in lanes], classes, MAX_AXIS_DEG)
+             if d.cls in front.classes]
     if not found:
         return []
-    z = front.logits(np.stack([vehicle_patch(img, d.box) for d, _, _ in found]),
-                     np.array([d.heading_conf for d, _, _ in found], np.float32))
-    out = []
-    for (d, lane, right), zi in zip(found, z):
-        zk = float(zi[front.classes.index(d.cls)])
-        out.append((lane.name, right != (zk < 0), abs(zk)))
-    return out
+    z = front.class_logits(np.stack([vehicle_patch(img, d.box) for d, _, _ in found]),
+                           np.array([d.heading_conf for d, _, _ in found], np.float32), [d.cls for d, _, _ in found])
+    return [(lane.name, right != (zk < 0), abs(float(zk))) for (_, lane, right), zk in zip(found, z)]
 
 
 def summarise_fronts(rows: Sequence[tuple[str, bool, float]]) -> dict:
