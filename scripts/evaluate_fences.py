@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -34,7 +33,7 @@ from affine import Affine
 
 from borderwatch.corridor import load_corridor, tile_corridor
 from borderwatch.errors import BorderwatchError
-from borderwatch.pipeline.tasks import LANDCOVER_MARGIN_M
+from borderwatch.pipeline.tasks import AnalysisParams, read_margin_m
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate_sites import HELD_OUT_FROM, parse_floats, parse_km, parse_seeds  # noqa: E402  (shared argument parsing)
@@ -53,7 +52,7 @@ def tile_inputs(world, tile, gsd: float, date, cache: Path | None) -> dict:
 
     path = cache / f"s{world.seed}_g{gsd:g}_{tile.tile_id}.npz" if cache else None
     minx, miny, maxx, maxy = tile.bounds
-    margin = math.ceil(LANDCOVER_MARGIN_M / gsd / 8.0) * 8 * gsd  # as pipeline.tasks._margin_m
+    margin = read_margin_m(AnalysisParams(gsd_m=gsd, landcover=True))  # what the pipeline reads
     transform = Affine(gsd, 0.0, minx - margin, 0.0, -gsd, maxy + margin)
     f = factor_for(gsd)
     if path is not None and path.exists():

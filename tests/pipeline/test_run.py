@@ -111,3 +111,18 @@ def test_existing_scheduler_by_address(tmp_path, short_corridor, scenes):
             assert summary.computed > 0 and cluster.scheduler_address in summary.executor
         finally:
             executor.close()
+
+
+@pytest.mark.parametrize("gsd, landcover, detect, want_m", [
+    (0.5, True, True, 32.0),    # 32 m of land-cover context (64 px) covers the detector's 24 m
+    (0.5, False, True, 24.0),   # detection alone: 48 px, already whole 8 px blocks
+    (0.3, True, False, 33.6),   # 32 m is 106.7 px: rounded up to 112 px
+    (5.0, True, False, 80.0),   # the coarse water net wants 16 px, more than 32 m (6.4 px) gives
+    (0.5, False, False, 0.0),   # nothing to see beyond the tile
+])
+def test_read_margin_covers_what_each_stage_needs(gsd, landcover, detect, want_m):
+    from borderwatch.pipeline.tasks import read_margin_m
+
+    m = read_margin_m(AnalysisParams(gsd_m=gsd, landcover=landcover, detect=detect))
+    assert m == pytest.approx(want_m)
+    assert (m / gsd) == pytest.approx(round(m / gsd)) and round(m / gsd) % 8 == 0  # whole 8 px blocks

@@ -30,6 +30,9 @@ TILE_ANALYSIS_VERSION = "tile-stats-5"
 #: it be seen whole even when it straddles the tile edge, so nothing is cut or counted twice.
 DETECTION_MARGIN_M = 24.0
 LANDCOVER_MARGIN_M = 32.0
+#: ...but never fewer pixels than this: the coarse water net (3-10 m, analysis.landcover.cnn) needs the context
+#: (at 5 m, 32 m is 8 px; 16 px scored better on the development protocol, see scripts/fit_landcover.py)
+LANDCOVER_CONTEXT_PX = 16
 
 
 #: AnalysisParams.front_calibration values
@@ -175,7 +178,7 @@ def analyse_tile(task: TileTask) -> TileResult:
     params = task.params
     gsd = params.gsd_m
     minx, miny, maxx, maxy = task.tile.bounds
-    margin = _margin_m(params)
+    margin = read_margin_m(params)
     crs = CRS.from_wkt(task.crs_wkt)
     img = read_tile(list(task.scenes), (minx - margin, miny - margin, maxx + margin, maxy + margin), crs, gsd)
     lap("read")
@@ -281,9 +284,10 @@ def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float)
         d["dist_water_m"] = round(float(dist[r, c]), 1)
 
 
-def _margin_m(params: AnalysisParams) -> float:
-    """The margin rounded to whole 8-px blocks (the model's and the land-cover grid's)."""
-    want = max(DETECTION_MARGIN_M if params.detect else 0.0, LANDCOVER_MARGIN_M if params.landcover else 0.0)
+def read_margin_m(params: AnalysisParams) -> float:
+    """Metres read around a tile: the margin rounded to whole 8-px blocks (the model's and the land-cover grid's)."""
+    landcover = max(LANDCOVER_MARGIN_M, LANDCOVER_CONTEXT_PX * params.gsd_m) if params.landcover else 0.0
+    want = max(DETECTION_MARGIN_M if params.detect else 0.0, landcover)
     if not want:
         return 0.0
     px = int(np.ceil(want / params.gsd_m / 8.0)) * 8

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from borderwatch.analysis.landcover.cnn import (
-    MIN_PX, MULTIPLE, cnn_water_proba, load_cnn, prepare, segment_smooth, water_proba,
+    MIN_PX, MULTIPLE, SHORE_MIN_PX, cnn_water_proba, load_cnn, prepare, refine_shore, segment_smooth, water_proba,
 )
 from borderwatch.errors import InputError
 
@@ -154,3 +154,52 @@ def test_merged_nets_average_the_members_probabilities(tmp_path):
     np.testing.assert_allclose(got, np.mean(ps, 0), atol=1e-5)
     z = np.mean([np.log(p) - np.log1p(-p) for p in np.clip(ps, 1e-6, 1 - 1e-6)], 0)  # logit averaging differs
     assert np.abs(got - 1 / (1 + np.exp(-z))).max() > 1e-3
+
+
+def _lake_and_field(h=40, w=40, shore=20, seed=1):
+    """Dark lake in columns < shore, bright green field beyond, a little noise."""
+    rng = np.random.default_rng(seed)
+    img = np.empty((3, h, w), np.float32)
+    img[:, :, :shore] = np.array([40, 55, 50], np.float32)[:, None, None]
+    img[:, :, shore:] = np.array([90, 130, 60], np.float32)[:, None, None]
+    img += rng.normal(0, 3, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_refine_shore_gives_the_lake_rim_back():
+    """The net's soft edge left the lake's last column as land (p 0.3); the tile's colours say water."""
+    img = _lake_and_field()
+    v = np.ones(img.shape[1:], bool)
+    p = np.where(np.arange(40)[None, :] < 19, 0.95, 0.05).astype(np.float32) * np.ones((40, 1), np.float32)
+    p[:, 19] = 0.3  # lake colour, called land
+    out = refine_shore(p, img, v)
+    assert (out[:, 19] > 0.5).all()  # re-decided as water
+    assert (out[:, 20] < 0.5).all()  # the field's first column stays land
+    far = np.ones_like(v)
+    far[:, 17:22] = False
+    assert np.array_equal(out[far], p[far])  # only the rim moves
+    assert out.dtype == np.float32 and p[0, 19] == np.float32(0.3)  # the input is not changed in place
+
+
+def test_refine_shore_leaves_a_tile_without_both_sides_alone():
+    img = _lake_and_field()
+    v = np.ones(img.shape[1:], bool)
+    p = np.full((40, 40), 0.95, np.float32)
+    p[:, 30:] = 0.4  # land that is not sure: too few sure-land pixels to learn its colour
+    assert np.array_equal(refine_shore(p, img, v), p)
+    p[:1, :SHORE_MIN_PX] = 0.05  # still one short of... exactly SHORE_MIN_PX sure land pixels: now trusted
+    assert not np.array_equal(refine_shore(p, img, v), p)
+
+
+def test_refine_shore_treats_the_tile_edge_and_nodata_as_no_shore():
+    """Water running off the tile edge is not a shore there, and invalid pixels are never touched."""
+    img = _lake_and_field()
+    v = np.ones(img.shape[1:], bool)
+    v[:5] = False
+    p = np.where(np.arange(40)[None, :] < 20, 0.6, 0.05).astype(np.float32) * np.ones((40, 1), np.float32)
+    p[:, :10] = 0.95
+    p[~v] = 0.0
+    out = refine_shore(p, img, v)
+    assert np.array_equal(out[~v], p[~v])
+    assert np.array_equal(out[5:, 0], p[5:, 0])  # the lake touches the left tile edge: no rim there
+    assert np.array_equal(out[-1, :18], p[-1, :18])  # nor along the bottom edge, away from the real shore

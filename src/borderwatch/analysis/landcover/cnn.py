@@ -103,8 +103,48 @@ def segment_smooth(p: np.ndarray, labels: np.ndarray, valid: np.ndarray, weight:
     return out
 
 
+#: shore refinement: pixels the answer is this sure of (p <= SURE or p >= 1 - SURE) teach the tile's two colours;
+#: the pixels within SHORE_BAND_PX of the answer's shore take SHORE_WEIGHT of the colours' verdict. Chosen on the
+#: development protocol only (scripts/fit_landcover.py: 2019 and the unfitted right halves of the train dates).
+SHORE_SURE, SHORE_BAND_PX, SHORE_WEIGHT = 0.2, 1, 0.5
+#: fewest sure pixels of each side before a tile's colours are trusted (else the answer is left as it is)
+SHORE_MIN_PX = 30
+
+
+def refine_shore(p: np.ndarray, rgb: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """p(water) with its shoreline re-decided by this tile's own water and land colours.
+
+    The net works at 1/4 scale and its edge is soft: at 5 m it leaves a one-pixel rim of lake as land (most of its
+    misses on NAIP lie within 2 px of the shore). The tile itself says what its water and its land look like today:
+    a Gaussian in log colour for each, fitted on the pixels the net is sure of (scipy), decides the rim pixels.
+    """
+    sure_w, sure_l = (p >= 1.0 - SHORE_SURE) & valid, (p <= SHORE_SURE) & valid
+    if np.count_nonzero(sure_w) < SHORE_MIN_PX or np.count_nonzero(sure_l) < SHORE_MIN_PX:
+        return p
+    water = (p > 0.5) & valid
+    # the shore's pixels on both sides; the tile edge and nodata are no shore (eroded as if water lay beyond)
+    rim = (ndimage.binary_dilation(water, iterations=SHORE_BAND_PX)
+           & ~ndimage.binary_erosion(water | ~valid, iterations=SHORE_BAND_PX, border_value=1) & valid)
+    if not rim.any():
+        return p
+    from scipy.stats import multivariate_normal
+
+    lg = np.log(rgb[:3].astype(np.float64) + 4.0)
+    ll = []
+    for side in (sure_w, sure_l):
+        x = lg[:, side].T
+        cov = np.cov(x, rowvar=False) + np.eye(3) * 1e-4  # a floor: flat lakes have near-zero colour spread
+        ll.append(multivariate_normal(x.mean(axis=0), cov).logpdf(lg[:, rim].T))
+    verdict = 1.0 / (1.0 + np.exp(-np.clip(ll[0] - ll[1], -50.0, 50.0)))
+    out = p.copy()
+    out[rim] = ((1.0 - SHORE_WEIGHT) * p[rim] + SHORE_WEIGHT * verdict).astype(np.float32)
+    return out
+
+
 def water_proba(rgb: np.ndarray, valid: np.ndarray, net: WaterNet | None = None) -> np.ndarray:
-    """(H, W) float32 p(water) on the 3-10 m RGB path: the net, smoothed with the tile's segments."""
+    """(H, W) float32 p(water) on the 3-10 m RGB path: the net, smoothed with the tile's segments, its shore
+    re-decided by the tile's colours."""
     from borderwatch.analysis.landcover.regions import segment
 
-    return segment_smooth(cnn_water_proba(rgb, valid, net), segment(rgb, valid), valid)
+    p = segment_smooth(cnn_water_proba(rgb, valid, net), segment(rgb, valid), valid)
+    return refine_shore(p, rgb, valid)
