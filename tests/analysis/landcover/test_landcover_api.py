@@ -148,3 +148,19 @@ def test_speed_is_in_the_right_range():
     t0 = time.process_time()
     classify_landcover(img, valid, 0.5)
     assert 1.05 / max(time.process_time() - t0, 1e-6) > 3.0  # Mpx per CPU-second
+
+
+def test_model_card_names_the_shipped_files_and_versions():
+    """The card ships beside the weights and names the versions a result records, so a reader can match them."""
+    from importlib.resources import files
+
+    from borderwatch.analysis.landcover.cnn import load_cnn
+
+    folder = files("borderwatch.analysis.landcover")
+    card = folder.joinpath("MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card.startswith(f"# Land cover ({LANDCOVER_VERSION})")
+    for name, version in (("params.json", load_params().version), ("water_cnn.onnx", load_cnn().version)):
+        assert folder.joinpath(name).is_file()
+        assert f"| `{name}` |" in card and f"| {version} |" in card
+    for held_out in ("2010", "2014", "2016", "2018", "2020"):  # the dates its real-pixel figures are read on
+        assert held_out in card

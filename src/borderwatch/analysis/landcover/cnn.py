@@ -10,7 +10,9 @@ probabilities, as one ONNX graph with the single net's input and output (a water
 date the mean of three scored 0.861 against 0.836-0.859 for its members (about 3x the net's time per tile).
 The ONNX file (water_cnn.onnx, ~0.74 MB) carries its version and fitting record (each member's) in its metadata.
 Its probability is then averaged with its own mean over each Felzenszwalb segment of the tile
-(SEGMENT_WEIGHT), which snaps the answer to the colour edges of the shore.
+(SEGMENT_WEIGHT), which snaps the answer to the colour edges of the shore, and the shore's own pixels are
+re-decided by the tile's water and land colours (refine_shore). MODEL_CARD.md says what it was fitted on and how
+well it does.
 
 Input per pixel: R, G, B / 255 and log colour minus the tile's median log colour (a per-tile white balance:
 real scenes drift in brightness and colour from date to date; the fit adds random gain / gamma on top).
