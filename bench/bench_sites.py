@@ -27,7 +27,9 @@ from borderwatch.imagery.reader import read_tile
 from borderwatch.pipeline import AnalysisParams, make_executor, plan_tasks, run_pipeline
 from borderwatch.pipeline.tasks import versions
 from borderwatch.sites import update_register
-from borderwatch.sites.evaluate import evaluate_sites, format_scores, shares_from_counts, truth_direction_counts
+from borderwatch.sites.evaluate import (
+    evaluate_sites, format_scores, fronts_measured, shares_from_counts, truth_direction_counts,
+)
 from borderwatch.store import Store
 from borderwatch.synth import SynthWorld, write_scenes
 
@@ -109,6 +111,7 @@ def main() -> None:
         scores = evaluate_sites(reg.sites, reg.observations, world.sites((a, b)), shares, truth_counts_by_date=counts,
                                 km_range=(a, b), label=f"seed {args.seed}, {args.gsd} m", imaged=corridor.area)
         print(format_scores(scores))
+        print(fronts_measured(reg.observations))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     python scripts/evaluate_real_fronts.py [--kit KIT_AIS_DIR] [--minsk MINSK_DRONE_DIR] [--gsd 0.5 0.8] [--front F]
     python scripts/evaluate_real_fronts.py --kit DIR --minsk DIR --calibrate OUT.onnx --version V
+    python scripts/evaluate_real_fronts.py --kit DIR --minsk DIR --pairs
 
 Real aerial labels have no fronts, but the traffic on one carriageway of a
 divided road faces one way (``borderwatch.analysis.detect.lanes``: KIT AIS
@@ -19,6 +20,10 @@ ceiling) on the raw logits of every scene at every ``--gsd``, print how a fit
 on all scenes but one does on the one left out, and write OUT: the front-check
 file with the calibration fitted on all scenes and version ``--version`` in its
 metadata.
+
+``--pairs``: per scene, the front factor that :mod:`borderwatch.sites.fronts`
+measures on the frames' queued pairs without any truth, against the factor the
+lanes' truth gives, and the factor a direction share would apply.
 """
 
 from __future__ import annotations
@@ -80,6 +85,43 @@ def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
     print(f"wrote {out} (version {version})")
 
 
+def pairs_table(scenes, gsds) -> None:
+    """Per scene: the front factor measured on queued pairs (sites.fronts, no truth) against the factor the lanes'
+    truth gives, and the factor a direction share would apply."""
+    from borderwatch.analysis.detect.lanes import frame_vehicles
+    from borderwatch.analysis.detect.runtime import Detector
+    from borderwatch.sites.fronts import factor_and_range, factor_from_truth, pair_agreement, queue_pairs
+
+    detector = Detector.load_default()
+    print(f"detector {detector.name}; cars; GSD {', '.join(map(str, gsds))} m pooled; pairs within each frame")
+    print("| scene | lane cars | right | factor from the lanes' truth | queued pairs | agree | expected |"
+          " factor from pairs (95 % range) | applied (fixed range 0.6-1.2) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for scene, images in scenes:
+        pairs, heads, conf, lane_conf, lane_right = [], [], [], [], []
+        for rgb in images:
+            for g in gsds:
+                found = frame_vehicles(detector, rgb, scene.gsd_m, g, scene.lanes)
+                if not found:
+                    continue
+                boxes = [d.box for d, _, _ in found]
+                h = np.array([b.angle_deg for b in boxes])
+                pr = queue_pairs(np.array([b.cx * g for b in boxes]), -np.array([b.cy * g for b in boxes]), h,
+                                 np.array([b.length * g for b in boxes]))
+                pairs.append(pr + len(heads))
+                heads += h.tolist()
+                conf += [float(d.heading_conf) for d, _, _ in found]
+                lane_conf += [float(d.heading_conf) for d, lane, _ in found if lane]
+                lane_right += [bool(r) for _, lane, r in found if lane]
+        rel = pair_agreement(np.concatenate(pairs) if pairs else np.zeros((0, 2), int), np.array(heads), np.array(conf))
+        truth = factor_from_truth(lane_conf, lane_right)
+        applied = factor_and_range(rel, (0.6, 1.2))
+        got = f"{rel.factor:.2f} ({rel.low:.2f}-{rel.high:.2f})" if rel else "-"
+        print(f"| {scene.name} | {len(lane_right)} | {np.mean(lane_right):.3f} | {truth:.2f} | {rel.pairs if rel else 0} |"
+              f" {rel.agree if rel else float('nan'):.3f} | {rel.expected if rel else float('nan'):.3f} | {got} |"
+              f" {applied[0]:.2f} ({applied[1]:.2f}-{applied[2]:.2f}) |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kit", type=Path, help="folder with the KIT AIS MOS*.png frames")
@@ -88,6 +130,8 @@ def main(argv=None) -> int:
     ap.add_argument("--front", type=Path, help="a front-check file to score (or calibrate) instead of the shipped one")
     ap.add_argument("--calibrate", type=Path, metavar="OUT", help="fit the calibration and write it into OUT")
     ap.add_argument("--version", help="the version OUT gets (with --calibrate)")
+    ap.add_argument("--pairs", action="store_true",
+                    help="the front factor from queued pairs (sites.fronts) against the lanes' truth, per scene")
     a = ap.parse_args(argv)
 
     from borderwatch.analysis.detect.front import default_front_path
@@ -116,6 +160,9 @@ def main(argv=None) -> int:
         loaded.append((scene, images))
     if a.calibrate:
         calibrate(loaded, a.front or default_front_path(), a.gsd, a.calibrate, a.version)
+        return 0
+    if a.pairs:
+        pairs_table(loaded, a.gsd)
         return 0
 
     checked = Detector.load_default(front=a.front) if a.front else Detector.load_default()

@@ -35,6 +35,7 @@ from borderwatch.sites.evaluate import (
     compare_registers,
     evaluate_sites,
     format_scores,
+    fronts_measured,
     merge_scores,
     shares_from_counts,
     truth_direction_counts,
@@ -244,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                         rec["scores"]["after"] = s3
                         rec["compare"] = compare_registers(before_sites, rows(reg, "sites"), match_m=args.match_m)
                 log(format_scores(s))
+                log(fronts_measured(reg.observations))
                 runs.append(rec)
 
         print(table(runs))

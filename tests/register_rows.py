@@ -38,7 +38,7 @@ def counts(large: int, small: int, heavy: int, toward_kp: int, toward_cn: int, *
         "share_toward": {"KP": toward_kp / moving, "CN": toward_cn / moving} if moving else None,
         "evidence": extra.get("evidence", {"track": 2}),
     }
-    for key in ("share_interval", "share_from"):
+    for key in ("share_interval", "share_from", "front_reliability"):
         if key in extra:
             out[key] = extra[key]
     return out
@@ -76,7 +76,10 @@ def make_register(store, corridor, *, km_offset: float = 0.0, shuffled: bool = T
         {"site_id": ids[0], "date": DATES[0], "run_id": runs[1], "activity_score": 0.88, "scale": "large",
          "counts": counts(5, 8, 1, 6, 2, heavy_in_water=1, parking_area_m2=1520.5, cleared_area_m2=8800.0,
                           share_interval={"KP": [0.42, 0.95], "CN": [0.05, 0.58]},
-                          share_from={"small_vehicle": 3, "large_vehicle": 5})},
+                          share_from={"small_vehicle": 3, "large_vehicle": 5},
+                          front_reliability={"large_vehicle": {"factor": 1.3, "range": [1.12, 1.6], "pairs": 81,
+                                                               "agree": 0.963, "expected": 0.811, "applied": 1.12},
+                                             "small_vehicle": None})},
         {"site_id": ids[0], "date": DATES[1], "run_id": runs[1], "activity_score": 0.93, "scale": "large",
          "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2)},
         {"site_id": ids[1], "date": DATES[0], "run_id": runs[1], "activity_score": 0.41, "scale": "small",

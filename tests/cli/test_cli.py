@@ -14,8 +14,6 @@ from PIL import Image
 
 from cli_helpers import call
 
-from borderwatch.cli import cli
-
 SUBCOMMANDS = [[], ["corridor"], ["corridor", "show"], ["corridor", "list"], ["corridor", "export"], ["scenes"],
                ["scenes", "add"], ["scenes", "list"], ["synth"], ["run"], ["demo"]]
 

@@ -192,6 +192,9 @@ def test_crossing_sites_folder_numbered_in_river_order(corridor, scenes, registe
     assert "75% (6) [42&#8211;95%]" in d1 and "25% (2) [5&#8211;58%]" in d1  # toward KP, CN, with the 95 % range
     assert "25% (3)</td>" in d1 and "75% (9)</td>" in d1  # the second date has no interval stored: none shown
     assert "<td>3 / 5</td>" in d1 and "fronts of large vehicles are unmeasured" in d1  # what a share rests on
+    # how reliable fronts were in that image, from its queued vehicles (stored for large vehicles only)
+    assert ("fronts on 2025-07-31, large vehicles: 81 queued pairs agreed 96% where the calibration expected 81%; "
+            "factor applied 1.12") in d1 and "fronts on 2025-07-31, cars" not in d1
     run_id = obs[1]["run_id"]
     assert f"run {run_id} (2025-07-31, 2025-09-13)" in d1
     assert replaced_run not in d1  # the replaced observation is not cited

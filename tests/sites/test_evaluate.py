@@ -289,3 +289,15 @@ def test_truth_sites_outside_the_imagery_are_left_out():
     assert (s.n_truth, s.n_truth_edge, len(s.matches), len(s.misses)) == (1, 1, 1, 0)
     s = evaluate_sites(pred, [], truth, {"2025-07-31": None})
     assert (s.n_truth, len(s.misses)) == (2, 1)
+
+
+def test_fronts_measured_says_what_each_date_applied():
+    from borderwatch.sites.evaluate import fronts_measured
+
+    m = {"factor": 1.3, "range": [1.12, 1.6], "pairs": 81, "agree": 0.963, "expected": 0.811, "applied": 1.12}
+    obs = [{"date": "2025-09-13", "counts": {"front_reliability": {"large_vehicle": m, "small_vehicle": None}}},
+           {"date": "2025-09-13", "counts": {"front_reliability": {}}}, {"date": "2025-07-31", "counts": {}}]
+    line = fronts_measured(obs)
+    assert "2025-09-13 large_vehicle: 81 pairs agree 0.963 vs 0.811 expected, factor 1.30 (1.12-1.60), applied 1.12" in line
+    assert "2025-09-13 small_vehicle: too few queued pairs (calibration stands)" in line
+    assert fronts_measured(obs[1:]) == "fronts measured per image: no vehicles facing a bank"

@@ -270,3 +270,28 @@ def test_a_route_over_a_bar_from_land_to_land_is_a_site_on_its_own(tmp_path, str
         route(s, 3.0, ["water", "water"])  # a strip between two channels: not enough on its own
         reg = build(store, stretch)
         assert [(r["number"], r["status"], r["bank_evidence"]) for r in reg.sites] == [(1, "site", "both"), (None, "candidate", "water")]
+
+
+@pytest.mark.parametrize("from_pairs", [True, False])
+def test_a_long_queue_says_how_reliable_the_fronts_are(tmp_path, stretch, from_pairs):
+    """24 trucks queued nose to tail toward the river, their fronts each stated 80 % sure, every one agreeing with
+    its neighbours: the image's fronts are surer than stated, so the share's range narrows (sites.fronts)."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.ford(1.0)
+        river = stretch.direction_deg_at(1.0, 100.0)
+        rows = _vehicles(s, stretch, [(40 + 11 * i, river - 90, "large_vehicle", 0.9) for i in range(24)])
+        for r in rows:
+            r["heading_conf"] = 0.8
+        store.write_rows("detections", rows)
+        reg = build(store, stretch, params=SiteParams(front_from_pairs=from_pairs))
+        c = reg.observations[0]["counts"]
+    inside = c["share_from"]["large_vehicle"]
+    assert inside >= 5 and c["share_toward"]["KP"] == 1.0
+    rel = c["front_reliability"]["large_vehicle"]
+    lo = c["share_interval"]["KP"][0]
+    if from_pairs:
+        assert rel["pairs"] == 23 and rel["agree"] == 1.0 and rel["expected"] == 0.68
+        assert rel["range"][0] > 1.0 and rel["applied"] == rel["range"][0] and lo > 0.9  # measured 0.915
+    else:
+        assert rel is None and lo < 0.9  # the fixed range 0.6-1.2 on 80 % fronts: 0.855

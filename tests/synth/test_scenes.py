@@ -1,7 +1,6 @@
 """write_scenes: COG files, tags, nodata outside the corridor, GeoJSON truth."""
 
 import json
-from datetime import date
 
 import numpy as np
 import pytest

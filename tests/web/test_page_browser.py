@@ -173,6 +173,9 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             assert shares == [["→ KP", "75% (6) [42–95%]", "25% (3)"], ["→ CN", "25% (2) [5–58%]", "75% (9)"]]
             # and what they rest on, where the register recorded it
             assert popup.locator("tr.bw-site-basis").inner_text().split("\t") == ["fronts from cars / large", "3 / 5", "–"]
+            # and the front factor measured on that image's queued vehicles (cars: too few pairs)
+            assert popup.locator("tr.bw-site-fronts").inner_text().split("\t") == [
+                "front factor cars / large", "– / ×1.12 (81)", "–"]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")

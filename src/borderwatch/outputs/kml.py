@@ -364,6 +364,7 @@ def _site_html(
     cells += [f"toward {_e(x)} [95 %]" for x in countries] + ["fronts from cars / large", "activity", "scale"]
     rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in cells) + "</tr>"]
     runs: dict[str, list[str]] = {}
+    fronts: dict[tuple[str, str], dict] = {}
     for d in dates:
         o = by_date.get(d)
         if o is None:
@@ -384,11 +385,16 @@ def _site_html(
         row.append("&#8211;" if cars is None else f"{cars:g} / {large:g}")
         row += ["&#8211;" if v["activity_score"] is None else f"{v['activity_score']:.2f}", _e(v["scale"] or "")]
         rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in row) + "</tr>")
+        fronts.update({(d, cls): m for cls, m in ((o.get("counts") or {}).get("front_reliability") or {}).items() if m})
         if v["run_id"]:
             runs.setdefault(str(v["run_id"]), []).append(d)
     table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"
     table += ("direction: on real imagery car fronts are right about 3 times in 4 (the interval allows for it); "
               "fronts of large vehicles are unmeasured: a share resting on them is a weaker lead<br/>")
+    for (d, cls), m in fronts.items():  # how reliable fronts were in that image, from its queued vehicles
+        what = "cars" if cls == "small_vehicle" else "large vehicles"
+        table += (f"fronts on {d}, {what}: {m['pairs']} queued pairs agreed {m['agree']:.0%} where the calibration "
+                  f"expected {m['expected']:.0%}; factor applied {m['applied']:g}<br/>")
     prov = "; ".join(f"run {_e(r)} ({', '.join(ds)})" for r, ds in runs.items()) or "no observations"
     return "<br/>".join(lines) + table + f"provenance: {prov}"
 

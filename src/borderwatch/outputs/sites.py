@@ -192,8 +192,11 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
         out[f"share_low_{c}"] = _round(low_high[0], 3) if obs else None
         out[f"share_high_{c}"] = _round(low_high[1], 3) if obs else None
     basis = counts.get("share_from")  # how many cars / large vehicles the share rests on (older stores: none)
+    fronts = counts.get("front_reliability") or {}  # measured on the image's queued vehicles (sites.fronts)
     for cls in ("small_vehicle", "large_vehicle"):
         out[f"share_from_{cls}"] = _num(basis.get(cls)) if obs and basis else None
+        out[f"front_factor_{cls}"] = _round((fronts.get(cls) or {}).get("applied"), 3) if obs else None
+        out[f"front_pairs_{cls}"] = _num((fronts.get(cls) or {}).get("pairs")) if obs else None
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")

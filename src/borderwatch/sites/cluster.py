@@ -31,6 +31,9 @@ class SiteParams:
     camp_m2: float = 1500.0  # cleared bar this large makes it a bar camp
     outline_buffer_m: float = 25.0
     weigh_by_belief: bool = True  # direction shares weigh detections by how likely they are vehicles (sites.belief)
+    # how reliable fronts are in each image, measured on its queued vehicles (sites.fronts), per class; where an
+    # image has too few queued pairs (or this is off), front_scale below
+    front_from_pairs: bool = True
     # how far a place's front accuracy may sit from heading_conf (factor on 2p - 1; sites.direction): the
     # range measured on five real scenes, each against a calibration fitted on the other four (0.59-1.19)
     front_scale: tuple[float, float] = (0.6, 1.2)

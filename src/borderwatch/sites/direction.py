@@ -34,6 +34,8 @@ other four, the fronts were as reliable as ``heading_conf`` claims times a
 factor from 0.59 to 1.19 (on 2q - 1). ``front_scale`` takes such a range: the
 interval is the union of the intervals over factors in it, so it holds
 wherever in that range a new place lies; the share is the one at factor 1.
+An image can also measure its own factor on vehicles queued nose to tail
+(:mod:`borderwatch.sites.fronts`): the share then uses that factor, per vehicle.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def estimate_share(
     faces_left: Sequence[bool],
     p_front: Sequence[float | None],
     p_real: Sequence[float] | None = None,
-    front_scale: tuple[float, float] = (1.0, 1.0),
+    front_scale: tuple = (1.0, 1.0),
+    factor: float | Sequence[float] = 1.0,
 ) -> DirectionShare | None:
     """Maximum-likelihood share facing the left bank from each vehicle's facing bank and front probability.
 
@@ -105,15 +108,23 @@ def estimate_share(
     the right bank; vehicles facing along the river are left out by the caller).
     ``p_front[i]``: probability its front is right; None or below 0.5 counts as
     0.5 (unknown). ``p_real[i]``: probability the detection is a vehicle at all
-    (default 1). ``front_scale``: the range of factors on 2·p_front - 1 the
-    interval must hold over (the module's docstring). None when there is no vehicle.
+    (default 1). ``factor``: how much more (or less) reliable fronts are here than
+    ``p_front`` says, as a factor on 2·p_front - 1 (one for all, or one per vehicle;
+    sites.fronts measures it on an image's queued vehicles). ``front_scale``: the
+    range of factors the interval must hold over, (low, high) for all or (lows, highs)
+    per vehicle; it must hold ``factor``. None when there is no vehicle.
     """
     if not len(faces_left):
         return None
-    lo_k, hi_k = (float(front_scale[0]), float(front_scale[1]))
-    if not 0.0 < lo_k <= 1.0 <= hi_k:
-        raise ValueError(f"front_scale must hold 1 and be positive, got {front_scale}")
+    n = len(faces_left)
+    k = np.broadcast_to(np.asarray(factor, float), (n,))
+    lo_k = np.broadcast_to(np.asarray(front_scale[0], float), (n,))
+    hi_k = np.broadcast_to(np.asarray(front_scale[1], float), (n,))
+    if not (np.all(lo_k >= 0.0) and np.all(lo_k <= k + 1e-9) and np.all(k <= hi_k + 1e-9)):
+        raise ValueError(f"front_scale must hold the factor and not be negative, got {front_scale} for factor {factor}")
     p = np.array([0.5 if v is None else float(v) for v in p_front], float)
+    if len(p) != n:
+        raise ValueError(f"p_front has {len(p)} values for {n} vehicles")
     p = np.clip(np.nan_to_num(p, nan=0.5), 0.5, _MAX_SURE)
     if p_real is not None:
         if len(p_real) != len(p):
@@ -121,8 +132,14 @@ def estimate_share(
         r = np.clip(np.nan_to_num(np.asarray(p_real, float), nan=1.0), 0.0, 1.0)
         p = 0.5 + r * (p - 0.5)
     q = np.where(np.asarray(faces_left, bool), p, 1.0 - p)
-    s_hat, low, high = _fit(q)
-    for k in np.linspace(lo_k, hi_k, 5) if hi_k > lo_k else ():
-        _, lo, hi = _fit(np.clip(0.5 + k * (q - 0.5), 1.0 - _MAX_SURE, _MAX_SURE))
-        low, high = min(low, lo), max(high, hi)
-    return DirectionShare(s_hat, low, high, len(q), float(((2.0 * q - 1.0) ** 2).sum()))
+
+    def scaled(kk: np.ndarray) -> np.ndarray:
+        return np.clip(0.5 + kk * (q - 0.5), 1.0 - _MAX_SURE, _MAX_SURE)
+
+    q_here = scaled(k)
+    s_hat, low, high = _fit(q_here)
+    if np.any(hi_k > lo_k):
+        for t in np.linspace(0.0, 1.0, 5):  # every vehicle's factor from the low to the high end of its range
+            _, lo, hi = _fit(scaled(lo_k + t * (hi_k - lo_k)))
+            low, high = min(low, lo), max(high, hi)
+    return DirectionShare(s_hat, low, high, n, float(((2.0 * q_here - 1.0) ** 2).sum()))

@@ -672,3 +672,20 @@ def format_scores(scores: SiteScores) -> str:
     if s.duplicate_observations:
         lines.append(f"  note: {s.duplicate_observations} duplicate observation rows (last one used)")
     return "\n".join(lines)
+
+
+def fronts_measured(observations: Sequence[Mapping[str, Any]]) -> str:
+    """One line per date and class: how reliable fronts were in that image, from its queued pairs
+    (sites.fronts), and the factor the shares applied; what a direction figure was made with."""
+    seen: dict[tuple[str, str], Any] = {}
+    for o in observations:
+        for cls, m in ((o.get("counts") or {}).get("front_reliability") or {}).items():
+            seen.setdefault((str(o.get("date")), cls), m)
+    if not seen:
+        return "fronts measured per image: no vehicles facing a bank"
+    parts = []
+    for (d, cls), m in sorted(seen.items()):
+        parts.append(f"{d} {cls}: " + ("too few queued pairs (calibration stands)" if m is None else
+                     f"{m['pairs']} pairs agree {m['agree']:.3f} vs {m['expected']:.3f} expected, factor "
+                     f"{m['factor']:.2f} ({m['range'][0]:.2f}-{m['range'][1]:.2f}), applied {m['applied']:g}"))
+    return "fronts measured per image: " + "; ".join(parts)

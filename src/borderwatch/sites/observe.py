@@ -22,6 +22,7 @@ from borderwatch.corridor.model import Corridor
 from borderwatch.sites.belief import ScoreBelief
 from borderwatch.sites.clues import VEHICLES, Clue
 from borderwatch.sites.direction import estimate_share
+from borderwatch.sites.fronts import factor_and_range
 
 CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
 #: large-scale: at least this many large vehicles and heavy equipment on one date
@@ -46,15 +47,18 @@ def observe(
     counts empty and the scale "active"/"inactive" from the ground evidence alone.
     belief: how likely a detection of this score is a vehicle (sites.belief); the
     direction share leans on likely vehicles. None: every detection counts fully.
-    front_scale: the range the share's interval holds over (sites.direction).
+    front_scale: the range the share's interval holds over (sites.direction); a detection's
+    ``front_reliability`` (sites.fronts, measured on its image's queued vehicles) can raise its factor and widen
+    the range (sites.fronts.factor_and_range).
     """
     inside = [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
     by_class = {c: sum(d["class"] == c for d in inside) for c in CLASSES}
     cargo = _carried(inside)
     movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
     toward = {corridor.left_country: 0, corridor.right_country: 0}
-    faces_left, p_front, scores = [], [], []
+    faces_left, p_front, scores, factors = [], [], [], []
     share_from = dict.fromkeys(VEHICLES, 0)
+    measured: dict[str, dict | None] = {}
     if movers:
         grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
         for d, c in zip(movers, corridor.facing_country([d["km"] for d in movers], grid)):
@@ -64,8 +68,12 @@ def observe(
                 share_from[d["class"]] += 1
                 p_front.append(d.get("heading_conf"))
                 scores.append(float(d.get("score") or 0.0))
+                rel = d.get("front_reliability")  # measured on this image's queues (sites.fronts), if it could be
+                factors.append(factor_and_range(rel, front_scale))
+                measured.setdefault(d["class"], {**rel.as_dict(), "applied": round(factors[-1][0], 3)} if rel is not None else None)
+    k = np.array(factors, float).reshape(-1, 3)
     share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None,
-                           front_scale=front_scale)
+                           front_scale=(k[:, 1], k[:, 2]), factor=k[:, 0])
     parking = [c for c in clues if c.kind == "parking"]
     areas = [float(c.details.get("area_m2", 0.0)) for c in clues if c.kind in ("cleared_bank", "cleared_area", "cleared_bar", "track_to_water")]
     counts = {
@@ -84,6 +92,9 @@ def observe(
                                     [round(1.0 - share.high, 3), round(1.0 - share.low, 3)]) if share else None,
         "share_belief": belief.label if belief is not None else None,  # what weighed the detections, if anything
         "share_from": share_from,  # vehicles per class facing a bank: what the share rests on
+        # per class: how reliable fronts were in the image, from its queued pairs (None: too few pairs), and
+        # the factor the share applied ("applied": 1 where the calibration stood); only classes the share rests on
+        "front_reliability": dict(sorted(measured.items())),
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
     }

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from borderwatch.corridor.model import Corridor
 from borderwatch.sites.belief import belief_for
-from borderwatch.sites.clues import detection_clues, detection_points, evidence_clues
+from borderwatch.sites.clues import VEHICLES, detection_clues, detection_points, evidence_clues
+from borderwatch.sites.fronts import front_reliability
 from borderwatch.sites.cluster import SiteGroup, SiteParams, group_clues
 from borderwatch.sites.observe import observe
 from borderwatch.sites.summary import summarise
@@ -106,6 +109,9 @@ def update_register(
     dets_by_date: dict[str, list[dict]] = {}
     for d in dets:
         dets_by_date.setdefault(str(d["date"]), []).append(d)
+    if params.front_from_pairs:
+        for day in dets_by_date.values():
+            _measure_fronts(whole, day)
     for day in dets_by_date.values():
         clues += detection_clues(whole, day)
     groups = group_clues(clues, params, corridor.left_country, corridor.right_country)
@@ -180,6 +186,28 @@ def update_register(
     here_ids = {r["site_id"] for r in here}
     summary = summarise(here, [o for o in all_obs if o["site_id"] in here_ids], corridor.length_km, corridor.name)
     return Register(river, all_sites, all_obs, summary, warnings, new_ids, renumbered)
+
+
+def _measure_fronts(corridor: Corridor, dets: list[dict]) -> None:
+    """In place: each vehicle of one date gets ``front_reliability``, how reliable fronts of its class were in its
+    image (scene), measured on the image's queued pairs (sites.fronts); None where there were too few pairs."""
+    from borderwatch.pipeline.run import convergence_deg
+
+    groups: dict[tuple, list[dict]] = {}
+    for d in dets:
+        if d["class"] in VEHICLES and d.get("heading_deg") is not None:
+            groups.setdefault((d.get("scene_id"), d["class"]), []).append(d)
+    for group in groups.values():
+        # vehicles on a bar stand in a camp, parked any way (rows too far apart to count as a block): no pairs
+        members = [d for d in group if d.get("ground") != "bar"]
+        xs = np.array([m["x"] for m in members])
+        ys = np.array([m["y"] for m in members])
+        turn = convergence_deg(corridor, float(xs.mean()), float(ys.mean())) if len(members) > 1 else 0.0
+        rel = front_reliability(xs, ys, np.array([float(m["heading_deg"]) for m in members]) - turn,
+                                np.array([float(m.get("length_m") or np.nan) for m in members]),
+                                [m.get("heading_conf") for m in members])
+        for m in group:
+            m["front_reliability"] = rel
 
 
 def _details(g: SiteGroup, params: SiteParams, result_key) -> dict:

@@ -157,6 +157,18 @@ def frame_fronts(detector, rgb: np.ndarray, source_gsd: float, gsd: float,
     return fronts_in_lanes(detector.detect_array(_resample(rgb, f), gsd), [lane.scaled(f) for lane in lanes])
 
 
+def frame_vehicles(detector, rgb: np.ndarray, source_gsd: float, gsd: float, lanes: Sequence[Lane],
+                   classes: Sequence[str] = ("small_vehicle",)) -> list[tuple]:
+    """(detection, lane name or None, whether its front is right or None) for every detection of ``classes`` in one
+    frame resampled to ``gsd``: the lane vehicles with their truth, the others (parked, turning) without. Boxes in
+    the resampled frame's pixels."""
+    f = source_gsd / gsd
+    dets = [d for d in detector.detect_array(_resample(rgb, f), gsd) if d.cls in classes]
+    truth = {id(d): (lane.name, right) for d, lane, right in
+             _in_lanes(dets, [lane.scaled(f) for lane in lanes], classes, MAX_AXIS_DEG)}
+    return [(d, *truth.get(id(d), (None, None))) for d in dets]
+
+
 def frame_front_logits(network, front, rgb: np.ndarray, source_gsd: float, gsd: float, lanes: Sequence[Lane],
                        classes: Sequence[str] = ("small_vehicle",)) -> list[tuple[str, bool, float]]:
     """(lane name, whether the end the front check picks is right, |logit|) per lane vehicle of one frame.

@@ -183,6 +183,12 @@
       var b = o.share_from;
       return b ? fmt(b.small_vehicle || 0) + " / " + fmt(b.large_vehicle || 0) : "–";
     });
+    // how reliable fronts were in that image, measured on its queued vehicles: the factor applied (pairs)
+    row("front factor cars / large", "bw-site-fronts", function (o) {
+      var m = o.front_reliability;
+      function one(x) { return x ? "×" + fmt(x.applied, 2) + " (" + fmt(x.pairs) + ")" : "–"; }
+      return m ? one(m.small_vehicle) + " / " + one(m.large_vehicle) : "–";
+    });
     row("activity", null, function (o) { return fmt(o.activity_score, 2); });
     row("scale", null, function (o) { return fmt(o.scale); });
     box.appendChild(dates);
