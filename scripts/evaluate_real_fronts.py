@@ -90,7 +90,8 @@ def pairs_table(scenes, gsds) -> None:
     truth gives, and the factor a direction share would apply."""
     from borderwatch.analysis.detect.lanes import frame_vehicles
     from borderwatch.analysis.detect.runtime import Detector
-    from borderwatch.sites.fronts import factor_and_range, factor_from_truth, pair_agreement, queue_pairs
+    from borderwatch.sites.fronts import factor_and_range, factor_from_truth, pair_agreement
+    from borderwatch.sites.queues import queue_pairs
 
     detector = Detector.load_default()
     print(f"detector {detector.name}; cars; GSD {', '.join(map(str, gsds))} m pooled; pairs within each frame")

@@ -38,7 +38,7 @@ def counts(large: int, small: int, heavy: int, toward_kp: int, toward_cn: int, *
         "share_toward": {"KP": toward_kp / moving, "CN": toward_cn / moving} if moving else None,
         "evidence": extra.get("evidence", {"track": 2}),
     }
-    for key in ("share_interval", "share_from", "front_reliability"):
+    for key in ("share_interval", "share_from", "front_reliability", "longest_queue", "convoy", "convoy_subclass"):
         if key in extra:
             out[key] = extra[key]
     return out
@@ -79,7 +79,8 @@ def make_register(store, corridor, *, km_offset: float = 0.0, shuffled: bool = T
                           share_from={"small_vehicle": 3, "large_vehicle": 5},
                           front_reliability={"large_vehicle": {"factor": 1.3, "range": [1.12, 1.6], "pairs": 81,
                                                                "agree": 0.963, "expected": 0.811, "applied": 1.12},
-                                             "small_vehicle": None})},
+                                             "small_vehicle": None},
+                          longest_queue=9, convoy=7, convoy_subclass="dump_truck")},
         {"site_id": ids[0], "date": DATES[1], "run_id": runs[1], "activity_score": 0.93, "scale": "large",
          "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2)},
         {"site_id": ids[1], "date": DATES[0], "run_id": runs[1], "activity_score": 0.41, "scale": "small",

@@ -195,6 +195,8 @@ def test_crossing_sites_folder_numbered_in_river_order(corridor, scenes, registe
     # how reliable fronts were in that image, from its queued vehicles (stored for large vehicles only)
     assert ("fronts on 2025-07-31, large vehicles: 81 queued pairs agreed 96% where the calibration expected 81%; "
             "factor applied 1.12") in d1 and "fronts on 2025-07-31, cars" not in d1
+    assert "on 2025-07-31: longest queue 9 vehicles; a convoy of 7 identical dump_truck" in d1
+    assert "on 2025-09-13: longest queue" not in d1
     run_id = obs[1]["run_id"]
     assert f"run {run_id} (2025-07-31, 2025-09-13)" in d1
     assert replaced_run not in d1  # the replaced observation is not cited

@@ -112,6 +112,9 @@ def test_geojson_has_one_numbered_polygon_per_site_with_per_date_counts(corridor
     # the front factor the share applied, measured on the image's queued pairs (cars had too few)
     assert (p1["front_factor_large_vehicle_2025-07-31"], p1["front_pairs_large_vehicle_2025-07-31"]) == (1.12, 81)
     assert p1["front_factor_small_vehicle_2025-07-31"] is None and p1["front_factor_large_vehicle_2025-09-13"] is None
+    # the longest queue and convoy of identical vehicles, where the register recorded them
+    assert (p1["longest_queue_2025-07-31"], p1["convoy_2025-07-31"], p1["convoy_subclass_2025-07-31"]) == (9, 7, "dump_truck")
+    assert p1["convoy_2025-09-13"] is None
     assert p1["toward_KP_2025-07-31"] == 6 and p1["activity_score_2025-09-13"] == 0.93 and p1["scale_2025-07-31"] == "large"
     assert p1["dates"]["2025-07-31"]["vehicles"] == 14 and p1["dates"]["2025-07-31"]["share_toward"]["KP"] == 0.75
     assert p1["dates"]["2025-07-31"]["run_id"] == p1["run_id_2025-07-31"]

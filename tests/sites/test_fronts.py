@@ -4,37 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_queues import queue_of as _queue
 
-from borderwatch.sites.fronts import (
-    MIN_PAIRS, FrontReliability, factor_and_range, fit_reliability, front_reliability, queue_pairs,
-)
-
-
-def _queue(n, x0=0.0, y0=0.0, heading=0.0, length=8.0, gap=3.0):
-    """n vehicles nose to tail along `heading` (degrees clockwise from north), all facing it."""
-    rad = np.radians(heading)
-    d = np.arange(n) * (length + gap)
-    return x0 + d * np.sin(rad), y0 + d * np.cos(rad), np.full(n, heading), np.full(n, length)
-
-
-def test_a_queue_pairs_each_vehicle_with_the_next():
-    x, y, h, L = _queue(5, heading=30.0)
-    assert queue_pairs(x, y, h, L).tolist() == [[0, 1], [1, 2], [2, 3], [3, 4]]
-    h[2] = (h[2] + 180.0) % 360.0  # which end is the front does not matter to the pairing
-    assert len(queue_pairs(x, y, h, L)) == 4
-
-
-def test_no_pairs_across_lanes_at_an_angle_too_far_or_in_a_block():
-    x, y, h, L = _queue(2)
-    assert len(queue_pairs(x + np.array([0.0, 2.0]), y, h, L)) == 0  # the second 2 m to the side: another lane
-    assert len(queue_pairs(x, y, h + np.array([0.0, 40.0]), L)) == 0  # turned 40 degrees
-    assert len(queue_pairs(*_queue(2, gap=25.0))) == 0  # 33 m apart: not queued
-    # a parking row: vehicles abreast 3.5 m apart, and a second row behind facing the first across an aisle
-    rx = np.r_[np.arange(4) * 3.5, np.arange(4) * 3.5]
-    ry = np.r_[np.zeros(4), np.full(4, 14.0)]
-    rh = np.r_[np.zeros(4), np.full(4, 180.0)]
-    assert len(queue_pairs(rx, ry, rh, np.full(8, 8.0))) == 0
-    assert len(queue_pairs(x[:1], y[:1], h[:1], L[:1])) == 0
+from borderwatch.sites.fronts import MIN_PAIRS, FrontReliability, factor_and_range, fit_reliability, front_reliability
 
 
 def _simulate(k_true, n_queues, rng):

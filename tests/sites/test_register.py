@@ -282,10 +282,13 @@ def test_a_long_queue_says_how_reliable_the_fronts_are(tmp_path, stretch, from_p
         river = stretch.direction_deg_at(1.0, 100.0)
         rows = _vehicles(s, stretch, [(40 + 11 * i, river - 90, "large_vehicle", 0.9) for i in range(24)])
         for r in rows:
-            r["heading_conf"] = 0.8
+            r["heading_conf"], r["subclass"] = 0.8, "dump_truck"
+        rows[-1]["subclass"] = "truck"
         store.write_rows("detections", rows)
         reg = build(store, stretch, params=SiteParams(front_from_pairs=from_pairs))
         c = reg.observations[0]["counts"]
+    # one queue of 24, a convoy of the 23 identical dump trucks in it (sites.queues)
+    assert (c["longest_queue"], c["convoy"], c["convoy_subclass"]) == (24, 23, "dump_truck")
     inside = c["share_from"]["large_vehicle"]
     assert inside >= 5 and c["share_toward"]["KP"] == 1.0
     rel = c["front_reliability"]["large_vehicle"]

@@ -176,6 +176,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             # and the front factor measured on that image's queued vehicles (cars: too few pairs)
             assert popup.locator("tr.bw-site-fronts").inner_text().split("\t") == [
                 "front factor cars / large", "– / ×1.12 (81)", "–"]
+            assert popup.locator("tr.bw-site-queue").inner_text().split("\t") == [
+                "longest queue / convoy", "9 / 7 dump_truck", "–"]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")

@@ -391,6 +391,13 @@ def _site_html(
     table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"
     table += ("direction: on real imagery car fronts are right about 3 times in 4 (the interval allows for it); "
               "fronts of large vehicles are unmeasured: a share resting on them is a weaker lead<br/>")
+    for d in dates:  # vehicles one behind another: organised traffic (sites.queues)
+        v = observation_values(by_date[d], countries) if by_date.get(d) else {}
+        if v.get("convoy"):
+            table += (f"on {d}: longest queue {v['longest_queue']:g} vehicles; a convoy of {v['convoy']:g} identical "
+                      f"{_e(str(v['convoy_subclass'] or 'vehicles'))}<br/>")
+        elif v.get("longest_queue"):
+            table += f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>"
     for (d, cls), m in fronts.items():  # how reliable fronts were in that image, from its queued vehicles
         what = "cars" if cls == "small_vehicle" else "large vehicles"
         table += (f"fronts on {d}, {what}: {m['pairs']} queued pairs agreed {m['agree']:.0%} where the calibration "

@@ -51,6 +51,8 @@ COUNT_KEYS = (
     "cargo_vehicles",
     "parking_area_m2",
     "cleared_area_m2",
+    "longest_queue",
+    "convoy",
 )
 _SITE_KEYS = ("number", "site_id", "corridor", "chainage_km", "kind", "scale", "bank_evidence", "status", "score",
               "first_seen", "last_seen")
@@ -197,6 +199,7 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
         out[f"share_from_{cls}"] = _num(basis.get(cls)) if obs and basis else None
         out[f"front_factor_{cls}"] = _round((fronts.get(cls) or {}).get("applied"), 3) if obs else None
         out[f"front_pairs_{cls}"] = _num((fronts.get(cls) or {}).get("pairs")) if obs else None
+    out["convoy_subclass"] = counts.get("convoy_subclass") if obs else None
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")

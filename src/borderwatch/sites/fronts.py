@@ -39,19 +39,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FrontReliability", "MIN_PAIRS", "factor_and_range", "factor_from_truth", "fit_reliability", "front_reliability",
-           "pair_agreement", "queue_pairs"]
+from borderwatch.sites.queues import queue_labels, queue_pairs
 
-#: two vehicles are queued nose to tail when their axes differ by at most this...
-QUEUE_AXIS_DEG = 15.0
-#: ...the one's centre lies at most this far to the side of the other's axis (half a lane)...
-QUEUE_LATERAL_M = 1.2
-#: ...and this far along it, in mean vehicle lengths (bumper to bumper up to 1.5 lengths apart)
-QUEUE_ALONG = (0.6, 2.5)
-#: a vehicle with another abreast of it (axes parallel, centres within half a length along the axis and this far
-#: to the side) stands in a block (a parking row, a camp): its aligned neighbours may face it nose to nose across
-#: an aisle, so it makes no pairs
-BLOCK_SIDE_M = 6.0
+__all__ = ["FrontReliability", "MIN_PAIRS", "factor_and_range", "factor_from_truth", "fit_reliability", "front_reliability",
+           "pair_agreement"]
+
 #: fewer pairs than this in an image say too little: callers fall back to a fixed range
 MIN_PAIRS = 20
 #: the factors searched (0: fronts no better than a coin)
@@ -80,49 +72,6 @@ class FrontReliability:
                 "pairs": self.pairs, "agree": round(self.agree, 3), "expected": round(self.expected, 3)}
 
 
-def queue_pairs(x: np.ndarray, y: np.ndarray, heading_deg: np.ndarray, length_m: np.ndarray) -> np.ndarray:
-    """(k, 2) index pairs (i < j) of vehicles queued nose to tail: each vehicle with its nearest such
-    neighbour ahead of it and behind it along its axis; vehicles in a block (BLOCK_SIDE_M) make none. Coordinates in metres (a projected CRS, y up);
-    headings in degrees clockwise from the CRS's north; which end is the front does not matter here."""
-    from scipy.spatial import cKDTree
-
-    x, y, h, length = (np.asarray(a, float) for a in (x, y, heading_deg, length_m))
-    n = len(x)
-    if n < 2:
-        return np.zeros((0, 2), int)
-    length = np.where(np.isfinite(length) & (length > 0), length, np.nanmedian(length) if np.isfinite(length).any() else 5.0)
-    reach = QUEUE_ALONG[1] * float(length.max())
-    near = cKDTree(np.column_stack([x, y])).query_pairs(reach, output_type="ndarray")
-    if not len(near):
-        return np.zeros((0, 2), int)
-    a = np.concatenate([near[:, 0], near[:, 1]])  # both directions: each vehicle looks along its own axis
-    b = np.concatenate([near[:, 1], near[:, 0]])
-    rad = np.radians(h[a])
-    ux, uy = np.sin(rad), np.cos(rad)
-    dx, dy = x[b] - x[a], y[b] - y[a]
-    along = dx * ux + dy * uy
-    side = np.abs(dx * uy - dy * ux)
-    axis = np.abs((h[a] - h[b]) % 180.0)
-    axis = np.minimum(axis, 180.0 - axis)
-    mean_len = 0.5 * (length[a] + length[b])
-    ok = ((axis <= QUEUE_AXIS_DEG) & (side <= QUEUE_LATERAL_M)
-          & (np.abs(along) >= QUEUE_ALONG[0] * mean_len) & (np.abs(along) <= QUEUE_ALONG[1] * mean_len))
-    abreast = (axis <= QUEUE_AXIS_DEG) & (side > QUEUE_LATERAL_M) & (side <= BLOCK_SIDE_M) & (np.abs(along) < 0.5 * mean_len)
-    in_block = np.zeros(n, bool)
-    in_block[a[abreast]] = True
-    ok &= ~in_block[a] & ~in_block[b]
-    edges = set()
-    for ahead in (True, False):  # the nearest on each side of a, along a's axis
-        sel = ok & ((along > 0) == ahead)
-        if not sel.any():
-            continue
-        order = np.lexsort((np.abs(along[sel]), a[sel]))
-        aa, bb = a[sel][order], b[sel][order]
-        first = np.r_[True, aa[1:] != aa[:-1]]
-        edges.update(zip(np.minimum(aa[first], bb[first]).tolist(), np.maximum(aa[first], bb[first]).tolist()))
-    return np.array(sorted(edges), int).reshape(-1, 2)
-
-
 #: the factors searched
 _FACTORS = np.linspace(0.0, FACTOR_MAX, int(FACTOR_MAX * 100) + 1)
 
@@ -148,17 +97,13 @@ def _queues(n: int, pairs: np.ndarray, agree: np.ndarray) -> tuple[np.ndarray, n
     likelihood of what is seen is then exact (no pair counted as if independent of its neighbour). Pairs
     beyond a spanning tree (rare: a loop of pairs) add nothing.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import breadth_first_order, connected_components
+    from scipy.sparse.csgraph import breadth_first_order
 
-    flip = (~np.asarray(agree, bool)).astype(np.int8) + 1  # edge weights 1 (agree) / 2 (disagree): nonzero
-    graph = coo_matrix((np.r_[flip, flip], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])),
-                       shape=(n, n)).tocsr()
-    k, label = connected_components(graph, directed=False)
+    label, graph = queue_labels(n, pairs, (~np.asarray(agree, bool)).astype(np.int8) + 1)  # 1 agree, 2 not
     alike = np.ones(n, bool)
-    for c in range(k):
-        root = int(np.flatnonzero(label == c)[0])
-        order, pred = breadth_first_order(graph, root, directed=False, return_predecessors=True)
+    for c in range(int(label.max()) + 1 if n else 0):
+        order, pred = breadth_first_order(graph, int(np.flatnonzero(label == c)[0]), directed=False,
+                                          return_predecessors=True)
         for v in order[1:]:
             alike[v] = alike[pred[v]] == (graph[pred[v], v] == 1)
     return label, alike

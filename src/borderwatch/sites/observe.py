@@ -23,6 +23,7 @@ from borderwatch.sites.belief import ScoreBelief
 from borderwatch.sites.clues import VEHICLES, Clue
 from borderwatch.sites.direction import estimate_share
 from borderwatch.sites.fronts import factor_and_range
+from borderwatch.sites.queues import convoys
 
 CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
 #: large-scale: at least this many large vehicles and heavy equipment on one date
@@ -71,6 +72,7 @@ def observe(
                 rel = d.get("front_reliability")  # measured on this image's queues (sites.fronts), if it could be
                 factors.append(factor_and_range(rel, front_scale))
                 measured.setdefault(d["class"], {**rel.as_dict(), "applied": round(factors[-1][0], 3)} if rel is not None else None)
+    queued = _queued(movers, convergence_deg)
     k = np.array(factors, float).reshape(-1, 3)
     share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None,
                            front_scale=(k[:, 1], k[:, 2]), factor=k[:, 0])
@@ -85,6 +87,10 @@ def observe(
         "parking_area_m2": round(max([float(c.details.get("area_m2", 0.0)) for c in parking] or [0.0]), 0),
         "cleared_area_m2": round(sum(areas), 0),
         "cargo_vehicles": len(cargo),  # cars on a transporter's deck: counted, but not for direction
+        # vehicles one behind another (sites.queues): the longest queue, and the longest convoy of identical ones
+        "longest_queue": queued["longest_queue"],
+        "convoy": queued["convoy"],
+        "convoy_subclass": queued["convoy_subclass"],
         "toward": toward,
         # weighed by how sure each front is (sites.direction), with its 95 % interval
         "share_toward": _per_bank(corridor, round(share.share, 3), round(1.0 - share.share, 3)) if share else None,
@@ -100,7 +106,7 @@ def observe(
     }
     if not detected:  # no detector ran: unknown, not zero
         for k in (*CLASSES, "vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "cargo_vehicles", "toward",
-                  "share_interval"):
+                  "share_interval", "longest_queue", "convoy"):
             counts[k] = None
     if detected:
         big = by_class["large_vehicle"] + by_class["heavy_equipment"]
@@ -112,6 +118,15 @@ def observe(
         activity = min(1.0, float(np.sum(fresh)) / 3.0) if fresh else 0.0
         scale = "active" if fresh and max(fresh) >= 0.5 else "inactive"
     return counts, round(activity, 3), scale
+
+
+def _queued(movers: list[dict], convergence_deg: float) -> dict:
+    """The longest queue and convoy among a site's vehicles (sites.queues), in the corridor's grid."""
+    if len(movers) < 2:
+        return convoys([], [], [], [], [])
+    return convoys([d["x"] for d in movers], [d["y"] for d in movers],
+                   [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers],
+                   [float(d.get("length_m") or np.nan) for d in movers], [d.get("subclass") for d in movers])
 
 
 def _per_bank(corridor: Corridor, left, right) -> dict:

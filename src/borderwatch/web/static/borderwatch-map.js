@@ -183,6 +183,11 @@
       var b = o.share_from;
       return b ? fmt(b.small_vehicle || 0) + " / " + fmt(b.large_vehicle || 0) : "–";
     });
+    // vehicles one behind another: the longest queue, and the longest convoy of identical ones
+    row("longest queue / convoy", "bw-site-queue", function (o) {
+      if (o.longest_queue === null || o.longest_queue === undefined) return "–";
+      return fmt(o.longest_queue) + " / " + (o.convoy ? fmt(o.convoy) + " " + fmt(o.convoy_subclass) : "0");
+    });
     // how reliable fronts were in that image, measured on its queued vehicles: the factor applied (pairs)
     row("front factor cars / large", "bw-site-fronts", function (o) {
       var m = o.front_reliability;
