@@ -55,7 +55,7 @@ def test_only_a_range_wholly_above_one_changes_the_factor():
     fixed = (0.6, 1.2)
     assert factor_and_range(None, fixed) == (1.0, 0.6, 1.2)
     sure = FrontReliability(factor=1.4, low=1.1, high=1.8, pairs=60, agree=0.9, expected=0.7)
-    assert factor_and_range(sure, fixed) == (1.1, 1.1, 1.8)  # the lowest factor the pairs allow
+    assert factor_and_range(sure, fixed) == (1.4, 1.1, 1.8)  # surer than calibrated, whatever the pairs' purity
     low = FrontReliability(factor=0.5, low=0.2, high=0.9, pairs=60, agree=0.55, expected=0.7)
     assert factor_and_range(low, fixed) == (1.0, 0.6, 1.2)  # may be impure pairs: the calibration stands
     wide = FrontReliability(factor=1.2, low=0.9, high=2.0, pairs=25, agree=0.8, expected=0.7)
