@@ -179,6 +179,7 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     assert rows[2][6:] == ["candidate", "-", "3", "0/3/0", "0.00/1.00"]  # not observed on the first date
     assert rows[1][9] == "-"  # nobody heading across: no share
     assert lines[6].startswith("to KP/CN: share of vehicles facing each bank") and "95 % interval" in lines[6]
+    assert "front factor" in lines[6] and "convoy" in lines[6]  # where the rest of the evidence is
     # the per-date columns line up under their date
     col = lines[0].index(DATES[1])
     assert lines[1][col:].startswith("veh") or lines[1][col:].lstrip().startswith("veh")

@@ -416,7 +416,8 @@ def format_register(
         lines = ["no crossing sites"]
     elif any_share:
         lines.append(f"{toward_head}: share of vehicles facing each bank, each weighed by how sure its front is; its 95 % "
-                     "interval and how many cars / large vehicles it rests on are in the CSV, GeoJSON, KML and web map "
+                     "interval, how many cars / large vehicles it rests on, the front factor measured on the image's "
+                     "queued vehicles, and the longest queue and convoy are in the CSV, GeoJSON, KML and web map "
                      "(real fronts are measured for cars only)")
     if summary:
         lines += ["", *summary_lines(summary)]
