@@ -51,3 +51,13 @@ def test_the_longest_queue_and_convoy():
     apart = convoys(x * 0 + np.arange(7) * 40.0, y, h, L, subs)  # side by side 40 m apart: no queue
     assert apart == {"longest_queue": 0, "convoy": 0, "convoy_subclass": None}
     assert convoys([], [], [], [], []) == {"longest_queue": 0, "convoy": 0, "convoy_subclass": None}
+
+
+def test_unknown_lengths_neither_break_queues_nor_make_convoys():
+    x, y, h, L = queue_of(5)
+    L = np.full(5, np.nan)  # older rows without a length: the median vehicle stands in for the pairing
+    got = convoys(x, y, h, L, ["truck"] * 5)
+    assert got["longest_queue"] == 5 and got["convoy"] == 0  # no length, no claim that they are identical
+    L[:] = 8.0
+    L[2] = np.nan
+    assert convoys(x, y, h, L, ["truck"] * 5)["convoy"] == 4

@@ -111,8 +111,8 @@ def convoys(x, y, heading_deg, length_m, subclass) -> dict:
     for q in np.flatnonzero(sizes >= CONVOY_MIN):
         members = np.flatnonzero(label == q)
         for sub in {subclass[i] for i in members if subclass[i]}:
-            same = [i for i in members if subclass[i] == sub]
-            med = float(np.nanmedian(length[same])) if same else 0.0
+            same = [i for i in members if subclass[i] == sub and np.isfinite(length[i])]
+            med = float(np.median(length[same])) if same else 0.0
             alike = [i for i in same if med > 0 and abs(length[i] - med) <= CONVOY_LENGTH_TOL * med]
             if len(alike) >= CONVOY_MIN and len(alike) > out["convoy"]:
                 out["convoy"], out["convoy_subclass"] = len(alike), sub
