@@ -34,7 +34,8 @@ How the world is built
 - Objects per site and date: convoys of identical trucks queued on the tracks (facing the water
   or away from it, on both banks), trucks and excavators in the water at fords, trucks on
   bridges, ~20 vehicles on camp sandbars, rows of trucks/buses/trailers (some carrying cars) on
-  parking lots, loaders/excavators/bulldozers. Distractors: rocks on bars (same on every date),
+  parking lots (a lot is a rectangle in the straight frame tangent to the river at its site, not
+  bent with the river, so its rows stay whole on a bend), loaders/excavators/bulldozers. Distractors: rocks on bars (same on every date),
   boats, cars in villages, tractors/combines in fields far from the water (these move between
   dates).
 

@@ -148,20 +148,30 @@ class Layout:
         return f
 
     # -- placement -----------------------------------------------------------------
-    def place(self, s: float, d: float, local_heading: float) -> tuple[float, float, float]:
+    def place(self, s: float, d: float, local_heading: float, anchor: float | None = None) -> tuple[float, float, float]:
         """World x, y and compass heading for frame position (s, d from channel centre).
 
         local_heading: degrees from downstream, clockwise (-90 = facing the left bank).
+        anchor: place in the straight frame tangent to the river at s = anchor instead. A parking lot is
+        a rectangle, not bent with the river: the river frame's own normals turn at every 20 m segment,
+        which 150-200 m off the river on a bend tears rows of vehicles apart by 15-20 m.
         """
+        if anchor is not None:
+            x0, y0 = self.frame.to_xy(np.array([anchor]), np.array([float(self.profile.wander(anchor))]))
+            b = float(self.frame.bearing(np.array([anchor]))[0])
+            tx, ty = math.sin(math.radians(b)), math.cos(math.radians(b))
+            along = s - anchor
+            return float(x0[0]) + along * tx - d * ty, float(y0[0]) + along * ty + d * tx, (b + local_heading) % 360.0
         o = d + float(self.profile.wander(s))
         x, y = self.frame.to_xy(np.array([s]), np.array([o]))
         return float(x[0]), float(y[0]), (float(self.frame.bearing(np.array([s]))[0]) + local_heading) % 360.0
 
-    def make(self, sub, s, d, local_heading, rng, site_id=None, role="crossing", on="land", pal=None, size=None) -> Obj:
+    def make(self, sub, s, d, local_heading, rng, site_id=None, role="crossing", on="land", pal=None, size=None,
+             anchor: float | None = None) -> Obj:
         kind = KINDS[sub]
         L = size[0] if size else float(rng.uniform(*kind.length))
         W = size[1] if size else float(rng.uniform(*kind.width))
-        x, y, h = self.place(s, d, local_heading)
+        x, y, h = self.place(s, d, local_heading, anchor)
         cls = kind.cls
         return Obj(sub, cls, x, y, h, L, W, kind.height, pal or palette(sub, rng), s, d, site_id, role, on)
 
@@ -314,16 +324,16 @@ class Layout:
             road = hw + float(p.road_off(s0, sd))
             d0, d1 = road + 7.0, road + 7.0 + site.params["lot_depth"]
             if st != "inactive" or i > 0:
-                out.append(Mod("pad", self._rect(s0 - 68, s0 + 68, sd * d0, sd * d1), 0, fade))
+                out.append(Mod("pad", self._rect(s0 - 68, s0 + 68, sd * d0, sd * d1, anchor=s0), 0, fade))
                 out.append(Mod("track", track(sd, sd * d0, 0.0), tw, fade))
                 out.append(Mod("silt", line([(s0, d) for d in np.linspace(-hw - 2, hw + 2, 9)]), 9.0, 0.45 * fade))
                 out.append(Mod("track", track(-sd, -sd * (hw + float(p.road_off(s0, -sd))), 0.0), tw, fade))
         return out
 
-    def _rect(self, s_a, s_b, d_a, d_b) -> np.ndarray:
+    def _rect(self, s_a, s_b, d_a, d_b, anchor: float | None = None) -> np.ndarray:
         ss = np.linspace(s_a, s_b, 6)
-        top = [self.place(s, d_a, 0)[:2] for s in ss]
-        bot = [self.place(s, d_b, 0)[:2] for s in ss[::-1]]
+        top = [self.place(s, d_a, 0, anchor)[:2] for s in ss]
+        bot = [self.place(s, d_b, 0, anchor)[:2] for s in ss[::-1]]
         return np.array(top + bot)
 
     # -- objects -----------------------------------------------------------------------
@@ -449,14 +459,14 @@ class Layout:
                 ss = s0 - 62
                 while ss < s0 + 62 and placed < n:
                     if rng.random() < 0.85:
-                        o = self.make(sub_row, ss, sd * (row_d + L / 2), face + rng.normal(0, 3), rng, sid, pal=pal if rng.random() < 0.7 else None, size=(L, float(np.mean(kind.width))))
+                        o = self.make(sub_row, ss, sd * (row_d + L / 2), face + rng.normal(0, 3), rng, sid, pal=pal if rng.random() < 0.7 else None, size=(L, float(np.mean(kind.width))), anchor=s0)
                         if sub_row == "truck_trailer" and rng.random() < 0.5:
                             self._load_cars(o, rng)
                         out.append(o)
                         placed += 1
                     ss += 2.5 + float(rng.uniform(1.0, 2.0))
                 row_d += L + float(rng.uniform(5.0, 8.0))
-            out.append(self.make("loader", s0 + 60, sd * (d0 + depth - 8), 0.0, rng, sid))
+            out.append(self.make("loader", s0 + 60, sd * (d0 + depth - 8), 0.0, rng, sid, anchor=s0))
             # a small ford from the lot's bank
             queue(sd, 2 if big else 1, ["truck"], True, s0, 6.0)
         for o in out:
