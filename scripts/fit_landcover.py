@@ -207,9 +207,10 @@ Shore refinement and 16 px of context (LANDCOVER_VERSION lc-mlp-cnn-5; same wate
       linear (LDA, shared covariance): 2019 0.867 (rim 1) / 0.854 (rim 2): dropped
   Context on 2019 alone (no refinement): 0 / 8 / 16 / 32 / 64 px: 0.861 / 0.869 / 0.875 / 0.862 / 0.852; the colour
   reference (tile median of the net's log-colour input) taken over a wider window than the net sees (32-1000 px
-  around the tile) was worse on 2019 (0.864 -> 0.845), so the per-tile median stays. With the refinement, all five
-  development scores: context 0 px 0.858, 8 px 0.862, 16 px 0.873. So the pipeline reads at least 16 px around a tile
-  for land cover (pipeline.tasks.LANDCOVER_CONTEXT_PX; 80 m at 5 m; at 0.3-2 m the 32 m margin is already more).
+  around the tile) was worse on 2019 (0.869 with the tile's own -> 0.864 / 0.856 / 0.848 / 0.845 over 32 / 64 / 128 /
+  1000 px), so the per-tile median stays. With the refinement, all five development scores: context 0 px 0.858,
+  8 px 0.862, 16 px 0.873. So the pipeline reads at least 16 px around a tile for land cover
+  (pipeline.tasks.LANDCOVER_CONTEXT_PX; 80 m at 5 m; at 0.3-2 m the 32 m margin is already more).
 - NAIP RGB-only water IoU, held-out dates 2010 / 2014 / 2016 / 2018 / 2020 (scored once, after the choices; eval
   --no-synth), lc-mlp-cnn-4 -> lc-mlp-cnn-5:
     scene cut into 128 px tiles:            0.820 / 0.804 / 0.871 / 0.853 / 0.884 (mean 0.847) -> 0.849 / 0.822 / 0.878 / 0.862 / 0.893 (0.861)
