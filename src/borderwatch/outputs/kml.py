@@ -365,6 +365,7 @@ def _site_html(
     rows = ["<tr>" + "".join(f"<th>{h}</th>" for h in cells) + "</tr>"]
     runs: dict[str, list[str]] = {}
     fronts: dict[tuple[str, str], dict] = {}
+    queues: list[str] = []
     for d in dates:
         o = by_date.get(d)
         if o is None:
@@ -386,18 +387,17 @@ def _site_html(
         row += ["&#8211;" if v["activity_score"] is None else f"{v['activity_score']:.2f}", _e(v["scale"] or "")]
         rows.append("<tr>" + "".join(f"<td>{x}</td>" for x in row) + "</tr>")
         fronts.update({(d, cls): m for cls, m in ((o.get("counts") or {}).get("front_reliability") or {}).items() if m})
+        if v["convoy"]:  # vehicles one behind another: organised traffic (sites.queues)
+            queues.append(f"on {d}: longest queue {v['longest_queue']:g} vehicles; a convoy of {v['convoy']:g} identical "
+                          f"{_e(str(v['convoy_subclass'] or 'vehicles'))}<br/>")
+        elif v["longest_queue"]:
+            queues.append(f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>")
         if v["run_id"]:
             runs.setdefault(str(v["run_id"]), []).append(d)
     table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"
     table += ("direction: on real imagery car fronts are right about 3 times in 4 (the interval allows for it); "
               "fronts of large vehicles are unmeasured: a share resting on them is a weaker lead<br/>")
-    for d in dates:  # vehicles one behind another: organised traffic (sites.queues)
-        v = observation_values(by_date[d], countries) if by_date.get(d) else {}
-        if v.get("convoy"):
-            table += (f"on {d}: longest queue {v['longest_queue']:g} vehicles; a convoy of {v['convoy']:g} identical "
-                      f"{_e(str(v['convoy_subclass'] or 'vehicles'))}<br/>")
-        elif v.get("longest_queue"):
-            table += f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>"
+    table += "".join(queues)
     for (d, cls), m in fronts.items():  # how reliable fronts were in that image, from its queued vehicles
         what = "cars" if cls == "small_vehicle" else "large vehicles"
         table += (f"fronts on {d}, {what}: {m['pairs']} queued pairs agreed {m['agree']:.0%} where the calibration "

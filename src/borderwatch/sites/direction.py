@@ -46,12 +46,24 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-__all__ = ["DirectionShare", "estimate_share"]
+__all__ = ["MAX_SURE", "DirectionShare", "estimate_share", "front_probability", "scale_front"]
 
 #: half-width of the 95 % likelihood-ratio interval, in log-likelihood (chi-square 1 dof / 2)
 _LR_95 = 3.841 / 2.0
 #: no front is treated as surer than this (a detector is never certain)
-_MAX_SURE = 0.995
+MAX_SURE = 0.995
+
+
+def front_probability(p_front: Sequence[float | None]) -> np.ndarray:
+    """``heading_conf`` values as probabilities that each front is right: None, NaN or below 0.5 count as 0.5
+    (unknown), and none is surer than MAX_SURE."""
+    p = np.array([0.5 if v is None else float(v) for v in p_front], float)
+    return np.clip(np.nan_to_num(p, nan=0.5), 0.5, MAX_SURE)
+
+
+def scale_front(p: np.ndarray, factor) -> np.ndarray:
+    """1/2 + factor·(p - 1/2) within [1 - MAX_SURE, MAX_SURE]: fronts ``factor`` times as reliable (on 2p - 1)."""
+    return np.clip(0.5 + factor * (np.asarray(p, float) - 0.5), 1.0 - MAX_SURE, MAX_SURE)
 
 
 @dataclass(frozen=True)
@@ -122,24 +134,19 @@ def estimate_share(
     hi_k = np.broadcast_to(np.asarray(front_scale[1], float), (n,))
     if not (np.all(lo_k >= 0.0) and np.all(lo_k <= k + 1e-9) and np.all(k <= hi_k + 1e-9)):
         raise ValueError(f"front_scale must hold the factor and not be negative, got {front_scale} for factor {factor}")
-    p = np.array([0.5 if v is None else float(v) for v in p_front], float)
+    p = front_probability(p_front)
     if len(p) != n:
         raise ValueError(f"p_front has {len(p)} values for {n} vehicles")
-    p = np.clip(np.nan_to_num(p, nan=0.5), 0.5, _MAX_SURE)
     if p_real is not None:
         if len(p_real) != len(p):
             raise ValueError(f"p_real has {len(p_real)} values for {len(p)} vehicles")
         r = np.clip(np.nan_to_num(np.asarray(p_real, float), nan=1.0), 0.0, 1.0)
         p = 0.5 + r * (p - 0.5)
     q = np.where(np.asarray(faces_left, bool), p, 1.0 - p)
-
-    def scaled(kk: np.ndarray) -> np.ndarray:
-        return np.clip(0.5 + kk * (q - 0.5), 1.0 - _MAX_SURE, _MAX_SURE)
-
-    q_here = scaled(k)
+    q_here = scale_front(q, k)
     s_hat, low, high = _fit(q_here)
     if np.any(hi_k > lo_k):
         for t in np.linspace(0.0, 1.0, 5):  # every vehicle's factor from the low to the high end of its range
-            _, lo, hi = _fit(scaled(lo_k + t * (hi_k - lo_k)))
+            _, lo, hi = _fit(scale_front(q, lo_k + t * (hi_k - lo_k)))
             low, high = min(low, lo), max(high, hi)
     return DirectionShare(s_hat, low, high, n, float(((2.0 * q_here - 1.0) ** 2).sum()))

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from borderwatch.sites.direction import front_probability, scale_front
 from borderwatch.sites.queues import queue_labels, queue_pairs
 
 __all__ = ["FrontReliability", "MIN_PAIRS", "factor_and_range", "factor_from_truth", "fit_reliability", "front_reliability",
@@ -56,8 +57,6 @@ MIN_PAIRS = 20
 FACTOR_MAX = 4.0
 #: the range's top is widened by this share (the factor's own error where the pairs were pure: within 8 %)
 FACTOR_SLACK = 0.1
-#: no front is taken as surer than this (as in sites.direction)
-MAX_SURE = 0.995
 #: half-width of the 95 % profile-likelihood interval in log-likelihood (chi-square 1 dof / 2)
 _LR_95 = 3.841 / 2.0
 
@@ -82,17 +81,11 @@ class FrontReliability:
 _FACTORS = np.linspace(0.0, FACTOR_MAX, int(FACTOR_MAX * 100) + 1)
 
 
-def _weights(p) -> np.ndarray:
-    """2p - 1 of heading_conf values (None, NaN or below 0.5: 0, nothing known)."""
-    p = np.array([0.5 if v is None else float(v) for v in p], float)
-    return 2.0 * np.clip(np.nan_to_num(p, nan=0.5), 0.5, 1.0) - 1.0
-
-
 def factor_from_truth(p_front: Sequence[float], right: Sequence[bool]) -> float:
     """The factor that best explains which fronts were right, where the truth is known (real lanes): what
     :func:`fit_reliability` estimates without it."""
-    w, ok = _weights(p_front), np.asarray(right, bool)
-    ll = [np.where(ok, np.log(q), np.log1p(-q)).sum() for q in (np.clip(0.5 + 0.5 * k * w, 0.5, MAX_SURE) for k in _FACTORS)]
+    p, ok = front_probability(p_front), np.asarray(right, bool)
+    ll = [np.where(ok, np.log(q), np.log1p(-q)).sum() for q in (scale_front(p, k) for k in _FACTORS)]
     return float(_FACTORS[int(np.argmax(ll))])
 
 
@@ -115,9 +108,9 @@ def _queues(n: int, pairs: np.ndarray, agree: np.ndarray) -> tuple[np.ndarray, n
     return label, alike
 
 
-def _loglik(k: float, w: np.ndarray, label: np.ndarray, alike: np.ndarray) -> float:
+def _loglik(k: float, p: np.ndarray, label: np.ndarray, alike: np.ndarray) -> float:
     """log P(the pattern of agreement | factor k): per queue, every front as seen or every one turned."""
-    q = np.clip(0.5 + 0.5 * k * w, 0.5, MAX_SURE)
+    q = scale_front(p, k)
     lq, lnq = np.log(q), np.log1p(-q)
     as_seen = np.bincount(label, np.where(alike, lq, lnq))
     turned = np.bincount(label, np.where(alike, lnq, lq))
@@ -131,20 +124,20 @@ def fit_reliability(p_front: Sequence[float], pairs: np.ndarray, agree: Sequence
     indices into it of vehicles queued together (:func:`queue_pairs`); ``agree``: whether each pair's fronts were
     turned the same way. None when there are no pairs or no vehicle in a pair says anything (all 0.5).
     """
-    w = _weights(p_front)
+    p = front_probability(p_front)
     pairs = np.asarray(pairs, int).reshape(-1, 2)
     ag = np.asarray(agree, bool)
     in_pairs = np.unique(pairs)
-    if not len(ag) or not np.any(w[in_pairs] > 1e-9):
+    if not len(ag) or not np.any(p[in_pairs] > 0.5 + 1e-9):
         return None
-    keep = np.zeros(len(w), bool)
+    keep = np.zeros(len(p), bool)
     keep[in_pairs] = True
     index = np.cumsum(keep) - 1  # vehicles outside every pair say nothing here
     label, alike = _queues(int(keep.sum()), index[pairs], ag)
-    ll = np.array([_loglik(k, w[keep], label, alike) for k in _FACTORS])
+    ll = np.array([_loglik(k, p[keep], label, alike) for k in _FACTORS])
     best = int(np.argmax(ll))
     inside = _FACTORS[ll[best] - ll <= _LR_95]
-    qa, qb = (np.clip(0.5 + 0.5 * w[pairs[:, i]], 0.5, MAX_SURE) for i in (0, 1))  # as stated: factor 1
+    qa, qb = p[pairs[:, 0]], p[pairs[:, 1]]  # as stated: factor 1
     return FrontReliability(
         factor=float(_FACTORS[best]),
         low=float(inside.min()),

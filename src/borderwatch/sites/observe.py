@@ -71,7 +71,8 @@ def observe(
                 scores.append(float(d.get("score") or 0.0))
                 rel = d.get("front_reliability")  # measured on this image's queues (sites.fronts), if it could be
                 factors.append(factor_and_range(rel, front_scale))
-                measured.setdefault(d["class"], {**rel.as_dict(), "applied": round(factors[-1][0], 3)} if rel is not None else None)
+                if d["class"] not in measured:
+                    measured[d["class"]] = {**rel.as_dict(), "applied": round(factors[-1][0], 3)} if rel is not None else None
     queued = _queued(movers, convergence_deg)
     k = np.array(factors, float).reshape(-1, 3)
     share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None,
@@ -122,8 +123,6 @@ def observe(
 
 def _queued(movers: list[dict], convergence_deg: float) -> dict:
     """The longest queue and convoy among a site's vehicles (sites.queues), in the corridor's grid."""
-    if len(movers) < 2:
-        return convoys([], [], [], [], [])
     return convoys([d["x"] for d in movers], [d["y"] for d in movers],
                    [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers],
                    [float(d.get("length_m") or np.nan) for d in movers], [d.get("subclass") for d in movers])
