@@ -28,7 +28,7 @@ from borderwatch.pipeline import AnalysisParams, make_executor, plan_tasks, run_
 from borderwatch.pipeline.tasks import versions
 from borderwatch.sites import update_register
 from borderwatch.sites.evaluate import (
-    evaluate_sites, format_scores, fronts_measured, shares_from_counts, truth_direction_counts,
+    evaluate_sites, format_scores, fronts_measured, shares_from_counts, truth_class_counts, truth_direction_counts,
 )
 from borderwatch.store import Store
 from borderwatch.synth import SynthWorld, write_scenes
@@ -109,6 +109,7 @@ def main() -> None:
         counts = {DATE.isoformat(): truth_direction_counts(world, whole, DATE, (a, b))}
         shares = {d: shares_from_counts(c) for d, c in counts.items()}
         scores = evaluate_sites(reg.sites, reg.observations, world.sites((a, b)), shares, truth_counts_by_date=counts,
+                                truth_class_counts_by_date={DATE.isoformat(): truth_class_counts(world, DATE, (a, b))},
                                 km_range=(a, b), label=f"seed {args.seed}, {args.gsd} m", imaged=corridor.area)
         print(format_scores(scores))
         print(fronts_measured(reg.observations))

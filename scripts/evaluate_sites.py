@@ -38,6 +38,7 @@ from borderwatch.sites.evaluate import (
     fronts_measured,
     merge_scores,
     shares_from_counts,
+    truth_class_counts,
     truth_direction_counts,
 )
 
@@ -152,6 +153,7 @@ def score(register, world, truth_corridor, stretch, km, dates, match_m, label):
     shares = {d: shares_from_counts(c) for d, c in counts.items()}
     scores = evaluate_sites(shifted, observations, world.sites(km), shares, match_m=match_m, dates=list(shares),
                             km_range=km, left_country=truth_corridor.left_country, truth_counts_by_date=counts,
+                            truth_class_counts_by_date={d.isoformat(): truth_class_counts(world, d, km) for d in dates},
                             label=label, imaged=stretch.area)
     return scores, shift
 

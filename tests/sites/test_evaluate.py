@@ -18,6 +18,7 @@ from borderwatch.sites.evaluate import (
     format_scores,
     match_by_chainage,
     merge_scores,
+    truth_class_counts,
     truth_direction_counts,
     truth_direction_shares,
 )
@@ -223,6 +224,35 @@ def _toward_by_moving(corridor, o, step=20.0):
     _, off0 = corridor.locate_xy(o["x"], o["y"])
     _, off1 = corridor.locate_xy(o["x"] + step * math.sin(t), o["y"] + step * math.cos(t))
     return corridor.left_country if off1[0] > off0[0] else corridor.right_country
+
+
+def test_counts_per_class_against_the_truths_crossing_traffic():
+    t = [truth("T1", 1.0), truth("T2", 4.0), truth("T3", 7.0)]
+    p = [pred("P1", 1.0, 1), pred("P2", 4.0, 2)]  # T3 is missed: its counts are not scored
+    objs = (
+        [{"class": "large_vehicle", "site_id": "T1", "role": "crossing", "date": D1}] * 60
+        + [{"class": "small_vehicle", "site_id": "T1", "role": "crossing", "date": D1}] * 2
+        + [{"class": "small_vehicle", "site_id": None, "role": "distractor", "date": D1}] * 5
+        + [{"class": "heavy_equipment", "site_id": "T2", "role": "crossing", "date": D1}] * 3
+        + [{"class": "large_vehicle", "site_id": "T3", "role": "crossing", "date": D1}] * 9
+        + [{"class": "large_vehicle", "site_id": "T1", "role": "crossing", "date": D2}]
+    )
+    tc = truth_class_counts(objs, D1)
+    assert tc == {"T1": {"small_vehicle": 2, "large_vehicle": 60, "heavy_equipment": 0},
+                  "T2": {"small_vehicle": 0, "large_vehicle": 0, "heavy_equipment": 3},
+                  "T3": {"small_vehicle": 0, "large_vehicle": 9, "heavy_equipment": 0}}
+    o = [{"site_id": "P1", "date": D1, "scale": "large", "counts": {"large_vehicle": 47, "small_vehicle": 3}},
+         {"site_id": "P2", "date": D1, "scale": "small", "counts": {"heavy_equipment": 1, "small_vehicle": 2}}]
+    s = evaluate_sites(p, o, t, {D1: {}}, truth_class_counts_by_date={D1: tc})
+    c = s.count_summary
+    # 47 of 60 is off by 13 (> 20 % of 60); 3 of 2 by one vehicle (within)
+    assert c["large_vehicle"] == {"site_dates": 1, "truth": 60, "pred": 47, "mae": 13.0, "within": 0, "share_within": 0.0}
+    assert c["small_vehicle"]["site_dates"] == 2 and c["small_vehicle"]["within"] == 1  # 2 seen at P2, none there
+    assert c["heavy_equipment"] == {"site_dates": 1, "truth": 3, "pred": 1, "mae": 2.0, "within": 0, "share_within": 0.0}
+    assert "counts large_vehicle: 1 site-dates, truth 60 / predicted 47" in format_scores(s)
+    assert merge_scores([s, s]).count_summary["small_vehicle"]["site_dates"] == 4
+    assert s.to_dict()["figures"]["counts"] == c
+    assert evaluate_sites(p, o, t, {D1: {}}).count_summary == {}  # no truth counts given: nothing scored
 
 
 def test_truth_direction_on_a_synthetic_stretch(corridor):

@@ -3,7 +3,9 @@
 A crossing shows as clues close together in chainage on both banks (the two
 landings of a ford), or across the water (a bridge, a bar camp). Groups are
 single-linkage runs along the chainage: two clues belong together when less
-than ``link_km`` of river separates them, whichever bank they are on.
+than ``link_km`` of river separates them, whichever bank they are on. A run of
+staging clues only (a lot, a cleared field) joins the run whose clues it touches
+(``staging_attach_m``): far inland on a bend, chainage alone cuts a lot from its landing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class SiteParams:
     min_clue_score: float = 0.2
     candidate_factor: float = 0.5  # one-bank groups keep this share of their score
     match_km: float = 0.2  # a new group within this of a registered site is that site (stable ids)
+    # a lot or cleared field whose footprint comes this close to a site's other clues is part of that site, however
+    # far along the river its centre lies (200 m inland on a bend, a lot's chainage moves 150-200 m from its track's)
+    staging_attach_m: float = 30.0
     parking_m2: float = 5000.0  # cleared ground this large at a site makes it a parking field
     lot_vehicles: int = 15  # a parking cluster this big is a lot (a queue of 8-14 at a landing is not)
     camp_m2: float = 1500.0  # cleared bar this large makes it a bar camp
@@ -71,6 +76,10 @@ class SiteGroup:
         return dict(sorted(Counter(c.kind for c in self.clues).items()))
 
 
+#: clues that say only that vehicles wait or ground was cleared: they belong to the landing they touch
+STAGING_KINDS = frozenset({"parking", "cleared_area"})
+
+
 def group_clues(clues: list[Clue], params: SiteParams, left: str, right: str) -> list[SiteGroup]:
     """Sites (and one-bank candidates) in river order."""
     kept = sorted((c for c in clues if c.score >= params.min_clue_score), key=lambda c: c.km)
@@ -81,11 +90,50 @@ def group_clues(clues: list[Clue], params: SiteParams, left: str, right: str) ->
         else:
             groups.append([c])
     out = []
-    for members in groups:
+    for members in attach_staging(groups, params.staging_attach_m):
         g = describe(SiteGroup(members), params, left, right)
         if g.score >= params.min_score * (params.candidate_factor if g.status == "candidate" else 1.0):
             out.append(g)
-    return out
+    return sorted(out, key=lambda g: g.km)
+
+
+def attach_staging(groups: list[list[Clue]], attach_m: float) -> list[list[Clue]]:
+    """Chainage runs joined where a run of staging clues only (a lot, a cleared field) lies within attach_m of
+    another run's clues: a lot far inland on a bend is cut from its landing's run by chainage alone.
+
+    Nearest pairs join first, and a join never puts two runs with other evidence together: a lot between two
+    crossings goes to the nearer one and does not merge them.
+    """
+    staging = [i for i, g in enumerate(groups) if all(c.kind in STAGING_KINDS for c in g)]
+    if not staging or attach_m <= 0 or len(groups) < 2:
+        return groups
+    shapes = [shapely.unary_union([c.geometry for c in g]) for g in groups]
+    tree = shapely.STRtree(shapes)
+    edges = sorted(
+        (float(shapes[i].distance(shapes[j])), min(i, j), max(i, j))
+        for i in staging
+        for j in tree.query(shapes[i], predicate="dwithin", distance=attach_m)
+        if int(j) != i
+    )
+    root = list(range(len(groups)))
+    has_site = [i not in set(staging) for i in range(len(groups))]
+
+    def find(i: int) -> int:
+        while root[i] != i:
+            root[i] = root[root[i]]
+            i = root[i]
+        return i
+
+    for _, i, j in edges:
+        a, b = find(i), find(int(j))
+        if a == b or (has_site[a] and has_site[b]):
+            continue
+        root[b] = a
+        has_site[a] = has_site[a] or has_site[b]
+    joined: dict[int, list[Clue]] = {}
+    for i, g in enumerate(groups):
+        joined.setdefault(find(i), []).extend(g)
+    return [sorted(g, key=lambda c: c.km) for g in joined.values()]
 
 
 def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGroup:

@@ -18,6 +18,9 @@ Conventions (documented once, used everywhere below):
   unmatched inside that band; predictions outside the window are dropped.
 - Candidates (``status == "candidate"``, evidence on one bank) are scored twice: with all
   predictions, and with confirmed sites only (a separate matching).
+- Counts: per matched site, date and class, the observation's count against the truth's crossing
+  traffic (distractors left out); within tolerance when off by at most ``COUNT_TOLERANCE`` of the
+  truth or one vehicle, whichever is more. The reporters publish counts ("about 60 large vehicles").
 - Direction: the share of a site's vehicles heading toward each bank, from grid headings
   through ``Corridor.facing_country``. Only small and large vehicles count: heavy
   equipment works in place (its heading is random in the synthetic layout and says nothing
@@ -37,6 +40,8 @@ import numpy as np
 from borderwatch.errors import InputError
 
 VEHICLE_CLASSES = ("small_vehicle", "large_vehicle")
+COUNT_CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
+COUNT_TOLERANCE = 0.2
 SCALES = ("large", "small", "inactive")
 SHARE_TOLERANCE = 0.15
 
@@ -68,6 +73,32 @@ def _pct(values: Sequence[float], q: float) -> float | None:
 
 
 # -- truth direction ----------------------------------------------------------------------
+def _site_traffic(source: Any, date: Any, km_range, classes: Sequence[str]) -> tuple[list[dict], list[str]]:
+    """(a truth site's crossing objects of ``classes`` on a date, the site ids to report).
+
+    ``source`` is a SynthWorld (every truth site of ``km_range`` is reported, idle ones too) or a list of truth
+    object dicts (only sites with such objects are)."""
+    iso = _iso(date)
+    if hasattr(source, "objects") and hasattr(source, "sites"):
+        objs = source.objects(dt.date.fromisoformat(iso), km_range)
+        ids = [s["site_id"] for s in source.sites(km_range)]
+    else:
+        objs = [o for o in source if "date" not in o or _iso(o["date"]) == iso]
+        ids = []
+    traffic = [o for o in objs if o.get("site_id") and o.get("role", "crossing") == "crossing" and o.get("class") in classes]
+    return traffic, list(dict.fromkeys([*ids, *(o["site_id"] for o in traffic)]))
+
+
+def truth_class_counts(source: Any, date: Any, km_range=None) -> dict[str, dict[str, int]]:
+    """Crossing traffic per truth site and class on a date: {site_id: {class: n}} over COUNT_CLASSES
+    (``source`` as in truth_direction_counts)."""
+    traffic, ids = _site_traffic(source, date, km_range, COUNT_CLASSES)
+    out = {sid: dict.fromkeys(COUNT_CLASSES, 0) for sid in ids}
+    for o in traffic:
+        out[o["site_id"]][o["class"]] += 1
+    return out
+
+
 def truth_direction_counts(source: Any, corridor, date: Any, km_range=None) -> dict[str, dict[str, int]]:
     """Vehicles per truth site facing each bank on a date: {site_id: {left: n, right: n}}.
 
@@ -76,20 +107,9 @@ def truth_direction_counts(source: Any, corridor, date: Any, km_range=None) -> d
     placed with ``corridor.locate_xy`` from their ``x``/``y`` when present, else their
     ``chainage_km`` is used as is.
     """
-    iso = _iso(date)
     countries = (corridor.left_country, corridor.right_country)
-    if hasattr(source, "objects") and hasattr(source, "sites"):
-        objs = source.objects(dt.date.fromisoformat(iso), km_range)
-        out = {s["site_id"]: dict.fromkeys(countries, 0) for s in source.sites(km_range)}
-    else:
-        objs = [o for o in source if "date" not in o or _iso(o["date"]) == iso]
-        out = {}
-    vehicles = [
-        o for o in objs
-        if o.get("site_id") and o.get("role", "crossing") == "crossing" and o.get("class") in VEHICLE_CLASSES
-    ]
-    for o in vehicles:
-        out.setdefault(o["site_id"], dict.fromkeys(countries, 0))
+    vehicles, ids = _site_traffic(source, date, km_range, VEHICLE_CLASSES)
+    out = {sid: dict.fromkeys(countries, 0) for sid in ids}
     if not vehicles:
         return out
     if all("x" in o and "y" in o for o in vehicles):
@@ -162,6 +182,24 @@ class DirectionPair:
 
 
 @dataclass
+class CountPair:
+    """Truth vs the observation's count of one class at one matched site and date."""
+
+    truth_id: str
+    pred_id: str
+    date: str
+    vehicle_class: str
+    truth: int
+    pred: int
+    label: str = ""
+
+    @property
+    def within(self) -> bool:
+        """Off by at most COUNT_TOLERANCE of the truth, or by one vehicle."""
+        return abs(self.pred - self.truth) <= max(1.0, COUNT_TOLERANCE * self.truth) + 1e-9
+
+
+@dataclass
 class SiteScores:
     """Raw outcome of one evaluation (or several merged); the figures are properties."""
 
@@ -183,6 +221,7 @@ class SiteScores:
     numbering_offending: list[dict] = field(default_factory=list)
     matches_in_truth_order: bool = True
     direction: list[DirectionPair] = field(default_factory=list)
+    counts: list[CountPair] = field(default_factory=list)
     scale_confusion: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     kind_confusion: dict[str, dict[str, int]] = field(default_factory=dict)
     duplicate_observations: int = 0
@@ -251,6 +290,23 @@ class SiteScores:
         return {"all": self._direction_stats(self.direction), f"ge{self.min_direction_vehicles}": self._direction_stats(big)}
 
     @property
+    def count_summary(self) -> dict[str, dict[str, Any]]:
+        """Per class over matched site-dates with truth or predicted traffic of it: totals, mean absolute error,
+        and how many are within tolerance (COUNT_TOLERANCE of the truth or one vehicle)."""
+        out = {}
+        for cls in COUNT_CLASSES:
+            pairs = [p for p in self.counts if p.vehicle_class == cls and (p.truth or p.pred)]
+            if not pairs:
+                continue
+            within = sum(p.within for p in pairs)
+            out[cls] = {
+                "site_dates": len(pairs), "truth": sum(p.truth for p in pairs), "pred": sum(p.pred for p in pairs),
+                "mae": float(np.mean([abs(p.pred - p.truth) for p in pairs])), "within": within,
+                "share_within": within / len(pairs),
+            }
+        return out
+
+    @property
     def scale_accuracy(self) -> dict[str, float | None]:
         out = {}
         for d, conf in self.scale_confusion.items():
@@ -300,7 +356,7 @@ class SiteScores:
             "recall_confirmed": self.recall_confirmed, "precision_confirmed": self.precision_confirmed,
             "candidates": self.candidates, "chainage_error_m": self.chainage_error_m,
             "direction": self.direction_summary, "scale_accuracy": self.scale_accuracy,
-            "kind_accuracy": self.kind_accuracy,
+            "kind_accuracy": self.kind_accuracy, "counts": self.count_summary,
         }
         out["targets"] = self.targets()
         return out
@@ -369,6 +425,7 @@ def evaluate_sites(
     edge_m: float = 100.0,
     left_country: str = "KP",
     truth_counts_by_date: Mapping[Any, Mapping[str, Mapping[str, int]]] | None = None,
+    truth_class_counts_by_date: Mapping[Any, Mapping[str, Mapping[str, int]]] | None = None,
     min_direction_vehicles: int = 5,
     label: str = "",
     imaged: Any = None,
@@ -394,6 +451,7 @@ def evaluate_sites(
         raise InputError("dates", "no dates to evaluate")
     shares = {_iso(d): v for d, v in truth_shares_by_date.items()}
     tcounts = {_iso(d): v for d, v in (truth_counts_by_date or {}).items()}
+    tclass = {_iso(d): v for d, v in (truth_class_counts_by_date or {}).items()}
 
     for t in truth:
         sbd = {_iso(d): s for d, s in t.get("scale_by_date", {}).items()}
@@ -477,11 +535,15 @@ def evaluate_sites(
         dup += k in obs
         obs[k] = o
 
-    direction, scale_conf = [], {d: {} for d in days}
+    direction, scale_conf, count_pairs = [], {d: {} for d in days}, []
     for m in matches:
         for d in days:
             o = obs.get((m.pred_id, d))
             counts = (o or {}).get("counts") or {}
+            truth_n = (tclass.get(d) or {}).get(m.truth_id)
+            if truth_n is not None:
+                count_pairs += [CountPair(m.truth_id, m.pred_id, d, cls, int(truth_n.get(cls, 0)), int(counts.get(cls, 0) or 0),
+                                          label) for cls in COUNT_CLASSES]
             ts = (shares.get(d) or {}).get(m.truth_id)
             tc = (tcounts.get(d) or {}).get(m.truth_id) if tcounts else None
             direction.append(DirectionPair(
@@ -510,7 +572,7 @@ def evaluate_sites(
         numbering_consecutive=all_numbers == list(range(1, len(all_numbers) + 1)),
         numbering_offending=offending,
         matches_in_truth_order=all(a < b for a, b in zip(nums_by_truth, nums_by_truth[1:])),
-        direction=direction, scale_confusion=scale_conf, kind_confusion=kind_conf,
+        direction=direction, counts=count_pairs, scale_confusion=scale_conf, kind_confusion=kind_conf,
         duplicate_observations=dup, label=label, min_direction_vehicles=min_direction_vehicles,
     )
 
@@ -544,7 +606,8 @@ def merge_scores(items: Sequence[SiteScores], label: str = "pooled") -> SiteScor
         numbering_consecutive=all(s.numbering_consecutive for s in items),
         numbering_offending=[o for s in items for o in s.numbering_offending],
         matches_in_truth_order=all(s.matches_in_truth_order for s in items),
-        direction=[p for s in items for p in s.direction], scale_confusion=scale, kind_confusion=kind,
+        direction=[p for s in items for p in s.direction], counts=[p for s in items for p in s.counts],
+        scale_confusion=scale, kind_confusion=kind,
         duplicate_observations=sum(s.duplicate_observations for s in items), label=label,
         min_direction_vehicles=first.min_direction_vehicles, share_tolerance=first.share_tolerance,
     )
@@ -662,6 +725,9 @@ def format_scores(scores: SiteScores) -> str:
         lines.append(f"    out of order: #{a['number']} at km {a['chainage_km']:.3f} before #{b['number']} "
                      f"at km {b['chainage_km']:.3f}{where(o)}")
     lines.append(f"  kind accuracy {_f(s.kind_accuracy)}: {s.kind_confusion}")
+    for cls, c in s.count_summary.items():
+        lines.append(f"  counts {cls}: {c['site_dates']} site-dates, truth {c['truth']} / predicted {c['pred']}, "
+                     f"mean |error| {c['mae']:.2f}, within ±{COUNT_TOLERANCE:.0%} or 1: {c['within']}/{c['site_dates']}")
     for d, acc in s.scale_accuracy.items():
         lines.append(f"  scale accuracy {d}: {_f(acc)}: {s.scale_confusion[d]}")
     for m in s.misses:

@@ -1,0 +1,48 @@
+"""Grouping clues into sites: chainage runs, and lots joined to the landing they touch."""
+
+from __future__ import annotations
+
+import shapely
+
+from borderwatch.sites.cluster import SiteParams, attach_staging, group_clues
+from borderwatch.sites.clues import Clue
+
+
+def clue(kind, km, x, y, country="CN", score=1.0, size=10.0, **details):
+    """A clue whose footprint is a square of `size` metres around (x, y) in the corridor CRS."""
+    return Clue(kind, score, "2025-09-13", km, -80.0 if country == "CN" else 80.0, country, x, y,
+                shapely.box(x - size / 2, y - size / 2, x + size / 2, y + size / 2), "test", [], details)
+
+
+def ford(km, x):
+    """Landings facing each other across the water at chainage km (x: where along a straight river)."""
+    return [clue("track_to_water", km, x, -60.0, "CN", size=40.0), clue("track_to_water", km, x, 60.0, "KP", size=40.0)]
+
+
+def lot(km, x, y, vehicles=40):
+    return clue("parking", km, x, y, "CN", size=60.0, vehicles=vehicles, area_m2=3600.0)
+
+
+def test_a_lot_touching_a_landing_far_along_the_river_joins_its_site():
+    # on a bend the lot's centre lies 0.2 km of chainage from its landing, but its footprint touches the track
+    clues = ford(10.0, 0.0) + [lot(10.2, 0.0, -100.0)]
+    (site,) = group_clues(clues, SiteParams(), "KP", "CN")
+    assert site.kind == "parking_field" and site.status == "site" and len(site.clues) == 3
+    assert 10.0 < site.km < 10.1  # landings weigh more than the lot
+    # switched off (or too far from the track): the lot alone is too faint to be anything, and the ford stays a ford
+    for params, clues_ in ((SiteParams(staging_attach_m=0), clues), (SiteParams(), ford(10.0, 0.0) + [lot(10.2, 0.0, -150.0)])):
+        assert [(g.kind, len(g.clues)) for g in group_clues(clues_, params, "KP", "CN")] == [("ford", 2)]
+
+
+def test_a_lot_between_two_crossings_joins_the_nearer_and_never_merges_them():
+    runs = [ford(10.0, 0.0), [lot(10.25, 0.0, -130.0), clue("cleared_area", 10.26, 0.0, -190.0, size=60.0)],
+            ford(10.5, 0.0)]
+    runs[2] = [clue(c.kind, c.km, c.x, c.y - 195.0 if c.country == "CN" else c.y, c.country, size=40.0) for c in runs[2]]
+    # run 1's lot touches ford A's CN track (gap 20 m); its cleared field touches ford B's (gap 15 m), so the lot and
+    # field form one staging group that may join one site only: the nearer edge decides
+    out = attach_staging(runs, 30.0)
+    assert sorted(len(g) for g in out) == [2, 4]
+    joined = next(g for g in out if len(g) == 4)
+    assert {c.km for c in joined} == {10.25, 10.26, 10.5}
+    # two landings' runs never join each other, however close
+    assert len(attach_staging([ford(10.0, 0.0), ford(10.3, 5.0)], 30.0)) == 2
