@@ -395,7 +395,9 @@ def sites(store_path, corridor_spec, out_path) -> None:
 @click.option("--gsd", type=float, default=0.5, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--workers", type=int, default=1, show_default=True)
-@click.option("--detect/--no-detect", default=False, show_default=True, help="Also run the (experimental) vehicle detector.")
+@click.option("--detect/--no-detect", default=True, show_default=True,
+              help="Also run the vehicle detector (validated on these synthetic scenes; experimental on real imagery): "
+                   "the sites then carry counts, scale and direction shares.")
 def demo(out_dir, km_text, gsd, seed, workers, detect) -> None:
     """Render a synthetic stretch of the upper Yalu for 31 July and 13 September 2025 and run the pipeline on it."""
     from borderwatch.synth import write_scenes

@@ -128,6 +128,9 @@ def test_demo_builds_the_register_and_its_outputs(tmp_path, capsys):
     assert len(numbers) == n_sites + n_cand
     assert [n for n in numbers if n is not None] == sorted(n for n in numbers if n is not None)
     assert all(1.5 <= f["properties"]["chainage_km"] <= 3.0 for f in fc["features"])  # km from Hyesan
+    # the demo runs the detector by default: its sites carry vehicle counts and a scale from them
+    assert any((f["properties"].get("vehicles_2025-09-13") or 0) > 0 for f in fc["features"])
+    assert {f["properties"]["scale"] for f in fc["features"]} <= {"large", "small", "inactive"}
     ns = {"k": "http://www.opengis.net/kml/2.2"}
     kml = etree.parse(str(out / "corridor.kml"))
     assert len(kml.findall(".//k:Folder[k:name='Crossing sites']/k:Placemark", ns)) == len(numbers)
