@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
+import shapely
+import shapely.affinity
 from shapely.geometry import Polygon
 
 from borderwatch.synth.catalog import KINDS, palette
@@ -87,6 +89,11 @@ class Site:
 
     def existed(self, i: int) -> bool:
         return any(st != "inactive" for st in self.states[: i + 1])
+
+
+def _overlaps(poly: shapely.Polygon, others: list[shapely.Polygon], min_m2: float = 0.25) -> bool:
+    """Whether poly shares more than min_m2 with any of others (touching corners do not count)."""
+    return bool((shapely.area(shapely.intersection(poly, np.array(others, dtype=object))) > min_m2).any())
 
 
 def _chunk_rng(seed: int, *parts: int) -> np.random.Generator:
@@ -469,9 +476,37 @@ class Layout:
             out.append(self.make("loader", s0 + 60, sd * (d0 + depth - 8), 0.0, rng, sid, anchor=s0))
             # a small ford from the lot's bank
             queue(sd, 2 if big else 1, ["truck"], True, s0, 6.0)
+        out = self._apart(out, [site])
         for o in out:
             o.on = o.on if o.on != "land" else ("land" if abs(o.d) > float(self.half_width(np.array([o.s]), [site])[0]) else "water")
         return out
+
+    def _apart(self, objs: list[Obj], sites: list[Site], step_m: float = 0.5, max_shift_m: float = 30.0) -> list[Obj]:
+        """Objects with none on top of another: one whose footprint overlaps one placed before it moves along its
+        own axis (forward or back, the shorter way) until it is clear, and is left out if nothing within
+        max_shift_m is (0: left out at once). Vehicles in a ford are drawn at random offsets along one line and
+        machines at random on a bar, and a truck drawn through another is neither real nor something a detector
+        can be asked to split. Moves draw no random numbers, so every other object of the world stays put."""
+        kept: list[Obj] = []
+        polys: list[shapely.Polygon] = []
+        for o in objs:
+            poly = shapely.Polygon(o.corners())
+            if polys and _overlaps(poly, polys):
+                t = math.radians(o.heading)
+                ux, uy = math.sin(t), math.cos(t)
+                shifts = (sign * k * step_m for k in range(1, int(max_shift_m / step_m) + 1) for sign in (1.0, -1.0))
+                shift = next((a for a in shifts if not _overlaps(shapely.affinity.translate(poly, a * ux, a * uy), polys)), None)
+                if shift is None:
+                    continue
+                o.x, o.y = o.x + shift * ux, o.y + shift * uy
+                poly = shapely.affinity.translate(poly, shift * ux, shift * uy)
+                s_new, off = self.frame.project(np.array([o.x]), np.array([o.y]))
+                o.s, o.d = float(s_new[0]), float(off[0] - self.profile.wander(float(s_new[0])))
+                if o.on == "water" and abs(o.d) > float(self.half_width(np.array([o.s]), sites)[0]):
+                    o.on = "land"  # pushed out of the ford onto its landing
+            kept.append(o)
+            polys.append(poly)
+        return kept
 
     def _load_cars(self, o: Obj, rng) -> None:
         """Cars carried on a trailer's deck, nose forward."""
@@ -575,4 +610,4 @@ class Layout:
             d = sd * (hw + float(p.road_off(s, sd)) + float(rng.uniform(30, room)))
             sub = "combine" if (ph_month >= 9 and rng.random() < 0.6) else "tractor"
             out.append(self.make(sub, s, d, float(rng.choice([0.0, 180.0])) + rng.normal(0, 3), rng, None, "distractor", "land"))
-        return out
+        return self._apart(out, sites, max_shift_m=0.0)  # a car parked through a bus is left out, not moved
