@@ -22,7 +22,7 @@ from borderwatch.corridor.tiling import Tile
 from borderwatch.imagery.scene import Scene
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-5"
+TILE_ANALYSIS_VERSION = "tile-stats-6"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);

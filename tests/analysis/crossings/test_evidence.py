@@ -56,6 +56,18 @@ def test_a_deck_split_by_a_truck_is_one_bridge_with_the_road_in_line():
     assert "bridge" not in kinds(find_evidence(g, T, CELL)[0])
 
 
+def test_vehicles_beside_a_split_decks_far_end_do_not_turn_it_out_of_line():
+    g = river_grid()
+    g[55:72, 100:103] = BUILT_UP
+    g[72:77, 100:103] = WATER  # a truck on the deck
+    g[77:95, 100:103] = BUILT_UP
+    g[89:97, 103:109] = BUILT_UP  # vehicles waiting beside the far landing: that piece's axis turns 18 degrees
+    assert kinds(find_evidence(g, T, CELL)[0]) == ["bridge"]
+    g[77:95, 100:103] = WATER
+    g[79:97, 106:109] = BUILT_UP  # the far piece 10 m to the side: not the same deck
+    assert "bridge" not in kinds(find_evidence(g, T, CELL)[0])
+
+
 def test_a_deck_over_a_braided_river_with_a_vegetated_island_is_a_bridge():
     g = river_grid(top=40, bottom=110)
     g[40:55] = WATER

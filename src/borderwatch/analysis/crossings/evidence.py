@@ -288,7 +288,13 @@ def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: Ev
             if dist < 1e-6 or dist > ha + hb + gap + 1.0:
                 continue
             line = d / dist
-            if min(abs(float(ua @ ub)), abs(float(ua @ line)), abs(float(ub @ line))) < in_line:
+            # in line where they face each other: each piece's last deck_gap_m towards the other, so vehicles
+            # waiting beside a deck's far end (read as built-up too) do not turn the piece's axis
+            ea, eb = _facing_end(pa, line, gap), _facing_end(pb, -line, gap)
+            ua_end, ub_end = long_axis(ea), long_axis(eb)
+            between = eb.mean(axis=0) - ea.mean(axis=0)
+            between = between / max(float(np.hypot(*between)), 1e-6)
+            if min(abs(float(ua_end @ ub_end)), abs(float(ua_end @ between)), abs(float(ub_end @ between))) < in_line:
                 continue  # not in line: two roads meeting at a landing stay apart
             # the gap between their ends along the line joining them (pixel centres: one pixel more)
             if float(((pb - ca) @ line).min() - ((pa - ca) @ line).max()) > gap + 1.0:
@@ -315,6 +321,14 @@ def _joined_decks(mask: np.ndarray, dist_river: np.ndarray, cell_m: float, p: Ev
         y1 = max(stats[i][1] + stats[i][3] for i in g)
         sl = (slice(max(y0 - 1, 0), y1 + 1), slice(max(x0 - 1, 0), x1 + 1))
         yield g[0], sl, np.isin(lab[sl], g), int(sum(stats[i][4] for i in g))
+
+
+def _facing_end(pts: np.ndarray, towards: np.ndarray, reach: float) -> np.ndarray:
+    """The pixel centres of a piece within `reach` cells of its end facing `towards` (a unit vector); the
+    whole piece when that leaves fewer than three."""
+    proj = pts @ towards
+    end = pts[proj >= proj.max() - reach]
+    return end if len(end) >= 3 else pts
 
 
 def _water_both_sides(classes: np.ndarray, river: np.ndarray, rect, gap_cells: float, stations: int = 33) -> float:
