@@ -46,3 +46,17 @@ def test_a_lot_between_two_crossings_joins_the_nearer_and_never_merges_them():
     assert {c.km for c in joined} == {10.25, 10.26, 10.5}
     # two landings' runs never join each other, however close
     assert len(attach_staging([ford(10.0, 0.0), ford(10.3, 5.0)], 30.0)) == 2
+
+
+def test_bare_ground_stretches_the_outline_only_where_it_touches_the_sites_other_clues():
+    # a harvested field 0.06 km along the river and 60 m beyond the CN track: chainage links it to the site, but
+    # the village cars beside it are not the site's; a pad right behind the track is where its vehicles wait
+    field = clue("cleared_area", 10.06, 0.0, -220.0, size=120.0, area_m2=14400.0)
+    pad = clue("cleared_area", 10.01, 0.0, -110.0, size=40.0, area_m2=1600.0)
+    (site,) = group_clues(ford(10.0, 0.0) + [field, pad], SiteParams(), "KP", "CN")
+    assert len(site.clues) == 4 and site.evidence_counts()["cleared_area"] == 2  # both are the site's evidence
+    assert site.outline.contains(shapely.Point(0.0, -110.0))  # the pad
+    assert not site.outline.contains(shapely.Point(0.0, -220.0))  # the field's centre
+    # how near is near enough is the staging_attach_m that joins lots to landings
+    (wide,) = group_clues(ford(10.0, 0.0) + [field, pad], SiteParams(staging_attach_m=100.0), "KP", "CN")
+    assert wide.outline.contains(shapely.Point(0.0, -220.0))

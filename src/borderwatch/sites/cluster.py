@@ -66,7 +66,7 @@ class SiteGroup:
     bank_evidence: str = ""
     kind: str = "crossing"
     score: float = 0.0
-    outline: shapely.Geometry | None = None  # corridor CRS
+    outline: shapely.Geometry | None = None  # corridor CRS: the site's polygon, where its vehicles are counted
 
     @property
     def dates(self) -> list[str]:
@@ -78,6 +78,8 @@ class SiteGroup:
 
 #: clues that say only that vehicles wait or ground was cleared: they belong to the landing they touch
 STAGING_KINDS = frozenset({"parking", "cleared_area"})
+#: clues of bare ground only: part of a site's evidence, not of the outline its vehicles are counted in
+BARE_GROUND_KINDS = frozenset({"cleared_area"})
 
 
 def group_clues(clues: list[Clue], params: SiteParams, left: str, right: str) -> list[SiteGroup]:
@@ -104,19 +106,19 @@ def attach_staging(groups: list[list[Clue]], attach_m: float) -> list[list[Clue]
     Nearest pairs join first, and a join never puts two runs with other evidence together: a lot between two
     crossings goes to the nearer one and does not merge them.
     """
-    staging = [i for i, g in enumerate(groups) if all(c.kind in STAGING_KINDS for c in g)]
+    staging = {i for i, g in enumerate(groups) if all(c.kind in STAGING_KINDS for c in g)}
     if not staging or attach_m <= 0 or len(groups) < 2:
         return groups
     shapes = [shapely.unary_union([c.geometry for c in g]) for g in groups]
     tree = shapely.STRtree(shapes)
     edges = sorted(
         (float(shapes[i].distance(shapes[j])), min(i, j), max(i, j))
-        for i in staging
+        for i in sorted(staging)
         for j in tree.query(shapes[i], predicate="dwithin", distance=attach_m)
         if int(j) != i
     )
     root = list(range(len(groups)))
-    has_site = [i not in set(staging) for i in range(len(groups))]
+    has_site = [i not in staging for i in range(len(groups))]  # a run with evidence other than staging
 
     def find(i: int) -> int:
         while root[i] != i:
@@ -163,7 +165,13 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
         best[key] = max(best.get(key, 0.0), c.score * KIND_WEIGHT.get(c.kind, 0.5))
     raw = sum(best.values())
     g.score = round(float(1.0 - np.exp(-raw)) * (1.0 if g.status == "site" else params.candidate_factor), 3)
-    g.outline = shapely.unary_union([c.geometry for c in g.clues]).convex_hull.buffer(params.outline_buffer_m)
+    # where the site's vehicles are counted: bare ground (a lot's pad, a field harvested by October) only where it
+    # touches the site's other clues, so a field 60-350 m off that chainage alone links to the landing does not
+    # stretch the outline over the village beside it
+    core = shapely.unary_union([c.geometry for c in g.clues if c.kind not in BARE_GROUND_KINDS])
+    bare = [c.geometry for c in g.clues if c.kind in BARE_GROUND_KINDS
+            and (core.is_empty or c.geometry.distance(core) <= params.staging_attach_m)]
+    g.outline = shapely.unary_union([core, *bare]).convex_hull.buffer(params.outline_buffer_m)
     return g
 
 
