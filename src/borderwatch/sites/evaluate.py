@@ -438,7 +438,8 @@ def evaluate_sites(
     polygons' CRS: what the imagery covers), a truth site whose polygon lies less than
     ``min_imaged_share`` inside it is left out like one at the window's edges (at a
     tight bend a stretch's end can cut across the river far from its end chainage). ``dates`` defaults to the dates of
-    ``truth_shares_by_date``, else every date in the truth's ``scale_by_date``.
+    ``truth_shares_by_date``, else every date in the truth's ``scale_by_date``. With ``truth_class_counts_by_date``
+    (``truth_class_counts`` per date) the observations' counts per class are scored too (``count_summary``).
     """
     if not (match_m > 0 and math.isfinite(match_m)):
         raise InputError("match_m", f"matching distance must be a positive number of metres, got {match_m!r}")
