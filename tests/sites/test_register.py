@@ -298,3 +298,42 @@ def test_a_long_queue_says_how_reliable_the_fronts_are(tmp_path, stretch, from_p
         assert rel["range"][0] > 1.0 and rel["applied"] == rel["factor"] and lo > 0.9  # measured 0.915
     else:
         assert rel is None and lo < 0.9  # the fixed range 0.6-1.2 on 80 % fronts: 0.855
+
+
+def _queue(s: Scene, stretch, offsets, heading, km=1.0, dist_water=20.0):
+    rows = _vehicles(s, stretch, [(o, heading, "large_vehicle", 0.9, km) for o in offsets])
+    for r, o in zip(rows, offsets):
+        r["dist_water_m"] = dist_water + abs(o) - abs(offsets[0])
+        r["ground"] = "land"
+    return rows
+
+
+def test_queues_waiting_at_both_landings_make_a_site_where_no_track_is_seen(tmp_path, stretch):
+    """Trucks waiting on a landing cover its track's last metres (the land cover reads them as built-up), so no
+    track reaches the water; queues pointing across the river on both banks still show the crossing."""
+    river = stretch.direction_deg_at(1.0, 100.0)
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.tile(DATES[0], 1.0)
+        store.write_rows("detections", _queue(s, stretch, [60, 70, 80, 90], river - 90)
+                         + _queue(s, stretch, [-60, -70, -80], river + 90))
+        reg = build(store, stretch)
+        assert [(r["status"], r["kind"], r["bank_evidence"]) for r in reg.sites] == [("site", "ford", "both")]
+        assert reg.sites[0]["details"]["evidence"] == {"landing_queue": 2}
+        assert reg.observations[0]["counts"]["large_vehicle"] == 7
+
+
+@pytest.mark.parametrize("what", ["along the river", "far from the water"])
+def test_traffic_that_is_not_waiting_at_a_landing_makes_no_queue_clue(tmp_path, stretch, what):
+    river = stretch.direction_deg_at(1.0, 100.0)
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.tile(DATES[0], 1.0)
+        rows = []
+        for side in (1, -1):
+            if what == "along the river":  # a bank road's traffic, nose to tail along the river
+                rows += _vehicles(s, stretch, [(60 * side, river, "large_vehicle", 0.9, 1.0 + 0.01 * k) for k in range(4)])
+            else:
+                rows += _queue(s, stretch, [side * o for o in (60, 70, 80, 90)], river - 90 * side, dist_water=150.0)
+        store.write_rows("detections", rows)
+        assert build(store, stretch).sites == []

@@ -3,12 +3,14 @@ brought into one form (chainage, offset, bank) so sites can be clustered along t
 
 Land-cover evidence comes from the evidence table; detections add what only
 vehicles show: equipment in the water, vehicles on bars, parking clusters,
-vehicles crossing a channel. Each clue keeps the store row it came from.
+vehicles crossing a channel, queues waiting at a landing. Each clue keeps the
+store row it came from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +19,7 @@ import shapely
 from borderwatch.corridor.model import Corridor
 
 #: Clue kinds that stand on one bank (their side is the country of their offset).
-BANK_KINDS = frozenset({"track_to_water", "cleared_bank", "cleared_area", "parking", "fence_opening"})
+BANK_KINDS = frozenset({"track_to_water", "cleared_bank", "cleared_area", "parking", "fence_opening", "landing_queue"})
 #: Clue kinds in the river itself (a bridge spans it: it counts for both banks).
 RIVER_KINDS = frozenset({"bridge", "cleared_bar", "vehicles_on_bar", "vehicle_in_water", "heavy_at_water", "ford_trace", "bar_track"})
 #: River clues on the line of a crossing: they carry a landing to the bank their far end reaches.
@@ -94,9 +96,19 @@ def _links(points: np.ndarray, link_m: float) -> list[list[int]]:
     return list(groups.values())
 
 
-def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 8, link_m: float = 15.0) -> list[Clue]:
+#: a queue of at least this many vehicles nose to tail on one bank (sites.queues)...
+LANDING_QUEUE_MIN = 3
+#: ...whose nearest vehicle stands this close to the water...
+LANDING_QUEUE_WATER_M = 60.0
+#: ...and whose line points across the river (at least this many degrees off the river's direction) waits at a landing
+LANDING_QUEUE_ACROSS_DEG = 60.0
+
+
+def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 8, link_m: float = 15.0,
+                    convergence_deg: float = 0.0) -> list[Clue]:
     """Crossing hints in one date's detections (from detection_points): equipment at or in the water,
-    vehicles in a channel, groups on a bar, parking clusters on land."""
+    vehicles in a channel, groups on a bar, parking clusters on land, queues waiting at a landing.
+    ``convergence_deg``: true minus grid north here (detections' headings are true)."""
     out: list[Clue] = []
 
     def clue(kind, members, score, details=None):
@@ -126,7 +138,43 @@ def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 
         if len(members) >= parking_min:
             hull = shapely.MultiPoint([(d["x"], d["y"]) for d in members]).convex_hull
             clue("parking", members, min(1.0, len(members) / 30.0), {"vehicles": len(members), "area_m2": round(float(hull.area), 0)})
+    for members, details in _landing_queues(corridor, [d for d in on_land if d["class"] in VEHICLES], convergence_deg):
+        clue("landing_queue", members, min(1.0, len(members) / 6.0), details)
     return out
+
+
+def _landing_queues(corridor: Corridor, vehicles: list[dict], convergence_deg: float) -> list[tuple[list[dict], dict]]:
+    """Vehicles queued nose to tail on one bank, in a line pointing across the river, the nearest close to the
+    water: traffic waiting at a landing. Waiting trucks cover the track's last metres, which the land cover then
+    reads as built-up, not as a track reaching the water; the queue still shows the landing. A bank road's
+    traffic runs along the river and a parking row stands abreast (no pairs), so neither makes one."""
+    from borderwatch.sites.queues import queue_labels, queue_pairs
+
+    if len(vehicles) < LANDING_QUEUE_MIN:
+        return []
+    grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in vehicles]
+    pairs = queue_pairs([d["x"] for d in vehicles], [d["y"] for d in vehicles], grid,
+                        [float(d.get("length_m") or np.nan) for d in vehicles])
+    if not len(pairs):
+        return []
+    label, _ = queue_labels(len(vehicles), pairs)
+    found = []
+    for q in np.flatnonzero(np.bincount(label) >= LANDING_QUEUE_MIN):
+        members = [vehicles[i] for i in np.flatnonzero(label == q)]
+        if len({d["offset_m"] > 0 for d in members}) > 1:
+            continue  # both banks: not one landing's queue
+        near = min((d.get("dist_water_m") for d in members if d.get("dist_water_m") is not None), default=None)
+        if near is None or near > LANDING_QUEUE_WATER_M:
+            continue
+        pts = np.array([[d["x"], d["y"]] for d in members])
+        u = np.linalg.eigh(np.cov((pts - pts.mean(axis=0)).T))[1][:, -1]  # the queue's line
+        river = math.radians(corridor.direction_deg_at(float(np.mean([d["km"] for d in members])), 100.0))
+        off = math.degrees(math.acos(min(1.0, abs(u[0] * math.sin(river) + u[1] * math.cos(river)))))
+        if off < LANDING_QUEUE_ACROSS_DEG:
+            continue
+        found.append((members, {"vehicles": len(members), "nearest_water_m": round(float(near), 1),
+                                "angle_to_river_deg": round(off, 1)}))
+    return found
 
 
 def parse_date(value) -> dt.date:

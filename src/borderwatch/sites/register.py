@@ -113,7 +113,8 @@ def update_register(
         for day in dets_by_date.values():
             _measure_fronts(whole, day)
     for day in dets_by_date.values():
-        clues += detection_clues(whole, day)
+        here = convergence_deg(whole, float(np.mean([d["x"] for d in day])), float(np.mean([d["y"] for d in day])))
+        clues += detection_clues(whole, day, convergence_deg=here)
     groups = group_clues(clues, params, corridor.left_country, corridor.right_country)
     run_by_date = {}
     for r in tiles:
