@@ -148,6 +148,7 @@ def _landing_queues(corridor: Corridor, vehicles: list[dict], convergence_deg: f
     water: traffic waiting at a landing. Waiting trucks cover the track's last metres, which the land cover then
     reads as built-up, not as a track reaching the water; the queue still shows the landing. A bank road's
     traffic runs along the river and a parking row stands abreast (no pairs), so neither makes one."""
+    from borderwatch.analysis.crossings.evidence import angle_between, long_axis
     from borderwatch.sites.queues import queue_labels, queue_pairs
 
     if len(vehicles) < LANDING_QUEUE_MIN:
@@ -166,10 +167,9 @@ def _landing_queues(corridor: Corridor, vehicles: list[dict], convergence_deg: f
         near = min((d.get("dist_water_m") for d in members if d.get("dist_water_m") is not None), default=None)
         if near is None or near > LANDING_QUEUE_WATER_M:
             continue
-        pts = np.array([[d["x"], d["y"]] for d in members])
-        u = np.linalg.eigh(np.cov((pts - pts.mean(axis=0)).T))[1][:, -1]  # the queue's line
-        river = math.radians(corridor.direction_deg_at(float(np.mean([d["km"] for d in members])), 100.0))
-        off = math.degrees(math.acos(min(1.0, abs(u[0] * math.sin(river) + u[1] * math.cos(river)))))
+        u = long_axis(np.array([[d["x"], d["y"]] for d in members]))  # the queue's line (x, y up)
+        river = corridor.direction_deg_at(float(np.mean([d["km"] for d in members])), 100.0)
+        off = angle_between(math.degrees(math.atan2(u[0], u[1])), river)
         if off < LANDING_QUEUE_ACROSS_DEG:
             continue
         found.append((members, {"vehicles": len(members), "nearest_water_m": round(float(near), 1),

@@ -372,7 +372,7 @@ def angle_between(a_deg: float, b_deg: float) -> float:
 
 
 def long_axis(pts: np.ndarray) -> np.ndarray:
-    """Unit vector (column, row) of a point cloud's principal axis."""
+    """Unit vector of a point cloud's principal axis, in the points' own coordinates ((column, row) on a grid)."""
     c = pts - pts.mean(axis=0)
     _, vecs = np.linalg.eigh(c.T @ c)
     u = vecs[:, -1]
