@@ -3,6 +3,8 @@
 Not a test: prints numbers. OpenCV and BLAS are pinned to one thread so the figure is per core.
 ``python bench/bench_landcover.py`` times --samples tiles of 512 m at 0.5 m (and 0.8 m),
 rendered once up front (rendering is not timed), each classified --repeat times (best kept).
+At 3-10 m (``--gsd 5``) the RGB path runs the conv water net; ``--baseline-net OLD.onnx`` times that path again
+with another net file in the same run and prints the ratio (e.g. a net before a refit).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import cv2
 import numpy as np
 
 from borderwatch.analysis.landcover import classify_landcover
+from borderwatch.analysis.landcover.regions import uses_regions
 from borderwatch.corridor import load_corridor, tile_corridor
 from borderwatch.synth import SynthWorld
 
@@ -33,6 +36,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (1 = per-core figure)")
+    ap.add_argument("--baseline-net", help="another water_cnn.onnx to time the 3-10 m RGB path with, for a ratio")
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
 
@@ -59,6 +63,35 @@ def main() -> None:
               f"RGB+NIR {nir_best:.1f} Mpx/s wall "
               f"(threads={args.threads}); whole corridor ({len(tiles)} tiles, {full / 1e9:.2f} Gpx): "
               f"{full / rgb_best / 1e6 / 60:.1f} min RGB on one core")
+        if args.baseline_net and uses_regions(gsd):
+            base = _with_net(args.baseline_net, lambda: _best_rgb(world, pick, gsd, d, args.repeat))
+            print(f"  baseline net {args.baseline_net}: RGB {px / base / 1e6:.2f} Mpx/s wall; shipped net "
+                  f"{rgb_best:.2f}, {base / t_rgb:.2f}x the baseline's speed")
+
+
+def _best_rgb(world, pick, gsd, d, repeat) -> float:
+    total = 0.0
+    for t in pick:
+        rgb = world.render(t.bounds, gsd, d)
+        valid = np.ones(rgb.shape[1:], bool)
+        total += min(_time(lambda: classify_landcover(rgb, valid, gsd))[0] for _ in range(repeat))
+    return total
+
+
+def _with_net(path, fn):
+    """fn() with the 3-10 m water net read from `path` instead of the shipped file."""
+    from pathlib import Path
+
+    from borderwatch.analysis.landcover import cnn
+
+    shipped = cnn.CNN_FILE
+    cnn.CNN_FILE = Path(path)
+    cnn.load_cnn.cache_clear()
+    try:
+        return fn()
+    finally:
+        cnn.CNN_FILE = shipped
+        cnn.load_cnn.cache_clear()
 
 
 def corridor_px(tiles, gsd) -> float:

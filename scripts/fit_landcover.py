@@ -5,10 +5,12 @@ Recipe (reproducible; the MLP heads need numpy only, the conv net torch + onnx a
 
     python scripts/fit_landcover.py fit  --naip DIR_WITH_NAIP_TIFS [--seeds 100-139] [--out params.json]
     python scripts/fit_landcover.py fit-cnn --naip DIR_WITH_NAIP_TIFS --seed S --out net_S.onnx   # one 3-10 m conv water net
+                                                                        # the shipped members: --channels 32,48,64 --epochs 180
+                                                                        # [--device cuda] (a GPU: ~5 min; one CPU core: ~1.7 h)
                                                                         # [--part left|both]: crops from the left half (default) or whole width
                                                                         # [--water-aug P]: recolour the water of a crop with probability P (default 0: off)
     python scripts/fit_landcover.py ensemble --nets net_0.onnx,net_1.onnx,net_2.onnx --tag T --out water_cnn.onnx
-                                                                        # the shipped file: mean p of three seeds (lc-mlp-cnn-4/5)
+                                                                        # the shipped file: mean p of three seeds (lc-mlp-cnn-4/5/6)
     python scripts/fit_landcover.py crops --naip DIR --landsat DIR   # test fixtures
     python scripts/fit_landcover.py eval --naip DIR_WITH_NAIP_TIFS --landsat DIR_WITH_LANDSAT_TIFS [--seeds 1000-1007]
                                          [--no-synth] [--cnn NET.onnx] [--dates 20190904]   # --dates: NAIP scenes to score
@@ -225,6 +227,49 @@ Shore refinement and 16 px of context (LANDCOVER_VERSION lc-mlp-cnn-5; same wate
 - Cost: refine_shore 1.8 ms on a 135 px tile (a 512 m tile at 5 m with 16 px each side), classify_landcover 46.1 ->
   47.2 ms median over nine tiles of 2019, one thread; the wider margin reads 1.29x the pixels of the 8 px one at
   3-10 m only. The 0.3-2 m path is untouched (no net, same margin).
+
+A wider net fitted three times as long, on a GPU (LANDCOVER_VERSION lc-mlp-cnn-6; water_cnn.onnx
+cnn-20261126-wide-ens3, 2.7 MB; 2026-11-26)
+- Hypothesis: the net underfits. On the train dates, half of whose pixels it was fitted on, it scored only
+  0.86-0.92 tiled, little above the held-out dates. A CPU fit of the shipped recipe takes ~16 min per seed on
+  one core, so longer or wider fits were out of reach until this task was lent a GPU (one H200, 15 min in all).
+- New options, defaults unchanged: `--channels` (the net's widths at full, 1/2 and 1/4 scale; default 16,24,32,
+  recorded in the net's metadata only when changed) and `--device` (e.g. cuda). Crops are still cut and jittered
+  with numpy on the CPU, so a GPU fit draws the same crops as a CPU fit of the same seed. The record now also holds
+  fit_seconds and fit_device. The GPU machine has no rasterio, so a harness outside the repository fed
+  train_water_net the TRAIN_DATES scenes from an npz of the same arrays, saved the state dicts, and the nets were
+  exported here with export_water_net (onnxruntime vs torch max |dp| <= 1.2e-6).
+- One GPU run fitted twelve nets side by side: two variants x three seeds (0, 1, 2) x the development protocol
+  (--dates 20090818,20120731,20150926,20170827) and the shipping recipe (all five TRAIN_DATES). The step budget was
+  fixed before fitting: the harness timed a short probe of all twelve together and took the largest multiple of the
+  shipped epochs (5, 4, 3, 2, ...) whose projected time fitted 300 s: 3, so 120 epochs for the development fits and
+  180 for the shipping ones (50 steps each, as before). Variants: B = the shipped widths 16,24,32; C = 32,48,64
+  (~4x the weights: 220k against 56k). On the H200, 12 fits at once: C took 262 s (development) and 334 s (shipping). On this
+  CPU a C step takes 0.68 s on one thread (B 0.30 s), so the shipping fit of C is ~1.7 h per seed on one core.
+- Development protocol (the three seeds merged by `ensemble`; 128 px tiles with 16 px of context, the lc-mlp-cnn-5
+  code; 2009 / 2012 / 2015 / 2017 right halves, never fitted, and 2019 whole):
+    shipped recipe (40 epochs, 16,24,32)   0.842 / 0.831 / 0.891 / 0.916 / 0.885 (mean 0.873; 8 px context 0.862)
+    B: 120 epochs, 16,24,32                 0.825 / 0.850 / 0.896 / 0.921 / 0.901 (0.878; 8 px 0.874)
+    C: 120 epochs, 32,48,64                 0.840 / 0.869 / 0.899 / 0.921 / 0.904 (0.887; 8 px 0.879)   <- shipped
+  C's members alone 0.885 / 0.886 / 0.882: each beats the old ensemble. The bar to go on was +0.010 (as for
+  --water-aug); C passed it (+0.014), B did not (+0.005). Only C's shipping fits were then scored on held-out dates.
+- NAIP RGB-only water IoU, held-out dates 2010 / 2014 / 2016 / 2018 / 2020 (scored once, after the choice; eval
+  --no-synth), lc-mlp-cnn-5 -> lc-mlp-cnn-6:
+    scene cut into 128 px tiles:            0.849 / 0.822 / 0.878 / 0.862 / 0.893 (mean 0.861) -> 0.873 / 0.829 / 0.900 / 0.892 / 0.904 (0.880)
+    tiled with the pipeline's 16 px margin: 0.854 / 0.805 / 0.888 / 0.891 / 0.910 (0.870) -> 0.879 / 0.823 / 0.906 / 0.909 / 0.919 (0.887)
+    whole scene:                            0.878 / 0.794 / 0.888 / 0.889 / 0.900 (0.870) -> 0.883 / 0.818 / 0.903 / 0.900 / 0.911 (0.883)
+    right half of the whole-scene run:      0.884 / 0.901 / 0.900 / 0.886 / 0.919 (0.898) -> 0.902 / 0.919 / 0.919 / 0.895 / 0.932 (0.913)
+    beyond shore (tiled, secondary):        0.920 / 0.878 / 0.930 / 0.905 / 0.946 (0.916) -> 0.940 / 0.878 / 0.955 / 0.936 / 0.954 (0.933)
+  Every held-out date gains on every measure (2014 beyond shore equal). Train dates 2009 / 2012 / 2015 / 2017 / 2019,
+  tiled: 0.867 / 0.860 / 0.898 / 0.921 / 0.912 -> 0.868 / 0.890 / 0.923 / 0.931 / 0.926. Test crops: 2018 0.9707 ->
+  0.9708, 2020 0.9242 -> 0.9457, nodata-edge 2018 0.9629 -> 0.9619, dry 2016 water share 0.0313 -> 0.0315.
+  Target 0.9 on every held-out date: NOT met. Tiled with the pipeline's margin, 2016, 2018 and 2020 pass; 2010
+  (0.879) and 2014 (0.823) do not. 2014's right half, whose lakes were never fitted on any date, reaches 0.919 in
+  the whole-scene run (the whole scene 0.818), so most of what is left on 2014 lies in its left half.
+- Cost: classify_landcover on a 135 px tile at 5 m (nine tiles of 2019, one thread, median of three rounds) 42.5 ->
+  70.4 ms (a second round: 41.4 -> 69.2). The 0.3-2 m path does not run the net: unchanged.
+- Not tried (the rest of the device time would not fit another run of twelve fits): a still wider net, or five
+  times the steps.
 """
 
 from __future__ import annotations
@@ -247,7 +292,13 @@ from borderwatch.analysis.landcover.model import PARAMS_FILE, Head, load_params
 from borderwatch.analysis.landcover.reference import iou, iou_beyond_shore, ndwi_water_reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_sites import parse_seeds  # noqa: E402  (shared argument parsing)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Shared argument parsing (evaluate_sites.parse_seeds), imported late: fit-cnn needs no corridor or sites code."""
+    from evaluate_sites import parse_seeds as parse
+
+    return parse(text)
 
 TRAIN_DATES = ("20090818", "20120731", "20150926", "20170827", "20190904")
 GSDS = (0.5, 0.8, 0.3, 1.0)
@@ -504,9 +555,13 @@ def margin_slices(shape, n, m):
     return out
 
 
-def _torch_net():
+#: fit-cnn --channels: the shipped nets' widths (full, 1/2 and 1/4 scale)
+CHANNELS = (16, 24, 32)
+
+
+def _torch_net(channels=CHANNELS):
     """The water net (cnn.py): a three-scale U-Net, reflect padding, dilated convolutions at 1/4 scale; fitted
-    here with torch, exported to ONNX for onnxruntime."""
+    here with torch, exported to ONNX for onnxruntime. `channels`: its widths at full, 1/2 and 1/4 scale."""
     import torch.nn as nn
     import torch.nn.functional as F
     from torch import cat
@@ -533,7 +588,7 @@ def _torch_net():
             y = self.d1(cat([F.interpolate(y, scale_factor=2, mode="nearest"), x1], 1))
             return self.out(y)
 
-    return Net()
+    return Net(tuple(channels))
 
 
 def _augment(rgb, rng, gain=(0.85, 1.18)):
@@ -588,21 +643,25 @@ def _export_cnn(net, tag, meta, out: Path) -> None:
                  meta={"borderwatch.format": FORMAT, "borderwatch.version": tag, "borderwatch.meta": json.dumps(meta)})
 
 
-def fit_cnn(args) -> None:
+def train_water_net(args):
     """Fit the conv water net on random crops of the TRAIN_DATES scenes (NDWI reference): their left half
-    (--part left, the lc-mlp-cnn-3/4 recipe; the right half stays unfitted for scoring) or whole width (--part both)."""
+    (--part left, the lc-mlp-cnn-3/4 recipe; the right half stays unfitted for scoring) or whole width (--part
+    both). Crops are cut and jittered with numpy on the CPU whatever the device, so a fit on --device cuda draws
+    the same crops as one on the CPU. Returns the fitted net (on the CPU, in eval mode) and its fitting record."""
     import torch
     import torch.nn.functional as F
 
-    from borderwatch.analysis.landcover.cnn import CNN_FILE, cnn_water_proba, load_cnn, prepare
+    from borderwatch.analysis.landcover.cnn import prepare
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
     rng = np.random.default_rng(args.seed)
     data = [(a[:3].copy(), ndwi_water_reference(a)) for name, a in naip_scenes(Path(args.naip))
             if name in args.dates.split(",")]
     assert data and all(n in TRAIN_DATES for n in args.dates.split(",")), "fit only on TRAIN_DATES"
-    net = _torch_net()
+    channels = tuple(int(c) for c in args.channels.split(","))
+    net = _torch_net(channels).to(dev)
     opt = torch.optim.AdamW(net.parameters(), args.lr, weight_decay=1e-4)
     steps = args.epochs * args.steps
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps)
@@ -629,32 +688,52 @@ def fit_cnn(args) -> None:
                 v = ones.setdefault(n, np.ones((n, n), bool))
                 xs.append(prepare(np.ascontiguousarray(t), v))
                 ys.append(y.astype(np.float32)[None])
-            z = net(torch.from_numpy(np.stack(xs)))
-            loss = F.binary_cross_entropy_with_logits(z, torch.from_numpy(np.stack(ys)))
+            z = net(torch.from_numpy(np.stack(xs)).to(dev))
+            loss = F.binary_cross_entropy_with_logits(z, torch.from_numpy(np.stack(ys)).to(dev))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             total += loss.item()
-        print(f"  epoch {ep + 1}/{args.epochs} loss {total / args.steps:.4f} ({time.time() - t0:.0f}s)", file=sys.stderr)
-    net.eval()
+        print(f"  epoch {ep + 1}/{args.epochs} loss {total / args.steps:.4f} ({time.time() - t0:.1f}s)", file=sys.stderr)
+    net = net.cpu().eval()
     meta = {"recipe": "scripts/fit_landcover.py fit-cnn", "naip_train_dates": args.dates.split(","),
             "naip_train_part": PARTS[args.part], "epochs": args.epochs, "steps_per_epoch": args.steps, "lr": args.lr,
             "seed": args.seed, "landcover_version": LANDCOVER_VERSION}
-    if args.water_aug > 0:  # recorded only when used, so the shipped recipe's metadata is unchanged
+    if channels != CHANNELS:  # recorded only when changed, so the shipped recipe's metadata is unchanged
+        meta["channels"] = list(channels)
+    if args.water_aug > 0:  # likewise
         meta["water_aug"] = {"p": args.water_aug, "max_weight": WATER_AUG_MAX, "colours": WATER_COLOURS}
-    out = Path(args.out or CNN_FILE)
-    _export_cnn(net, args.tag, meta, out)
-    # the onnxruntime session must give the torch answer (same padding, pooling, folded batch norm)
+    meta["fit_seconds"] = round(time.time() - t0)
+    meta["fit_device"] = str(args.device)
+    return net, meta
+
+
+def export_water_net(net, tag: str, meta: dict, out: Path, check_rgb: np.ndarray) -> None:
+    """Write the fitted net as ONNX and check that onnxruntime gives torch's answer (same padding, pooling,
+    folded batch norm) on a 100 x 120 px crop of `check_rgb` ((3, H, W) uint8)."""
+    import torch
+
+    from borderwatch.analysis.landcover.cnn import cnn_water_proba, load_cnn, prepare
+
+    _export_cnn(net, tag, meta, out)
     load_cnn.cache_clear()
-    rgb = data[0][0][:, :100, :120]
+    rgb = np.ascontiguousarray(check_rgb[:3, :100, :120])
     with torch.no_grad():
         x = prepare(rgb, np.ones(rgb.shape[1:], bool))  # 100 x 120: no padding needed
         pt = torch.sigmoid(net(torch.from_numpy(x)[None]))[0, 0].numpy()
     diff = float(np.abs(cnn_water_proba(rgb, np.ones(rgb.shape[1:], bool), load_cnn(str(out))) - pt).max())
-    print(f"wrote {out} ({out.stat().st_size} bytes) in {time.time() - t0:.0f}s; onnxruntime vs torch max |dp| {diff:.2e}",
-          file=sys.stderr)
+    print(f"wrote {out} ({out.stat().st_size} bytes); onnxruntime vs torch max |dp| {diff:.2e}", file=sys.stderr)
     assert diff < 1e-4, diff
+
+
+def fit_cnn(args) -> None:
+    """fit-cnn: train_water_net, then export_water_net (the shipped water_cnn.onnx unless --out)."""
+    from borderwatch.analysis.landcover.cnn import CNN_FILE
+
+    net, meta = train_water_net(args)
+    first = next(a for name, a in naip_scenes(Path(args.naip)) if name in args.dates.split(","))
+    export_water_net(net, args.tag, meta, Path(args.out or CNN_FILE), first)
 
 
 def merge_nets(paths, tag: str, out: Path) -> None:
@@ -797,6 +876,9 @@ def main(argv=None) -> None:
     n.add_argument("--lr", type=float, default=3e-3)
     n.add_argument("--seed", type=int, default=0)
     n.add_argument("--threads", type=int, default=1)
+    n.add_argument("--channels", default=",".join(map(str, CHANNELS)),
+                   help="the net's widths at full, 1/2 and 1/4 scale (default: the shipped nets')")
+    n.add_argument("--device", default="cpu", help="torch device to fit on, e.g. cuda (crops are cut on the CPU)")
     n.add_argument("--part", choices=tuple(PARTS), default="left",
                    help="scene columns the crops come from: left half (default) or both halves")
     n.add_argument("--water-aug", type=float, default=0.0, metavar="P",

@@ -127,21 +127,26 @@ def _tiny_net(path, w, b, seed):
     return str(path)
 
 
-def test_merged_nets_average_the_members_probabilities(tmp_path):
-    """scripts/fit_landcover.py merge_nets: one file whose p is the mean of its members' p (not of their logits)."""
+def _fit_landcover():
+    """scripts/fit_landcover.py as a module (it is a script, not part of the package)."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[3] / "scripts" / "fit_landcover.py"
     spec = importlib.util.spec_from_file_location("fit_landcover_under_test", script)
     fl = importlib.util.module_from_spec(spec)
-    import sys
-
     sys.path.insert(0, str(script.parent))
     try:
         spec.loader.exec_module(fl)
     finally:
         sys.path.remove(str(script.parent))
+    return fl
+
+
+def test_merged_nets_average_the_members_probabilities(tmp_path):
+    """scripts/fit_landcover.py merge_nets: one file whose p is the mean of its members' p (not of their logits)."""
+    fl = _fit_landcover()
     rng = np.random.default_rng(0)
     paths = [_tiny_net(tmp_path / f"n{i}.onnx", rng.normal(0, 3, 6), float(rng.normal()), i) for i in range(3)]
     out = tmp_path / "water_cnn.onnx"
@@ -203,3 +208,35 @@ def test_refine_shore_treats_the_tile_edge_and_nodata_as_no_shore():
     assert np.array_equal(out[~v], p[~v])
     assert np.array_equal(out[5:, 0], p[5:, 0])  # the lake touches the left tile edge: no rim there
     assert np.array_equal(out[-1, :18], p[-1, :18])  # nor along the bottom edge, away from the real shore
+
+
+def test_fit_cnn_trains_a_net_of_other_widths_that_onnxruntime_runs(tmp_path, monkeypatch):
+    """fit-cnn --channels / --device (train_water_net + export_water_net): a net of the asked widths, fitted on the
+    left half of a scene only, written as a water net file whose record names its widths and device (torch only)."""
+    import argparse
+
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    fl = _fit_landcover()
+    rng = np.random.default_rng(3)
+    scene = np.empty((4, 160, 300), np.uint8)  # R, G, B, NIR: a dark lake (NIR-dark) left, a green field right
+    scene[:3] = _lake_and_field(160, 300, shore=100)
+    scene[3] = np.where(np.arange(300) < 100, 20, 150)[None, :] + rng.integers(0, 5, (160, 300))
+    def scenes(_):
+        yield "20090818", scene
+
+    monkeypatch.setattr(fl, "naip_scenes", scenes)
+    args = argparse.Namespace(naip="unused", dates="20090818", epochs=2, steps=3, lr=3e-3, seed=0, threads=1,
+                              part="left", water_aug=0.0, channels="8,8,12", device="cpu")
+    net, meta = fl.train_water_net(args)
+    assert meta["channels"] == [8, 8, 12] and meta["fit_device"] == "cpu" and meta["naip_train_part"] == "left half"
+    assert net.e1[0][0].out_channels == 8 and net.e3[0][0].out_channels == 12
+    out = tmp_path / "water_cnn.onnx"
+    fl.export_water_net(net, "cnn-test-wide", meta, out, scene)  # asserts onnxruntime gives torch's answer
+    got = load_cnn(str(out))
+    assert got.version == "cnn-test-wide" and got.meta["channels"] == [8, 8, 12]
+    p = cnn_water_proba(scene[:3], np.ones(scene.shape[1:], bool), got)
+    assert p.shape == scene.shape[1:] and np.isfinite(p).all()
+    # the shipped recipe's widths are not recorded, so its metadata is unchanged
+    args.channels = ",".join(map(str, fl.CHANNELS))
+    assert "channels" not in fl.train_water_net(args)[1]
