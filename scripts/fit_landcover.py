@@ -268,8 +268,11 @@ cnn-20261126-wide-ens3, 2.7 MB; 2026-11-26)
   the whole-scene run (the whole scene 0.818), so most of what is left on 2014 lies in its left half.
 - Cost: classify_landcover on a 135 px tile at 5 m (nine tiles of 2019, one thread, median of three rounds) 42.5 ->
   70.4 ms (a second round: 41.4 -> 69.2). The 0.3-2 m path does not run the net: unchanged.
-- Not tried (the rest of the device time would not fit another run of twelve fits): a still wider net, or five
-  times the steps.
+- Wider still (tried after shipping C, NOT shipped): D = 48,64,96 (~2x C's weights), same epochs, a second GPU
+  run of six fits (development and shipping, seeds 0-2). Development protocol, as above: 0.861 / 0.865 / 0.897 /
+  0.923 / 0.911 (mean 0.892; 8 px 0.890) against C's 0.887: +0.005, under the +0.010 bar, for twice the weights
+  and about twice the net's time. So D's shipping fits were not scored on the held-out dates. Not tried (no device
+  time left): C with five times the steps.
 """
 
 from __future__ import annotations
