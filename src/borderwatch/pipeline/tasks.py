@@ -31,7 +31,7 @@ TILE_ANALYSIS_VERSION = "tile-stats-6"
 DETECTION_MARGIN_M = 24.0
 LANDCOVER_MARGIN_M = 32.0
 #: ...but never fewer pixels than this: the coarse water net (3-10 m, analysis.landcover.cnn) needs the context
-#: (at 5 m, 32 m is 8 px; 16 px scored better on the development protocol, see scripts/fit_landcover.py)
+#: (at 5 m, 32 m is 8 px; 16 px scored better on the development protocol, see docs/landcover-fitting.md)
 LANDCOVER_CONTEXT_PX = 16
 
 

@@ -134,7 +134,7 @@ def classify_landcover(
 
 
 #: RGB path: a water region must hold at least one cell this sure of water (hysteresis); on NAIP this drops
-#: speckled dark-crop false alarms and lifts held-out water IoU by ~0.05 (see scripts/fit_landcover.py)
+#: speckled dark-crop false alarms and lifts held-out water IoU by ~0.05 (see docs/landcover-fitting.md)
 WATER_SEED_P = 0.9
 
 

@@ -9,7 +9,7 @@ holds three of them (seeds 0, 1, 2; scripts/fit_landcover.py ensemble) and answe
 probabilities, as one ONNX graph with the single net's input and output (a water logit). On the development
 date the mean of three scored 0.861 against 0.836-0.859 for its members (about 3x the net's time per tile).
 Four times the weights of the first nets (16/24/32 channels) and three times the steps, fitted on a GPU, gained
-0.014 on the development protocol and 0.017 on the held-out dates (lc-mlp-cnn-6, scripts/fit_landcover.py).
+0.014 on the development protocol and 0.017 on the held-out dates (lc-mlp-cnn-6, docs/landcover-fitting.md).
 The ONNX file (water_cnn.onnx, ~2.7 MB) carries its version and fitting record (each member's) in its metadata.
 Its probability is then averaged with its own mean over each Felzenszwalb segment of the tile
 (SEGMENT_WEIGHT), which snaps the answer to the colour edges of the shore, and the shore's own pixels are
@@ -93,7 +93,7 @@ def cnn_water_proba(rgb: np.ndarray, valid: np.ndarray, net: WaterNet | None = N
 
 
 #: share of the segment-mean in the final p(water) (0 = the net alone). Of 0 / 0.5 / 1, 0.5 was taken on a date
-#: left out of a development fit (2019; see scripts/fit_landcover.py), never on the held-out dates.
+#: left out of a development fit (2019; see docs/landcover-fitting.md), never on the held-out dates.
 SEGMENT_WEIGHT = 0.5
 
 
@@ -109,7 +109,7 @@ def segment_smooth(p: np.ndarray, labels: np.ndarray, valid: np.ndarray, weight:
 
 #: shore refinement: pixels the answer is this sure of (p <= SURE or p >= 1 - SURE) teach the tile's two colours;
 #: the pixels within SHORE_BAND_PX of the answer's shore take SHORE_WEIGHT of the colours' verdict. Chosen on the
-#: development protocol only (scripts/fit_landcover.py: 2019 and the unfitted right halves of the train dates).
+#: development protocol only (docs/landcover-fitting.md: 2019 and the unfitted right halves of the train dates).
 SHORE_SURE, SHORE_BAND_PX, SHORE_WEIGHT = 0.2, 1, 0.5
 #: fewest sure pixels of each side before a tile's colours are trusted (else the answer is left as it is)
 SHORE_MIN_PX = 30

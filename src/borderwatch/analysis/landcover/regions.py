@@ -4,7 +4,7 @@ classify_landcover takes the water of this path from the conv net (cnn.py) and s
 over these segments (Felzenszwalb graph segmentation), which snaps the answer to the colour edges of a shore.
 Until lc-mlp-2 a segment-level MLP head decided the water here; the conv net replaced it (held-out NAIP
 IoU 0.58-0.78 -> 0.83-0.88; 0.80-0.88 for the three-net ensemble of lc-mlp-cnn-4, 0.82-0.89 with the shore
-refinement of lc-mlp-cnn-5, 0.83-0.90 with the wider nets of lc-mlp-cnn-6, see scripts/fit_landcover.py) and the
+refinement of lc-mlp-cnn-5, 0.83-0.90 with the wider nets of lc-mlp-cnn-6, see docs/landcover-fitting.md) and the
 heads were retired.
 """
 
