@@ -229,6 +229,28 @@ def test_likely_false_alarms_barely_move_the_share_of_the_bundled_detector(tmp_p
         assert build(store, stretch, params=SiteParams(weigh_by_belief=False)).observations[0]["counts"]["share_belief"] is None
 
 
+@pytest.mark.parametrize("items, scale", [
+    ([(45, 0.0, "small_vehicle", 0.4)], "inactive"),  # one doubtful detection (a roof corner?): 0.36 expected
+    ([(45, 0.0, "small_vehicle", 0.9)], "inactive"),  # a lone car beside a quiet landing
+    ([(45, 0.0, "small_vehicle", 0.45), (60, 0.0, "small_vehicle", 0.4)], "inactive"),  # two doubtful ones: 1.0
+    ([(45, 0.0, "small_vehicle", 0.9), (60, 0.0, "small_vehicle", 0.8)], "small"),  # two likely cars: 2.0
+])
+def test_a_quiet_site_needs_more_than_a_lone_or_doubtful_vehicle_to_be_active(tmp_path, stretch, items, scale):
+    """The scale says whether traffic crossed: "small" needs the detections to hold 1.5 likely vehicles or more."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True, detector="borderwatch-vehicles@0.2.2")
+        s.ford(1.0)
+        store.write_rows("detections", _vehicles(s, stretch, items))
+        (obs,) = build(store, stretch).observations
+        c = obs["counts"]
+        assert obs["scale"] == scale and c["vehicles"] == len(items)  # counts stay what the detector reported
+        assert (c["expected_vehicles"] >= 1.5) == (scale == "small") and c["expected_vehicles"] <= len(items)
+        # a detector with no measured belief: each detection counts fully, so two of anything make a site active
+        (raw,) = build(store, stretch, params=SiteParams(weigh_by_belief=False)).observations
+        assert raw["counts"]["expected_vehicles"] == len(items)
+        assert raw["scale"] == ("small" if len(items) >= 2 else "inactive")
+
+
 @pytest.mark.parametrize("parked, kind", [(10, "ford"), (20, "parking_field")])
 def test_a_queue_at_a_landing_is_a_ford_and_a_lot_is_a_parking_field(tmp_path, stretch, parked, kind):
     with Store.open(tmp_path / "s.gpkg", create=True) as store:

@@ -37,11 +37,12 @@ CANDIDATE_COLOUR = "#9e9e9e"
 SCALE_ORDER = ("large", "small", "active", "inactive")
 #: What each scale means, for legends.
 SCALE_WORDS = {"large": "large-scale traffic", "small": "small-scale traffic",
-               "active": "active (no vehicle counts)", "inactive": "no traffic seen"}
+               "active": "active (no vehicle counts)", "inactive": "no traffic seen (at most a lone or doubtful vehicle)"}
 
 #: Per-date counts copied from an observation (in this order) into flat columns.
 COUNT_KEYS = (
     "vehicles",
+    "expected_vehicles",  # the vehicles weighed by how likely each is one (sites.belief): what "small" scale rests on
     "small_vehicle",
     "large_vehicle",
     "heavy_equipment",

@@ -28,6 +28,11 @@ from borderwatch.sites.queues import convoys
 CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
 #: large-scale: at least this many large vehicles and heavy equipment on one date
 LARGE_SCALE_MIN = 8
+#: small-scale: the site's detections are expected to hold at least this many vehicles (each detection weighed by
+#: how likely one of its score is a vehicle, sites.belief; each counts 1 without a belief). A lone vehicle beside a
+#: quiet landing (a farmer's car) or a doubtful detection or two does not make a site active: on the development
+#: worlds such dates held 0.3-1.04 expected vehicles, small-scale traffic 1.86 and up.
+SMALL_SCALE_MIN = 1.5
 
 
 def observe(
@@ -46,8 +51,10 @@ def observe(
     dets: that date's detections from clues.detection_points; clues: that date's
     clues of this site. detected=False (detection was not run) leaves the
     counts empty and the scale "active"/"inactive" from the ground evidence alone.
+    With detections the scale is "large" (at least LARGE_SCALE_MIN large vehicles and machines), "small" (the
+    detections are expected to hold at least SMALL_SCALE_MIN vehicles) or "inactive".
     belief: how likely a detection of this score is a vehicle (sites.belief); the
-    direction share leans on likely vehicles. None: every detection counts fully.
+    direction share and the expected vehicles lean on it. None: every detection counts fully.
     front_scale: the range the share's interval holds over (sites.direction); a detection's
     ``front_reliability`` (sites.fronts, measured on its image's queued vehicles) can raise its factor and widen
     the range (sites.fronts.factor_and_range).
@@ -82,6 +89,10 @@ def observe(
     counts = {
         **by_class,
         "vehicles": sum(by_class.values()),
+        # how many of them are likely vehicles (each weighed by sites.belief; the count itself without one): what
+        # the scale's "small" rests on
+        "expected_vehicles": round(float(np.sum(belief([float(d.get("score") or 0.0) for d in inside])))
+                                   if belief is not None and inside else float(len(inside)), 2),
         "heavy_in_water": sum(d["class"] == "heavy_equipment" and d.get("ground") in ("water", "bar") for d in inside),
         "vehicles_on_sandbar": sum(d["class"] in VEHICLES and d.get("ground") == "bar" for d in inside),
         "parking_vehicles": sum(int(c.details.get("vehicles", 0)) for c in parking),
@@ -106,14 +117,14 @@ def observe(
         "detections_run": detected,
     }
     if not detected:  # no detector ran: unknown, not zero
-        for k in (*CLASSES, "vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "cargo_vehicles", "toward",
+        for k in (*CLASSES, "vehicles", "expected_vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "cargo_vehicles", "toward",
                   "share_interval", "longest_queue", "convoy"):
             counts[k] = None
     if detected:
         big = by_class["large_vehicle"] + by_class["heavy_equipment"]
         weight = by_class["large_vehicle"] + 2.0 * by_class["heavy_equipment"] + 0.5 * by_class["small_vehicle"]
         activity = 1.0 - math.exp(-weight / 8.0)
-        scale = "large" if big >= LARGE_SCALE_MIN else ("small" if counts["vehicles"] else "inactive")
+        scale = "large" if big >= LARGE_SCALE_MIN else ("small" if counts["expected_vehicles"] >= SMALL_SCALE_MIN else "inactive")
     else:
         fresh = [c.score for c in clues if c.source == "evidence"]
         activity = min(1.0, float(np.sum(fresh)) / 3.0) if fresh else 0.0
