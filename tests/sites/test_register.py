@@ -230,21 +230,25 @@ def test_likely_false_alarms_barely_move_the_share_of_the_bundled_detector(tmp_p
 
 
 @pytest.mark.parametrize("items, scale", [
-    ([(45, 0.0, "small_vehicle", 0.4)], "inactive"),  # one doubtful detection (a roof corner?): 0.36 expected
-    ([(45, 0.0, "small_vehicle", 0.9)], "inactive"),  # a lone car beside a quiet landing
-    ([(45, 0.0, "small_vehicle", 0.45), (60, 0.0, "small_vehicle", 0.4)], "inactive"),  # two doubtful ones: 1.0
-    ([(45, 0.0, "small_vehicle", 0.9), (60, 0.0, "small_vehicle", 0.8)], "small"),  # two likely cars: 2.0
+    ([(45, None, "small_vehicle", 0.4)], "inactive"),  # one doubtful detection (a roof corner?): 0.36 expected
+    ([(45, None, "small_vehicle", 0.9)], "inactive"),  # a lone car beside a quiet landing
+    ([(45, None, "small_vehicle", 0.45), (60, None, "small_vehicle", 0.4)], "inactive"),  # two doubtful ones: 1.0
+    ([(45, None, "small_vehicle", 0.9), (60, None, "small_vehicle", 0.8)], "small"),  # two likely cars: 2.0
 ])
 def test_a_quiet_site_needs_more_than_a_lone_or_doubtful_vehicle_to_be_active(tmp_path, stretch, items, scale):
     """The scale says whether traffic crossed: "small" needs the detections to hold 1.5 likely vehicles or more."""
     with Store.open(tmp_path / "s.gpkg", create=True) as store:
         s = Scene(store, stretch, detect=True, detector="borderwatch-vehicles@0.2.2")
         s.ford(1.0)
-        store.write_rows("detections", _vehicles(s, stretch, items))
+        river = stretch.direction_deg_at(1.0, 100.0)  # every vehicle faces the KP bank
+        store.write_rows("detections", _vehicles(s, stretch, [(o, river - 90, c, sc) for o, _, c, sc in items]))
         (obs,) = build(store, stretch).observations
         c = obs["counts"]
         assert obs["scale"] == scale and c["vehicles"] == len(items)  # counts stay what the detector reported
         assert (c["expected_vehicles"] >= 1.5) == (scale == "small") and c["expected_vehicles"] <= len(items)
+        # no traffic seen, no direction: a lone or doubtful vehicle's front is not the site's (its count stays)
+        assert c["toward"]["KP"] == len(items)
+        assert (c["share_toward"] is None and c["share_interval"] is None) == (scale == "inactive")
         # a detector with no measured belief: each detection counts fully, so two of anything make a site active
         (raw,) = build(store, stretch, params=SiteParams(weigh_by_belief=False)).observations
         assert raw["counts"]["expected_vehicles"] == len(items)

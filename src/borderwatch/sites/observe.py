@@ -126,6 +126,8 @@ def observe(
         weight = by_class["large_vehicle"] + 2.0 * by_class["heavy_equipment"] + 0.5 * by_class["small_vehicle"]
         activity = 1.0 - math.exp(-weight / 8.0)
         scale = "large" if big >= LARGE_SCALE_MIN else ("small" if counts["expected_vehicles"] >= SMALL_SCALE_MIN else "inactive")
+        if scale == "inactive":  # no traffic seen: a lone or doubtful vehicle's front says nothing of the site's direction
+            counts["share_toward"] = counts["share_interval"] = None
     else:
         fresh = [c.score for c in clues if c.source == "evidence"]
         activity = min(1.0, float(np.sum(fresh)) / 3.0) if fresh else 0.0
