@@ -118,8 +118,8 @@ def observe(
         "detections_run": detected,
     }
     if not detected:  # no detector ran: unknown, not zero
-        for k in (*CLASSES, "vehicles", "expected_vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles", "cargo_vehicles", "toward",
-                  "share_interval", "longest_queue", "convoy"):
+        for k in (*CLASSES, "vehicles", "expected_vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles",
+                  "cargo_vehicles", "toward", "share_interval", "longest_queue", "convoy"):
             counts[k] = None
     if detected:
         big = by_class["large_vehicle"] + by_class["heavy_equipment"]
