@@ -29,10 +29,10 @@ Heads: water_rgb (water vs not, RGB features, synthetic + NAIP), land (classes 2
 only, RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
 (fit-cnn) for RGB at 3-10 m. Dates 2010, 2014, 2016, 2018, 2020 are never fitted.
 
-Shipped now (LANDCOVER_VERSION lc-mlp-cnn-6): the MLP heads of params.json (tag fit-20261125e), and the water net: three fits of fit-cnn --channels 32,48,64 --epochs 180
-(seeds 0, 1, 2; on a GPU, --device cuda) merged by `ensemble` (tag cnn-20261126-wide-ens3). Every recipe tried,
-every choice and every figure, with dates: docs/landcover-fitting.md. Current figures: the model card
-(src/borderwatch/analysis/landcover/MODEL_CARD.md).
+Shipped now (LANDCOVER_VERSION lc-mlp-cnn-6): the MLP heads of params.json (tag fit-20261125e), and the water net:
+three fits of fit-cnn --channels 32,48,64 --epochs 180 (seeds 0, 1, 2; on a GPU, --device cuda) merged by
+`ensemble` (tag cnn-20261126-wide-ens3). Every recipe tried, every choice and every figure, with dates:
+docs/landcover-fitting.md. Current figures: the model card (src/borderwatch/analysis/landcover/MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -318,7 +318,8 @@ def margin_slices(shape, n, m):
     return out
 
 
-#: fit-cnn --channels: the shipped nets' widths (full, 1/2 and 1/4 scale)
+#: fit-cnn --channels default: the widths (full, 1/2 and 1/4 scale) of the first nets (lc-mlp-cnn-3 to -5). The shipped
+#: lc-mlp-cnn-6 members are --channels 32,48,64, which their metadata records (a default width is not recorded)
 CHANNELS = (16, 24, 32)
 
 
@@ -640,7 +641,7 @@ def main(argv=None) -> None:
     n.add_argument("--seed", type=int, default=0)
     n.add_argument("--threads", type=int, default=1)
     n.add_argument("--channels", default=",".join(map(str, CHANNELS)),
-                   help="the net's widths at full, 1/2 and 1/4 scale (default: the shipped nets')")
+                   help="the net's widths at full, 1/2 and 1/4 scale (default: the first nets'; the shipped ones: 32,48,64)")
     n.add_argument("--device", default="cpu", help="torch device to fit on, e.g. cuda (crops are cut on the CPU)")
     n.add_argument("--part", choices=tuple(PARTS), default="left",
                    help="scene columns the crops come from: left half (default) or both halves")

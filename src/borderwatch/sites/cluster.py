@@ -117,25 +117,17 @@ def attach_staging(groups: list[list[Clue]], attach_m: float) -> list[list[Clue]
         for j in tree.query(shapes[i], predicate="dwithin", distance=attach_m)
         if int(j) != i
     )
-    root = list(range(len(groups)))
-    has_site = [i not in staging for i in range(len(groups))]  # a run with evidence other than staging
+    from scipy.cluster.hierarchy import DisjointSet
 
-    def find(i: int) -> int:
-        while root[i] != i:
-            root[i] = root[root[i]]
-            i = root[i]
-        return i
-
+    sets = DisjointSet(range(len(groups)))
+    has_site = {i: i not in staging for i in range(len(groups))}  # per set's root: evidence other than staging
     for _, i, j in edges:
-        a, b = find(i), find(int(j))
+        a, b = sets[i], sets[int(j)]
         if a == b or (has_site[a] and has_site[b]):
             continue
-        root[b] = a
-        has_site[a] = has_site[a] or has_site[b]
-    joined: dict[int, list[Clue]] = {}
-    for i, g in enumerate(groups):
-        joined.setdefault(find(i), []).extend(g)
-    return [sorted(g, key=lambda c: c.km) for g in joined.values()]
+        sets.merge(a, b)
+        has_site[sets[a]] = has_site[a] or has_site[b]
+    return [sorted((c for i in members for c in groups[i]), key=lambda c: c.km) for members in sets.subsets()]
 
 
 def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGroup:
