@@ -9,6 +9,7 @@ Recipe (reproducible; the MLP heads need numpy only, the conv net torch + onnx a
                                                                         # [--device cuda] (a GPU: ~5 min; one CPU core: ~1.7 h)
                                                                         # [--part left|both]: crops from the left half (default) or whole width
                                                                         # [--water-aug P]: recolour the water of a crop with probability P (default 0: off)
+                                                                        # [--water-colours NAMES]: which lake colours --water-aug draws (default: all)
     python scripts/fit_landcover.py ensemble --nets net_0.onnx,net_1.onnx,net_2.onnx --tag T --out water_cnn.onnx
                                                                         # the shipped file: mean p of three seeds (lc-mlp-cnn-4/5/6)
     python scripts/fit_landcover.py crops --naip DIR --landsat DIR   # test fixtures
@@ -369,14 +370,15 @@ WATER_COLOURS = {"algae green": ((70, 130), (100, 165), (55, 105)), "turbid brow
 WATER_AUG_MAX = 0.6  # largest weight of the shift toward the drawn colour
 
 
-def _water_recolour(rgb, water, rng, wmax=WATER_AUG_MAX):
+def _water_recolour(rgb, water, rng, wmax=WATER_AUG_MAX, colours=tuple(WATER_COLOURS)):
     """Shift the reference-water pixels of a crop toward a random plausible lake colour (algae green, turbid
     brown, sky glint), in log colour (x * f ** w, f = target / the crop's median water colour, so ripples and
     mixed shore pixels keep their contrast), with w a smooth random field (a coarse grid of 2-4 cells a side,
-    bilinear) up to wmax: the net must tell bright lakes from land by shape, texture and context, not colour."""
+    bilinear) up to wmax: the net must tell bright lakes from land by shape, texture and context, not colour.
+    `colours`: the WATER_COLOURS names to draw from."""
     if water.sum() < 16:
         return rgb
-    kind = list(WATER_COLOURS)[rng.integers(len(WATER_COLOURS))]
+    kind = colours[rng.integers(len(colours))]
     lo_hi = WATER_COLOURS[kind]
     if len(lo_hi) == 1:  # grey-white: one level, a slight tint
         target = rng.uniform(*lo_hi[0]) * rng.uniform(0.95, 1.05, 3)
@@ -392,6 +394,17 @@ def _water_recolour(rgb, water, rng, wmax=WATER_AUG_MAX):
     wt = ndimage.map_coordinates(coarse, [rr, cc], order=1) * np.float32(wmax) * water
     y = (x + 4.0) * f[:, None, None] ** wt[None] - 4.0
     return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+
+
+def water_colours(names: str | None) -> tuple[str, ...]:
+    """The --water-colours names (comma-separated; None or empty: all of WATER_COLOURS), checked."""
+    if not names:
+        return tuple(WATER_COLOURS)
+    out = tuple(n.strip() for n in names.split(","))
+    unknown = [n for n in out if n not in WATER_COLOURS]
+    if unknown:
+        raise SystemExit(f"--water-colours: unknown {unknown}; choose from {list(WATER_COLOURS)}")
+    return out
 
 
 def _export_cnn(net, tag, meta, out: Path) -> None:
@@ -425,6 +438,7 @@ def train_water_net(args):
             if name in args.dates.split(",")]
     assert data and all(n in TRAIN_DATES for n in args.dates.split(",")), "fit only on TRAIN_DATES"
     channels = tuple(int(c) for c in args.channels.split(","))
+    colours = water_colours(getattr(args, "water_colours", None))
     net = _torch_net(channels).to(dev)
     opt = torch.optim.AdamW(net.parameters(), args.lr, weight_decay=1e-4)
     steps = args.epochs * args.steps
@@ -443,7 +457,7 @@ def train_water_net(args):
                 r, c = rng.integers(0, rgb.shape[1] - n), rng.integers(0, width - n)
                 t, y = rgb[:, r : r + n, c : c + n], ref[r : r + n, c : c + n]
                 if args.water_aug > 0 and rng.random() < args.water_aug:  # off by default: the same random stream
-                    t = _water_recolour(t, y, rng)
+                    t = _water_recolour(t, y, rng, colours=colours)
                 t = _augment(t, rng)
                 k = rng.integers(4)
                 t, y = np.rot90(t, k, (1, 2)), np.rot90(y, k)
@@ -467,7 +481,8 @@ def train_water_net(args):
     if channels != CHANNELS:  # recorded only when changed, so the shipped recipe's metadata is unchanged
         meta["channels"] = list(channels)
     if args.water_aug > 0:  # likewise
-        meta["water_aug"] = {"p": args.water_aug, "max_weight": WATER_AUG_MAX, "colours": WATER_COLOURS}
+        meta["water_aug"] = {"p": args.water_aug, "max_weight": WATER_AUG_MAX,
+                             "colours": {k: WATER_COLOURS[k] for k in colours}}
     meta["fit_seconds"] = round(time.time() - t0)
     meta["fit_device"] = str(args.device)
     return net, meta
@@ -648,6 +663,9 @@ def main(argv=None) -> None:
     n.add_argument("--water-aug", type=float, default=0.0, metavar="P",
                    help="recolour the reference water of a crop toward a random lake colour with probability P "
                    "(default 0: off)")
+    n.add_argument("--water-colours", metavar="NAMES",
+                   help="with --water-aug: the lake colours to draw from, comma-separated (default: all of "
+                   + ", ".join(WATER_COLOURS) + ")")
     n.add_argument("--tag", default=date.today().strftime("cnn-%Y%m%d"))
     n.add_argument("--out", help="default: the shipped water_cnn.onnx")
     m = sub.add_parser("ensemble", help="merge fitted water nets into one ONNX file (mean p)")

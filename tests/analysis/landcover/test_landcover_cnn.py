@@ -240,3 +240,27 @@ def test_fit_cnn_trains_a_net_of_other_widths_that_onnxruntime_runs(tmp_path, mo
     # the shipped recipe's widths are not recorded, so its metadata is unchanged
     args.channels = ",".join(map(str, fl.CHANNELS))
     assert "channels" not in fl.train_water_net(args)[1]
+
+
+def test_water_recolouring_moves_only_the_water_toward_the_chosen_lake_colours(monkeypatch):
+    """fit-cnn --water-aug / --water-colours: land keeps its pixels; water moves toward a colour of the chosen set."""
+    fl = _fit_landcover()
+    assert fl.water_colours(None) == tuple(fl.WATER_COLOURS)
+    assert fl.water_colours("algae green, turbid brown") == ("algae green", "turbid brown")
+    with pytest.raises(SystemExit, match="unknown"):
+        fl.water_colours("algae green,sky blue")
+    # one exact colour per name: blue stays for "algae green" (target blue = the lake's), not for the others
+    monkeypatch.setitem(fl.WATER_COLOURS, "algae green", ((130, 130), (160, 160), (60, 60)))
+    monkeypatch.setitem(fl.WATER_COLOURS, "turbid brown", ((150, 150), (120, 120), (100, 100)))
+    rng = np.random.default_rng(0)
+    rgb = np.zeros((3, 32, 32), np.uint8)
+    rgb[:] = np.array([40, 50, 60], np.uint8)[:, None, None]  # dark lake
+    water = np.zeros((32, 32), bool)
+    water[:, :16] = True
+    rgb[:, ~water] = np.array([120, 110, 90], np.uint8)[:, None]  # field
+    for colours, blue_kept in ((("algae green",), True), (("turbid brown",), False)):
+        for _ in range(5):
+            out = fl._water_recolour(rgb, water, rng, colours=colours)
+            assert np.array_equal(out[:, ~water], rgb[:, ~water])
+            assert (out[0, water] > 40).all() and (out[1, water] > 50).all()
+            assert (out[2, water] == 60).all() == blue_kept
