@@ -31,18 +31,26 @@ EDGES = (0.0, 0.40, 0.45, 0.50, 0.60, 0.70, 1.01)
 
 
 def outcomes(store_path: Path, world, corridor, km, dates, match_m: float) -> list[tuple[float, bool]]:
-    """(score, is a vehicle) for every detection of the given dates inside a registered site's outline."""
+    """(score, is a vehicle) for every detection of the given dates inside a registered site's outline, from the
+    results the register was built on (its sites' ``result_key``)."""
     from borderwatch.store import Store
 
     out = []
     with Store.open(store_path) as store:
-        outlines = shapely.unary_union([corridor.from_lonlat(s["geometry"]).buffer(0) for s in store.read_rows("sites")])
+        sites = store.read_rows("sites")
+        outlines = shapely.unary_union([corridor.from_lonlat(s["geometry"]).buffer(0) for s in sites])
         if outlines.is_empty:
             raise InputError(store_path, "no sites in this store: build the register first")
+        # the detections the register was built from: a store can hold other runs' (other parameters or models)
+        keys = {tuple((s.get("details") or {}).get("result_key") or ()) for s in sites}
+        if len(keys) != 1 or len(next(iter(keys))) != 2:
+            raise InputError(store_path, f"the sites come from {len(keys)} result keys (or none is recorded): "
+                                         "build the register from one set of results")
+        rows = store.current_rows("detections", *next(iter(keys)))
         for day in dates:
             truth = [o for o in world.objects(day, km) if o["class"] in VEHICLE_CLASSES]
             tree = cKDTree([[o["x"], o["y"]] for o in truth]) if truth else None
-            for row in store.read_rows("detections", where={"date": day.isoformat()}):
+            for row in (r for r in rows if str(r["date"])[:10] == day.isoformat()):
                 c = corridor.from_lonlat(row["geometry"]).centroid
                 if not outlines.contains(c):
                     continue

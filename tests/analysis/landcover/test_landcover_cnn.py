@@ -129,19 +129,9 @@ def _tiny_net(path, w, b, seed):
 
 def _fit_landcover():
     """scripts/fit_landcover.py as a module (it is a script, not part of the package)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from scripts_under_test import load_script
 
-    script = Path(__file__).resolve().parents[3] / "scripts" / "fit_landcover.py"
-    spec = importlib.util.spec_from_file_location("fit_landcover_under_test", script)
-    fl = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(script.parent))
-    try:
-        spec.loader.exec_module(fl)
-    finally:
-        sys.path.remove(str(script.parent))
-    return fl
+    return load_script("fit_landcover")
 
 
 def test_merged_nets_average_the_members_probabilities(tmp_path):
