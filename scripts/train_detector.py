@@ -42,6 +42,9 @@ def main(argv=None) -> int:
     ap.add_argument("--partial-share", type=float, default=0.4,
                     help="share of the real chips drawn from --partial folders (default 0.4)")
     ap.add_argument("--synth-seeds", default="100:200", help="training world seeds START:END (default 100:200)")
+    ap.add_argument("--synth-gsd", default="0.3,0.6", metavar="MIN,MAX",
+                    help="GSD range (m) synthetic chips are rendered at before resampling to the model's 0.5 m "
+                         "(default 0.3,0.6; the runtime accepts 0.25-0.8)")
     ap.add_argument("--chips-per-date", type=int, default=24)
     ap.add_argument("--background-per-date", type=int, default=6)
     ap.add_argument("--minutes", type=float, default=40.0)
@@ -115,13 +118,18 @@ def main(argv=None) -> int:
     a, b = (int(v) for v in args.synth_seeds.split(":"))
     if b > 1000:
         raise SystemExit("training seeds must stay below 1000 (seeds >= 1000 are for evaluation)")
-    cache = args.out / f"cache_{a}_{b}_{args.chips_per_date}_{args.background_per_date}.pkl"
+    gsd_range = tuple(float(v) for v in args.synth_gsd.split(","))
+    if len(gsd_range) != 2 or not 0 < gsd_range[0] <= gsd_range[1]:
+        raise SystemExit(f"--synth-gsd: expected MIN,MAX in metres, got {args.synth_gsd!r}")
+    tag = "" if gsd_range == (0.3, 0.6) else f"_gsd{gsd_range[0]:g}-{gsd_range[1]:g}"
+    cache = args.out / f"cache_{a}_{b}_{args.chips_per_date}_{args.background_per_date}{tag}.pkl"
     if cache.is_file():
         synth = pickle.loads(cache.read_bytes())
         log(f"synthetic: {len(synth)} chips from cache")
     else:
         synth = synth_samples(range(a, b), chips_per_date=args.chips_per_date,
-                              background_per_date=args.background_per_date, rng=np.random.default_rng(args.seed),
+                              background_per_date=args.background_per_date, gsd_range=gsd_range,
+                              rng=np.random.default_rng(args.seed),
                               log=log)
         cache.write_bytes(pickle.dumps(synth, protocol=5))
     log(f"synthetic: {len(synth)} chips, {sum(s.n for s in synth)} boxes; data ready in {time.time() - t0:.0f}s")

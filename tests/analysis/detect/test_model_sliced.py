@@ -14,6 +14,7 @@ from borderwatch.analysis.detect.sliced import (
     detect_raster,
     detect_source,
     merge_clusters,
+    resample_rgb,
     to_map,
 )
 from borderwatch.errors import SceneError
@@ -206,3 +207,19 @@ def test_boxes_land_on_their_source_pixels_when_tiles_start_between_pixels():
     for d in dets:
         err = min(math.hypot(d.box.cx - x, d.box.cy - y) for x, y in centres)
         assert err < 0.35, (d.box.cx, d.box.cy, err)  # the stand-in model itself is good to ~0.25 px here
+
+
+def test_arrays_are_brought_to_the_model_gsd_by_area_average_down_and_bilinear_up():
+    """One rule for the runtime, evaluation and training chips (train.synth_samples), so the model learns on
+    pixels resampled the way it will see them: a 0.8 m scene reaches the 0.5 m model enlarged and soft."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    assert resample_rgb(img, 40, 40) is img
+    down, up = resample_rgb(img, 25, 25), resample_rgb(img, 64, 64)
+    assert np.array_equal(down, cv2.resize(img, (25, 25), interpolation=cv2.INTER_AREA))
+    assert np.array_equal(up, cv2.resize(img, (64, 64), interpolation=cv2.INTER_LINEAR))
+    assert not np.array_equal(up, cv2.resize(img, (64, 64), interpolation=cv2.INTER_AREA))  # the two rules differ
+    src = ArraySource(img, 0.8)
+    assert np.array_equal(src.read(0, 0, 40, 40, 64, 64)[0], up)

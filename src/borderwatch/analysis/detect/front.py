@@ -296,8 +296,9 @@ def collect_front_examples(detector, images, *, read=None) -> FrontExamples:
         f = im.gsd_m / detector.gsd_m
         img = rgb.astype(np.float32)
         if abs(f - 1.0) > 1e-9:
-            img = cv2.resize(img, (round(img.shape[1] * f), round(img.shape[0] * f)),
-                             interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+            from .sliced import resample_rgb
+
+            img = resample_rgb(img, round(img.shape[1] * f), round(img.shape[0] * f))
         centres = np.array([[lab.box.cx, lab.box.cy] for lab in labs])
         taken: set[int] = set()
         for d in sorted(dets, key=lambda d: -d.score):

@@ -359,10 +359,9 @@ def evaluate_detector(
     axis-aligned label. Returns (EvalResult, predictions by image key, the
     labelled images actually scored).
     """
-    import cv2
-
     from .labels import LabelledImage
     from .metrics import evaluate
+    from .sliced import resample_rgb
 
     if hbb is None:
         hbb = _is_hbb_set(images)
@@ -376,8 +375,7 @@ def evaluate_detector(
         item = im
         if resample_to is not None and abs(resample_to - g) > 1e-9:
             f = g / resample_to
-            rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * f)), max(1, round(rgb.shape[0] * f))),
-                             interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+            rgb = resample_rgb(rgb, max(1, round(rgb.shape[1] * f)), max(1, round(rgb.shape[0] * f)))
             item = LabelledImage(im.path, rgb.shape[1], rgb.shape[0], [_scaled_label(lab, f) for lab in im.labels],
                                  resample_to, im.sequence, im.frame, dict(im.meta))
             g = resample_to

@@ -36,7 +36,16 @@ from .labels import Detection
 from .nms import TileDetections, merge_tiles
 
 __all__ = ["ArraySource", "RasterSource", "SliceStats", "detect_source", "detect_raster", "merge_clusters",
-           "to_map"]
+           "resample_rgb", "to_map"]
+
+
+def resample_rgb(img: np.ndarray, out_w: int, out_h: int) -> np.ndarray:
+    """An (H, W[, C]) array at (out_h, out_w) as the detector brings an array to its GSD: area average down,
+    bilinear up (RasterSource asks GDAL for the same). Training chips and evaluation go through it too, so the
+    model learns on pixels resampled the way it will see them."""
+    if img.shape[:2] == (out_h, out_w):
+        return img
+    return cv2.resize(img, (out_w, out_h), interpolation=cv2.INTER_AREA if out_w < img.shape[1] else cv2.INTER_LINEAR)
 
 
 @dataclass
@@ -61,10 +70,7 @@ class ArraySource:
     def read(self, x0: int, y0: int, x1: int, y1: int, out_w: int, out_h: int) -> tuple[np.ndarray, bool]:
         """Window [x0, x1) x [y0, y1) (clipped to the image) resampled to (out_h, out_w); and whether all nodata."""
         a = self.rgb[max(y0, 0):min(y1, self.height), max(x0, 0):min(x1, self.width)]
-        if a.shape[:2] != (out_h, out_w):
-            interp = cv2.INTER_AREA if out_w < a.shape[1] else cv2.INTER_LINEAR
-            a = cv2.resize(a, (out_w, out_h), interpolation=interp)
-        return a, False
+        return resample_rgb(a, out_w, out_h), False
 
 
 class RasterSource:
