@@ -60,3 +60,16 @@ def test_bare_ground_stretches_the_outline_only_where_it_touches_the_sites_other
     # how near is near enough is the staging_attach_m that joins lots to landings
     (wide,) = group_clues(ford(10.0, 0.0) + [field, pad], SiteParams(staging_attach_m=100.0), "KP", "CN")
     assert wide.outline.contains(shapely.Point(0.0, -220.0))
+
+
+def test_a_harvested_field_facing_a_fence_gap_is_a_candidate_not_a_site():
+    """Bare ground (a field cleared or harvested by October) is context beside a landing, not a landing: with a fence
+    opening across the water it stays a one-bank candidate. Landings on both banks still make the site."""
+    gap = clue("fence_opening", 10.0, 0.0, 60.0, "KP", score=0.9)
+    field = clue("cleared_area", 10.02, 0.0, -150.0, "CN", size=150.0, area_m2=22500.0)
+    (g,) = group_clues([gap, field], SiteParams(), "KP", "CN")
+    assert (g.status, g.bank_evidence) == ("candidate", "KP")
+    (g,) = group_clues(ford(10.0, 0.0) + [field], SiteParams(), "KP", "CN")
+    assert (g.status, g.bank_evidence, g.kind) == ("site", "both", "parking_field")
+    (g,) = group_clues([field], SiteParams(min_score=0.0), "KP", "CN")  # bare ground alone: its bank, as a candidate
+    assert (g.status, g.bank_evidence) == ("candidate", "CN")

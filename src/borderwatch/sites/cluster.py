@@ -134,7 +134,10 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     """Chainage, banks, status, kind, score and outline of a group of clues."""
     w = np.array([c.score * KIND_WEIGHT.get(c.kind, 0.5) for c in g.clues])
     g.km = float(np.average([c.km for c in g.clues], weights=w if w.sum() > 0 else None))
-    banks = {c.country for c in g.clues if c.kind in BANK_KINDS}
+    # bare ground alone (a field cleared, or harvested by October) does not mark a bank: it is context beside a
+    # landing, so a harvested field facing a fence gap across the water is no crossing
+    banks = {c.country for c in g.clues if c.kind in BANK_KINDS and c.kind not in BARE_GROUND_KINDS}
+    bare_banks = {c.country for c in g.clues if c.kind in BARE_GROUND_KINDS}
     kinds = {c.kind for c in g.clues}
     if "bridge" in kinds:
         banks |= {left, right}  # a deck spans the channel
@@ -147,7 +150,7 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     g.banks = banks
     both = {left, right} <= banks
     g.status = "site" if both or ("cleared_bar" in kinds and banks) else "candidate"
-    g.bank_evidence = "both" if both else (next(iter(banks)) if banks else "water")
+    g.bank_evidence = "both" if both else (next(iter(banks or bare_banks)) if banks or bare_banks else "water")
     g.kind = _kind(g, params)
     # the best clue of each kind (on each bank for bank kinds), summed and squashed: many kinds of
     # evidence agree, and landings facing each other across the water agree; many of one kind repeat
