@@ -132,8 +132,11 @@ def attach_staging(groups: list[list[Clue]], attach_m: float) -> list[list[Clue]
 
 def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGroup:
     """Chainage, banks, status, kind, score and outline of a group of clues."""
-    w = np.array([c.score * KIND_WEIGHT.get(c.kind, 0.5) for c in g.clues])
-    g.km = float(np.average([c.km for c in g.clues], weights=w if w.sum() > 0 else None))
+    # where it crosses: the landings, decks and traces; a lot or cleared field joined to them (attach_staging) can
+    # lie far along the river on a bend, so staging clues place the site only when it has nothing else
+    placing = [c for c in g.clues if c.kind not in STAGING_KINDS] or g.clues
+    w = np.array([c.score * KIND_WEIGHT.get(c.kind, 0.5) for c in placing])
+    g.km = float(np.average([c.km for c in placing], weights=w if w.sum() > 0 else None))
     # bare ground alone (a field cleared, or harvested by October) does not mark a bank: it is context beside a
     # landing, so a harvested field facing a fence gap across the water is no crossing
     banks = {c.country for c in g.clues if c.kind in BANK_KINDS and c.kind not in BARE_GROUND_KINDS}
