@@ -73,3 +73,13 @@ def test_a_harvested_field_facing_a_fence_gap_is_a_candidate_not_a_site():
     assert (g.status, g.bank_evidence, g.kind) == ("site", "both", "parking_field")
     (g,) = group_clues([field], SiteParams(min_score=0.0), "KP", "CN")  # bare ground alone: its bank, as a candidate
     assert (g.status, g.bank_evidence) == ("candidate", "CN")
+
+
+def test_bare_ground_on_both_banks_names_its_strongest_patch_every_run():
+    """A candidate of bare ground only, on both banks: its bank_evidence is the bank of the strongest patch, not
+    whichever country a set happens to yield first (that order changes with Python's string hashing)."""
+    weak = clue("cleared_area", 10.0, 0.0, 150.0, "KP", score=0.6, size=150.0, area_m2=22500.0)
+    strong = clue("cleared_area", 10.01, 0.0, -150.0, "CN", score=0.9, size=150.0, area_m2=22500.0)
+    for clues in ([weak, strong], [strong, weak]):
+        (g,) = group_clues(clues, SiteParams(min_score=0.0), "KP", "CN")
+        assert (g.status, g.bank_evidence) == ("candidate", "CN")

@@ -140,7 +140,7 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     # bare ground alone (a field cleared, or harvested by October) does not mark a bank: it is context beside a
     # landing, so a harvested field facing a fence gap across the water is no crossing
     banks = {c.country for c in g.clues if c.kind in BANK_KINDS and c.kind not in BARE_GROUND_KINDS}
-    bare_banks = {c.country for c in g.clues if c.kind in BARE_GROUND_KINDS}
+    bare_ground = [c for c in g.clues if c.kind in BARE_GROUND_KINDS]
     kinds = {c.kind for c in g.clues}
     if "bridge" in kinds:
         banks |= {left, right}  # a deck spans the channel
@@ -153,7 +153,12 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     g.banks = banks
     both = {left, right} <= banks
     g.status = "site" if both or ("cleared_bar" in kinds and banks) else "candidate"
-    g.bank_evidence = "both" if both else (next(iter(banks or bare_banks)) if banks or bare_banks else "water")
+    if both:
+        g.bank_evidence = "both"
+    elif banks:
+        g.bank_evidence = next(iter(banks))
+    else:  # bare ground only: the bank of its strongest patch (bare ground can lie on both banks)
+        g.bank_evidence = max(bare_ground, key=lambda c: (c.score, c.country)).country if bare_ground else "water"
     g.kind = _kind(g, params)
     # the best clue of each kind (on each bank for bank kinds), summed and squashed: many kinds of
     # evidence agree, and landings facing each other across the water agree; many of one kind repeat
@@ -167,8 +172,7 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     # touches the site's other clues, so a field 60-350 m off that chainage alone links to the landing does not
     # stretch the outline over the village beside it
     core = shapely.unary_union([c.geometry for c in g.clues if c.kind not in BARE_GROUND_KINDS])
-    bare = [c.geometry for c in g.clues if c.kind in BARE_GROUND_KINDS
-            and (core.is_empty or c.geometry.distance(core) <= params.staging_attach_m)]
+    bare = [c.geometry for c in bare_ground if core.is_empty or c.geometry.distance(core) <= params.staging_attach_m]
     g.outline = shapely.unary_union([core, *bare]).convex_hull.buffer(params.outline_buffer_m)
     return g
 
