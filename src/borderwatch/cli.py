@@ -343,8 +343,16 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers,
               help="Corridor or stretch to list (e.g. yalu-upper[0:10]); default: the whole river the store holds sites for.")
 @click.option("--out", "out_path", default=None, type=click.Path(dir_okay=False),
               help="Also write the register as FILE.csv or FILE.geojson.")
-def sites(store_path, corridor_spec, out_path) -> None:
-    """Print the crossing-site register in river order (1 = nearest the corridor origin) and the corridor summary."""
+@click.option("--renumber", is_flag=True, default=False,
+              help="Number the river's confirmed sites 1..N in river order again, as a new numbering edition. "
+                   "Numbers published before stop applying; without this, numbers once given stay "
+                   "(a site confirmed later between 12 and 13 is 12a).")
+def sites(store_path, corridor_spec, out_path, renumber) -> None:
+    """Print the crossing-site register in river order (1 = nearest the corridor origin) and the corridor summary.
+
+    A number once given stays with its site; a site confirmed later between two numbered
+    ones takes a letter (12a), so numbers already published keep pointing at the same place.
+    """
     from borderwatch.outputs.sites import (
         analysed_length_km,
         corridor_register,
@@ -352,7 +360,7 @@ def sites(store_path, corridor_spec, out_path) -> None:
         format_register,
         write_register,
     )
-    from borderwatch.sites import register_name, summarise
+    from borderwatch.sites import register_name, renumber_register, summarise
     from borderwatch.store import Store
 
     if out_path is not None and Path(out_path).suffix.lower() not in (".csv", ".geojson"):
@@ -372,6 +380,11 @@ def sites(store_path, corridor_spec, out_path) -> None:
                 raise InputError(store_path, f"holds sites on {rivers[0]}, not a bundled corridor: give its file with --corridor") from None
         else:
             c = _corridor(corridor_spec)
+        if renumber:
+            changes = renumber_register(store, register_name(c))
+            moved = [(sid, was, now) for sid, was, now in changes if was != now]
+            click.echo(f"renumbered {len(changes)} site(s) on {register_name(c)} as a new numbering edition; "
+                       f"{len(moved)} changed number" + ("".join(f"\n  {was or '-'} -> {now}  {sid}" for sid, was, now in moved)))
         site_rows, observations = corridor_register(store, c)
         analysed = analysed_length_km(store, c)
     if not site_rows:

@@ -146,3 +146,20 @@ def test_demo_builds_the_register_and_its_outputs(tmp_path, capsys):
     again = json.loads((out / "sites.geojson").read_text())
     assert [(f["properties"]["site_id"], f["properties"]["number"]) for f in again["features"]] == [
         (f["properties"]["site_id"], f["properties"]["number"]) for f in fc["features"]]
+
+
+def test_sites_renumber_starts_a_new_edition_in_river_order(store_file, corridor, capsys):
+    with Store.open(store_file) as store:  # the last site was confirmed after 1 and 2 were given
+        last = max(store.read_rows("sites"), key=lambda r: r["chainage_km"])["site_id"]
+        store.update_rows("sites", {"site_id": last}, {"number": 2, "label": "2a"})
+    code, out, err = call(["sites", "--store", str(store_file)], capsys)
+    assert code == 0, err and [ln.split()[0] for ln in out.splitlines()[3:7]] == ["1", "2", "-", "2a"]
+    code, out, err = call(["sites", "--store", str(store_file), "--renumber"], capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "renumbered 3 site(s) on yalu-upper as a new numbering edition; 1 changed number"
+    assert lines[1].split() == ["2a", "->", "3", last]
+    assert [ln.split()[0] for ln in lines[5:9]] == ["1", "2", "-", "3"]
+    with Store.open(store_file) as store:
+        assert [(r["label"], r["edition"]) for r in store.read_rows("site_numbers")] == [("1", 2), ("2", 2), ("3", 2)]
+    assert "--renumber" in call(["sites", "--help"], capsys)[1]

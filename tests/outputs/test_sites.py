@@ -157,7 +157,7 @@ def test_csv_one_row_per_site_with_flat_date_columns(tmp_path, register):
 def test_write_register_by_extension(tmp_path, register):
     sites, obs = register
     assert json.loads(write_register(tmp_path / "a.GeoJSON", sites, obs).read_text())["type"] == "FeatureCollection"
-    assert write_register(tmp_path / "a.csv", sites, obs).read_text().startswith("number,site_id,")
+    assert write_register(tmp_path / "a.csv", sites, obs).read_text().startswith("number,label,site_id,")
     with pytest.raises(InputError, match=r"a\.txt.*\.csv or \.geojson"):
         write_register(tmp_path / "a.txt", sites, obs)
     with pytest.raises(InputError, match="expected a .csv"):
@@ -261,3 +261,29 @@ def test_every_scale_has_its_own_colour():
     assert len(set(colours)) == 4 and CANDIDATE_COLOUR not in colours
     assert site_colour({"status": "candidate", "scale": "large"}) == CANDIDATE_COLOUR
     assert set(SCALE_COLOURS) == {"large", "small", "active", "inactive"}
+
+
+def test_a_site_numbered_after_its_neighbours_shows_its_label_everywhere(tmp_path, store, corridor):
+    from lxml import etree
+
+    from borderwatch.outputs.kml import write_corridor_kml
+
+    sites, _ = corridor_register(store, corridor)
+    store.update_rows("sites", {"site_id": sites[1]["site_id"]}, {"number": 1, "label": "1a"})
+    store.update_rows("sites", {"site_id": sites[3]["site_id"]}, {"number": 2, "label": "2"})
+    sites, obs = corridor_register(store, corridor)
+    assert [s["site_id"] for s in sites] == [s["site_id"] for s in sorted(sites, key=lambda s: s["chainage_km"])]
+    fc = sites_geojson(sites, obs)
+    assert [(f["properties"]["number"], f["properties"]["label"]) for f in fc["features"]] == [
+        (1, "1"), (1, "1a"), (None, None), (2, "2")]
+    rows = list(csv.DictReader(write_sites_csv(tmp_path / "s.csv", sites, obs).open()))
+    assert [r["label"] for r in rows] == ["1", "1a", "", "2"]
+    text = format_register(sites, obs, None, ["KP", "CN"])
+    assert [ln.split()[0] for ln in text.splitlines()[2:6]] == ["1", "1a", "-", "2"]
+    tree = etree.parse(str(write_corridor_kml(corridor, tmp_path / "c.kml", sites=sites, observations=obs)))
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    names = [pm.findtext("k:name", namespaces=ns) for pm in tree.iterfind(".//k:Folder[k:name='Crossing sites']/k:Placemark", ns)]
+    assert names == ["1", "1a", "candidate km 6.0", "2"]
+    # a register written before labels existed still shows its numbers
+    old = [{k: v for k, v in s.items() if k != "label"} for s in sites]
+    assert [f["properties"]["label"] for f in sites_geojson(old, obs)["features"]] == ["1", "1", None, "2"]

@@ -119,11 +119,17 @@ def test_numbering_out_of_river_order_is_reported():
     p = [pred("P1", 1.0, 1), pred("P2", 4.0, 3), pred("P3", 8.0, 2)]
     s = evaluate_sites(p, [], t, {D1: {}, D2: {}})
     assert not s.numbering_in_order and s.numbering_consecutive and not s.matches_in_truth_order
-    assert s.numbering_offending[0]["a"]["number"] == 3 and s.numbering_offending[0]["b"]["number"] == 2
+    assert s.numbering_offending[0]["a"]["number"] == "3" and s.numbering_offending[0]["b"]["number"] == "2"
     assert not s.targets()["numbering in river order"]["ok"]
     s = evaluate_sites([pred("P1", 1.0, 1), pred("P2", 4.0, 3)], [], t[:2], {D1: {}, D2: {}})
     assert s.numbering_in_order and not s.numbering_consecutive
     assert "out of order" not in format_scores(s)
+    # a site numbered after its neighbours (1a) reads in river order; a lettered label out of place does not
+    s = evaluate_sites([pred("P1", 1.0, 1), pred("P2", 4.0, 1, label="1a"), pred("P3", 8.0, 2)], [], t, {D1: {}, D2: {}})
+    assert s.numbering_in_order and not s.numbering_consecutive and s.matches_in_truth_order
+    assert [m.number for m in s.matches] == ["1", "1a", "2"]
+    s = evaluate_sites([pred("P1", 1.0, 1, label="1a"), pred("P2", 4.0, 1), pred("P3", 8.0, 2)], [], t, {D1: {}, D2: {}})
+    assert not s.numbering_in_order and s.numbering_offending[0]["a"]["number"] == "1a"
 
 
 def test_direction_share_errors_per_site_and_date():
@@ -196,7 +202,10 @@ def test_compare_registers():
     # an id that did not survive, replaced by a new one at the same place
     r = compare_registers(before, [pred("A", 1.0, 1), pred("B2", 4.05, 2), pred("C", 8.0, 3)])
     assert not r["ids_unchanged"] and not r["numbers_unchanged"]
-    assert r["replaced"] == [{"before": "B", "after": "B2", "number_before": 2, "number_after": 2}]
+    assert r["replaced"] == [{"before": "B", "after": "B2", "number_before": "2", "number_after": "2"}]
+    # a site confirmed between two numbered ones takes a letter: nobody else's number changes
+    r = compare_registers(before, [pred("A", 1.0, 1), pred("N", 2.0, 1, label="1a"), pred("B", 4.0, 2), pred("C", 8.0, 3)])
+    assert r["numbers_unchanged"] and r["new"] == [{"site_id": "N", "number": "1a", "chainage_km": 2.0}]
 
 
 def test_chainage_offset_of_a_stretch_register(corridor):

@@ -6,7 +6,7 @@ import pytest
 import shapely
 
 from borderwatch.corridor import load_corridor
-from borderwatch.sites import SiteParams, update_register
+from borderwatch.sites import SiteParams, renumber_register, update_register
 from borderwatch.store import Store
 from borderwatch.store.store import corridor_record
 
@@ -82,12 +82,17 @@ def test_landings_on_both_banks_make_a_numbered_site_one_bank_a_candidate(tmp_pa
         assert {r["site_id"] for r in store.read_rows("sites")} == {r["site_id"] for r in reg.sites}
 
 
+def two_fords(store, stretch) -> tuple[Scene, object]:
+    """Fords at km 1 and 3 on the first date, and the register built from them."""
+    s = Scene(store, stretch)
+    s.ford(1.0)
+    s.ford(3.0)
+    return s, build(store, stretch)
+
+
 def test_ids_stay_and_numbers_follow_river_order_when_dates_and_sites_are_added(tmp_path, stretch):
     with Store.open(tmp_path / "s.gpkg", create=True) as store:
-        s = Scene(store, stretch)
-        s.ford(1.0)
-        s.ford(3.0)
-        first = build(store, stretch)
+        s, first = two_fords(store, stretch)
         ids = {r["number"]: r["site_id"] for r in first.sites}
         # a second date: the same crossings, landings seen a few metres away, and a new one between them
         s.ford(1.03, DATES[1])
@@ -96,9 +101,13 @@ def test_ids_stay_and_numbers_follow_river_order_when_dates_and_sites_are_added(
         second = build(store, stretch)
         by_id = {r["site_id"]: r for r in second.sites}
         assert ids[1] in by_id and ids[2] in by_id  # stable ids
-        assert by_id[ids[1]]["number"] == 1 and by_id[ids[2]]["number"] == 3  # river order
-        assert len(second.new_ids) == 1 and by_id[second.new_ids[0]]["number"] == 2
-        assert any("numbers changed" in w for w in second.warnings)
+        # numbers once given stay; the new site between 1 and 2 is 1a, so the labels still read in river order
+        assert [(r["number"], r["label"]) for r in second.sites] == [(1, "1"), (1, "1a"), (2, "2")]
+        assert by_id[ids[1]]["label"] == "1" and by_id[ids[2]]["label"] == "2"
+        assert len(second.new_ids) == 1 and by_id[second.new_ids[0]]["label"] == "1a"
+        assert second.renumbered == [] and not any("numbers changed" in w for w in second.warnings)
+        assert any(w.startswith("1 new site(s) lie between") and f"1a ({second.new_ids[0]})" in w and "--renumber" in w
+                   for w in second.warnings)
         assert str(by_id[ids[1]]["first_seen"]) == DATES[0] and str(by_id[ids[1]]["last_seen"]) == DATES[1]
         # observations: one per site and date, rebuilt not duplicated
         third = build(store, stretch)
@@ -363,3 +372,40 @@ def test_traffic_that_is_not_waiting_at_a_landing_makes_no_queue_clue(tmp_path, 
                 rows += _queue(s, stretch, [side * o for o in (60, 70, 80, 90)], river - 90 * side, dist_water=150.0)
         store.write_rows("detections", rows)
         assert build(store, stretch).sites == []
+
+
+def test_a_number_once_given_is_never_given_to_another_site_and_renumbering_is_a_new_edition(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s, first = two_fords(store, stretch)
+        assert [r["label"] for r in first.sites] == ["1", "2"]
+        last = first.sites[1]["site_id"]
+        # a rerun with other parameters no longer finds site 2: its number is not handed on
+        store.delete_rows("evidence", {"chainage_km": 3.0})
+        store.delete_rows("evidence", {"chainage_km": 3.02})
+        s.ford(3.6, DATES[1])
+        second = build(store, stretch)
+        assert last not in {r["site_id"] for r in second.sites}
+        assert [r["label"] for r in second.sites] == ["1", "3"]
+        ledger = store.read_rows("site_numbers", {"corridor": "yalu-upper"})
+        assert [(r["label"], r["edition"]) for r in ledger] == [("1", 1), ("2", 1), ("3", 1)]
+        assert ledger[1]["site_id"] == last
+        # the user renumbers: 1 .. N in river order, a new edition; the first edition stays in the ledger
+        changes = renumber_register(store, "yalu-upper")
+        assert [(was, now) for _, was, now in changes] == [("1", "1"), ("3", "2")]
+        assert [r["label"] for r in sorted(store.read_rows("sites"), key=lambda r: r["chainage_km"])] == ["1", "2"]
+        assert [(r["label"], r["edition"]) for r in store.read_rows("site_numbers")][-2:] == [("1", 2), ("2", 2)]
+        # later builds keep the new edition's numbers
+        third = build(store, stretch)
+        assert [r["label"] for r in third.sites] == ["1", "2"] and third.renumbered == []
+
+
+def test_a_site_that_loses_its_confirmation_gets_its_number_back_when_confirmed_again(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s, _ = two_fords(store, stretch)
+        store.delete_rows("evidence", {"chainage_km": 1.02})  # one bank only now: a candidate
+        second = build(store, stretch)
+        assert [(r["label"], r["status"]) for r in second.sites] == [(None, "candidate"), ("2", "site")]
+        assert any("numbers changed" in w and "1->-" in w for w in second.warnings)
+        s.evidence("cleared_bank", 1.02, -60.0, DATES[1], area_m2=600.0)
+        third = build(store, stretch)
+        assert [(r["label"], r["status"]) for r in third.sites] == [("1", "site"), ("2", "site")]

@@ -17,7 +17,7 @@ from shapely.geometry import LineString, Point, Polygon, box
 from borderwatch.store import Store, from_blob, to_blob
 
 SPATIAL = {"corridors", "scenes", "tile_results", "detections", "evidence", "sites"}
-ATTRIBUTES = {"runs", "observations", "reviews", "bw_meta"}
+ATTRIBUTES = {"runs", "observations", "reviews", "bw_meta", "site_numbers"}
 
 
 def test_header_and_core_tables(store, store_path):

@@ -21,9 +21,9 @@ NEXT = LATEST + 1
 
 def test_new_store_is_latest_version(store_path):
     with Store.open(store_path, create=True) as s:
-        assert s.schema_version == LATEST == 2
+        assert s.schema_version == LATEST == 3
     conn = sqlite3.connect(store_path)
-    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2]
+    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2, 3]
     conn.close()
 
 
@@ -34,10 +34,27 @@ def test_version_1_store_gains_site_columns(store_path, monkeypatch):
         assert s.schema_version == 1
     monkeypatch.undo()
     with Store.open(store_path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == LATEST
         s.write_rows("sites", [{"site_id": "S-9", "score": 0.7, "details": {"evidence": ["bridge"]}}])
         assert s.read_rows("sites", {"site_id": "S-9"})[0]["details"] == {"evidence": ["bridge"]}
         assert len(s.scenes()) == 2
+
+
+def test_version_2_store_keeps_its_site_numbers_as_labels_and_in_the_ledger(store_path, monkeypatch):
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+    with Store.open(store_path, create=True) as s:
+        s.write_rows("sites", [
+            {"site_id": "r:km002", "corridor": "r", "number": 2, "chainage_km": 2.0, "status": "site"},
+            {"site_id": "r:km001", "corridor": "r", "number": 1, "chainage_km": 1.0, "status": "site"},
+            {"site_id": "r:km005", "corridor": "r", "number": None, "chainage_km": 5.0, "status": "candidate"},
+        ])
+    monkeypatch.undo()
+    with Store.open(store_path) as s:
+        assert s.schema_version == 3
+        assert [(r["site_id"], r["number"], r["label"]) for r in s.read_rows("sites")] == [
+            ("r:km002", 2, "2"), ("r:km001", 1, "1"), ("r:km005", None, None)]
+        assert [(r["corridor"], r["edition"], r["label"], r["number"], r["suffix"], r["site_id"])
+                for r in s.read_rows("site_numbers")] == [("r", 1, "1", 1, "", "r:km001"), ("r", 1, "2", 2, "", "r:km002")]
 
 
 def test_missing_file_needs_create(store_path):

@@ -124,6 +124,9 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
     with Store.open(tmp_path / "bw.gpkg", create=True) as store:
         make_register(store, corridor)
         sites, obs = corridor_register(store, corridor)
+        # the last site was confirmed after 1 and 2 were given (sites.numbering): it shows its label
+        store.update_rows("sites", {"site_id": sites[3]["site_id"]}, {"number": 2, "label": "2a"})
+        sites, obs = corridor_register(store, corridor)
     fc = sites_geojson(sites, obs, ["KP", "CN"])
     summary = summarise(sites, obs, corridor.length_km, corridor.name)
     page = write_web_map(tmp_path / "map", corridor, [], [], title="sites", sites=fc, site_summary=summary)
@@ -142,7 +145,7 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
 
             markers = pg.locator(".leaflet-marker-pane .bw-site")
             assert markers.count() == len(sites) == 4
-            assert sorted(markers.all_inner_texts()) == ["1", "2", "3", "?"]  # a candidate has no number
+            assert sorted(markers.all_inner_texts()) == ["1", "2", "2a", "?"]  # a candidate has no number
             assert pg.locator(".leaflet-marker-pane .bw-site-candidate").count() == 1
             assert pg.locator(".leaflet-marker-pane .bw-site-candidate").inner_text() == "?"
             assert pg.locator("path.bw-site-area").count() == 4
@@ -182,7 +185,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")
             assert table.count() == 4
-            assert [table.nth(i).locator("td").first.inner_text() for i in range(4)] == ["1", "2", "?", "3"]
+            assert [table.nth(i).locator("td").first.inner_text() for i in range(4)] == ["1", "2", "?", "2a"]
+            assert table.nth(3).get_attribute("title") == "show crossing site 2a on the map"
             assert "bw-site-row-candidate" in table.nth(2).get_attribute("class")
             assert "3 site(s) and 1 candidate(s)" in pg.locator(".bw-sites-panel").inner_text()
             table.nth(2).click()

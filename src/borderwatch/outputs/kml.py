@@ -37,6 +37,7 @@ from borderwatch.outputs.sites import (
     river_order,
 )
 from borderwatch.outputs.style import country_colour, kml_colour
+from borderwatch.sites.numbering import site_label
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 _K = "{%s}" % KML_NS
@@ -304,8 +305,7 @@ def _site_folder(
         style = "#site-candidate" if site.get("status") == "candidate" else f"#site-{_style_scale(site.get('scale'))}"
         desc = _site_html(c, site, obs.get(site["site_id"], {}), dates, countries)
         km = _finite(site.get("chainage_km"))
-        name = str(site["number"]) if site.get("number") is not None else (
-            f"candidate km {km:.1f}" if km is not None else "candidate")
+        name = site_label(site) or (f"candidate km {km:.1f}" if km is not None else "candidate")
         pm = _placemark(folder, name, desc, style)
         _geometry(pm, GeometryCollection([anchor_point(geom), geom]))
 
@@ -338,7 +338,7 @@ def _style_scale(scale: Any) -> str:
 def _site_html(
     c: Corridor, site: Mapping[str, Any], by_date: Mapping[str, Mapping[str, Any]], dates: Sequence[str], countries: Sequence[str]
 ) -> str:
-    num = site.get("number")
+    num = site_label(site)
     if site.get("status") == "candidate":
         head = f"<b>Candidate crossing site</b>: evidence on the {_e(site.get('bank_evidence'))} bank only"
     else:

@@ -25,6 +25,7 @@ from shapely.geometry.base import BaseGeometry
 from borderwatch.errors import InputError, StoreError
 from borderwatch.fileio import write_atomically
 from borderwatch.outputs.geo import geojson_geometry
+from borderwatch.sites.numbering import SiteNumber, site_label, site_number
 
 if TYPE_CHECKING:
     from borderwatch.corridor import Corridor
@@ -55,7 +56,7 @@ COUNT_KEYS = (
     "longest_queue",
     "convoy",
 )
-_SITE_KEYS = ("number", "site_id", "corridor", "chainage_km", "kind", "scale", "bank_evidence", "status", "score",
+_SITE_KEYS = ("number", "label", "site_id", "corridor", "chainage_km", "kind", "scale", "bank_evidence", "status", "score",
               "first_seen", "last_seen")
 
 
@@ -136,8 +137,8 @@ def analysed_length_km(store: Store, corridor: Corridor) -> float | None:
 def river_order(site: Mapping[str, Any]) -> tuple:
     """Sort key: by chainage from the corridor origin (numbers follow it; candidates have none)."""
     km = _num(site.get("chainage_km"))
-    n = site.get("number")
-    return (km is None, km if km is not None else 0.0, n is None, n if n is not None else 0, str(site.get("site_id")))
+    n = site_number(site)
+    return (km is None, km if km is not None else 0.0, n is None, n or SiteNumber(0), str(site.get("site_id")))
 
 
 # -- shaping ----------------------------------------------------------------------
@@ -223,6 +224,8 @@ def site_properties(
             v = _round(v, 3)
         elif k == "score":
             v = _round(v, 3)
+        elif k == "label":
+            v = site_label(site)
         props[k] = v
     details = site.get("details") or {}
     span = details.get("span_km") or [None, None]
@@ -389,7 +392,7 @@ def format_register(
     for site in sorted(sites, key=river_order):
         km = _num(site.get("chainage_km"))
         row = [
-            "-" if site.get("number") is None else str(site["number"]),
+            site_label(site) or "-",
             str(site["site_id"]),
             "" if km is None else f"{km:.2f}",
             str(site.get("kind") or ""),

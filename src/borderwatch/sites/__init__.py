@@ -5,7 +5,17 @@
 """
 
 from borderwatch.sites.cluster import SiteParams
-from borderwatch.sites.register import Register, register_name, update_register
+from borderwatch.sites.numbering import SiteNumber, assign_numbers
+from borderwatch.sites.register import Register, register_name, renumber_register, update_register
 from borderwatch.sites.summary import summarise
 
-__all__ = ["Register", "SiteParams", "register_name", "summarise", "update_register"]
+__all__ = [
+    "Register",
+    "SiteNumber",
+    "SiteParams",
+    "assign_numbers",
+    "register_name",
+    "renumber_register",
+    "summarise",
+    "update_register",
+]

@@ -38,6 +38,9 @@ from typing import Any
 import numpy as np
 
 from borderwatch.errors import InputError
+from borderwatch.sites.numbering import SiteNumber
+from borderwatch.sites.numbering import site_label as _label
+from borderwatch.sites.numbering import site_number as _number
 
 VEHICLE_CLASSES = ("small_vehicle", "large_vehicle")
 COUNT_CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
@@ -150,7 +153,7 @@ class Match:
     truth_kind: str
     pred_kind: str
     status: str
-    number: int | None
+    number: str | None  # the site's label: 12, or 12a for a site numbered after its neighbours
     label: str = ""
 
 
@@ -502,7 +505,7 @@ def evaluate_sites(
             truth_id=str(active[c]["site_id"]), pred_id=str(preds[r].get("site_id")),
             truth_km=truth_km[c], pred_km=float(preds[r]["chainage_km"]), error_m=e,
             truth_kind=str(active[c].get("kind")), pred_kind=str(preds[r].get("kind")),
-            status=str(preds[r].get("status", "site")), number=preds[r].get("number"), label=label,
+            status=str(preds[r].get("status", "site")), number=_label(preds[r]), label=label,
         )
         for r, c, e in sorted(good, key=lambda g: truth_km[g[1]])
     ]
@@ -518,15 +521,15 @@ def evaluate_sites(
         for i in false
     ]
 
-    # numbering: every numbered prediction, in chainage order
-    numbered = sorted((p for p in preds if p.get("number") is not None), key=lambda p: (float(p["chainage_km"]), p["number"]))
+    # numbering: every numbered prediction, in chainage order; labels such as 12a sort between 12 and 13
+    numbered = sorted((p for p in preds if _number(p) is not None), key=lambda p: (float(p["chainage_km"]), _number(p)))
     offending = [
-        {"a": {"number": a["number"], "chainage_km": float(a["chainage_km"])},
-         "b": {"number": b["number"], "chainage_km": float(b["chainage_km"])}, "label": label}
-        for a, b in zip(numbered, numbered[1:]) if not int(a["number"]) < int(b["number"])
+        {"a": {"number": _number(a).label, "chainage_km": float(a["chainage_km"])},
+         "b": {"number": _number(b).label, "chainage_km": float(b["chainage_km"])}, "label": label}
+        for a, b in zip(numbered, numbered[1:]) if not _number(a) < _number(b)
     ]
-    all_numbers = sorted(int(p["number"]) for p in preds if p.get("number") is not None)
-    nums_by_truth = [m.number for m in matches if m.number is not None]
+    all_numbers = sorted(_number(p) for p in numbered)
+    nums_by_truth = [SiteNumber.parse(m.number) for m in matches if m.number is not None]
 
     # observations: the last row per (site, date) wins
     obs: dict[tuple[str, str], dict] = {}
@@ -570,7 +573,7 @@ def evaluate_sites(
         tp_confirmed=len(good_c), fp_confirmed=len(false_c),
         matches=matches, misses=misses, false_sites=false_sites,
         numbering_in_order=not offending,
-        numbering_consecutive=all_numbers == list(range(1, len(all_numbers) + 1)),
+        numbering_consecutive=all_numbers == [SiteNumber(n) for n in range(1, len(all_numbers) + 1)],
         numbering_offending=offending,
         matches_in_truth_order=all(a < b for a, b in zip(nums_by_truth, nums_by_truth[1:])),
         direction=direction, counts=count_pairs, scale_confusion=scale_conf, kind_confusion=kind_conf,
@@ -648,7 +651,7 @@ def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *
     """What changed in the register between two builds (e.g. before and after a third date).
 
     ``ids_unchanged``: every earlier site id is still there. ``numbers_unchanged``: and it
-    keeps its number. New sites are listed; a lost id is paired with the nearest new site
+    keeps its number (its label: a site numbered 12a stays 12a). New sites are listed; a lost id is paired with the nearest new site
     (within ``match_m``) that may have replaced it.
     """
     before = {str(r["site_id"]): r for r in map(as_row, before_sites)}
@@ -657,8 +660,8 @@ def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *
     lost = sorted(set(before) - set(after), key=lambda s: float(before[s]["chainage_km"]))
     new = sorted(set(after) - set(before), key=lambda s: float(after[s]["chainage_km"]))
     renumbered = [
-        {"site_id": s, "before": before[s].get("number"), "after": after[s].get("number")}
-        for s in kept if before[s].get("number") != after[s].get("number")
+        {"site_id": s, "before": _label(before[s]), "after": _label(after[s])}
+        for s in kept if _label(before[s]) != _label(after[s])
     ]
     moved = [abs(float(after[s]["chainage_km"]) - float(before[s]["chainage_km"])) * 1000.0 for s in kept]
     status = [
@@ -670,16 +673,16 @@ def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *
         km = float(before[s]["chainage_km"])
         near = min(new, key=lambda n: abs(float(after[n]["chainage_km"]) - km), default=None)
         if near is not None and abs(float(after[near]["chainage_km"]) - km) * 1000.0 <= match_m:
-            replaced.append({"before": s, "after": near, "number_before": before[s].get("number"),
-                             "number_after": after[near].get("number")})
+            replaced.append({"before": s, "after": near, "number_before": _label(before[s]),
+                             "number_after": _label(after[near])})
     return {
         "ids_unchanged": not lost,
         "numbers_unchanged": not lost and not renumbered,
         "n_before": len(before),
         "n_after": len(after),
         "kept": len(kept),
-        "lost": [{"site_id": s, "number": before[s].get("number"), "chainage_km": float(before[s]["chainage_km"])} for s in lost],
-        "new": [{"site_id": s, "number": after[s].get("number"), "chainage_km": float(after[s]["chainage_km"])} for s in new],
+        "lost": [{"site_id": s, "number": _label(before[s]), "chainage_km": float(before[s]["chainage_km"])} for s in lost],
+        "new": [{"site_id": s, "number": _label(after[s]), "chainage_km": float(after[s]["chainage_km"])} for s in new],
         "renumbered": renumbered,
         "replaced": replaced,
         "status_changed": status,

@@ -4,8 +4,9 @@ A register belongs to a river (the root corridor: ``yalu-upper`` for any stretch
 of it), so chainages and numbers count from the same origin whatever stretch a
 run covered. Ids are given once, at first sighting, and kept: a rebuild (a new
 date, a rerun) matches its groups to the registered sites by chainage. Numbers
-are recomputed in river order over the confirmed sites; a new site between two
-old ones is the only thing that shifts them, and the build reports it.
+count the confirmed sites in river order and, once given, stay (sites.numbering):
+a site confirmed later between two numbered ones is labelled like 12a, and
+``renumber_register`` starts a clean 1 .. N edition when the user asks for it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from borderwatch.sites.belief import belief_for
 from borderwatch.sites.clues import VEHICLES, detection_clues, detection_points, evidence_clues
 from borderwatch.sites.fronts import front_reliability
 from borderwatch.sites.cluster import SiteGroup, SiteParams, group_clues
+from borderwatch.sites.numbering import SiteNumber, assign_numbers, site_label
 from borderwatch.sites.observe import observe
 from borderwatch.sites.summary import summarise
 
@@ -37,7 +39,7 @@ class Register:
     summary: dict
     warnings: list[str] = field(default_factory=list)
     new_ids: list[str] = field(default_factory=list)
-    renumbered: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    renumbered: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (site, label was, is)
 
 
 def register_name(corridor: Corridor) -> str:
@@ -159,13 +161,12 @@ def update_register(
                 store.delete_rows("observations", {"site_id": sid})
                 store.delete_rows("sites", {"site_id": sid})
         others = [r for sid, r in existing.items() if sid not in in_span]  # other stretches, kept as they are
-        confirmed = sorted((r for r in others + rows if r["status"] == "site"), key=lambda r: r["chainage_km"])
-        number = {r["site_id"]: n for n, r in enumerate(confirmed, start=1)}
+        number, lettered = _number_sites(store, river, others + rows)
         present = {r["site_id"] for r in others + rows}
-        renumbered = [(sid, r.get("number"), number.get(sid)) for sid, r in existing.items()
-                      if sid in present and r.get("number") != number.get(sid)]
+        renumbered = [(sid, site_label(r), _label(number.get(sid))) for sid, r in existing.items()
+                      if sid in present and site_label(r) != _label(number.get(sid))]
         for r in rows:
-            r["number"] = number.get(r["site_id"])
+            r.update(_number_columns(number.get(r["site_id"])))
             if r["site_id"] in existing:
                 store.update_rows("sites", {"site_id": r["site_id"]}, {k: v for k, v in r.items() if k != "site_id"})
             else:
@@ -173,20 +174,80 @@ def update_register(
             for date in dates:
                 store.delete_rows("observations", {"site_id": r["site_id"], "date": date})
         for r in others:
-            if r.get("number") != number.get(r["site_id"]):
-                store.update_rows("sites", {"site_id": r["site_id"]}, {"number": number.get(r["site_id"])})
+            if site_label(r) != _label(number.get(r["site_id"])):
+                store.update_rows("sites", {"site_id": r["site_id"]}, _number_columns(number.get(r["site_id"])))
         store.write_rows("observations", observations)
         all_sites = sorted(store.read_rows("sites", {"corridor": river}), key=lambda r: r["chainage_km"])
         ids = {r["site_id"] for r in all_sites}
         all_obs = [o for o in store.read_rows("observations") if o["site_id"] in ids]
     if renumbered and existing:
-        moved = ", ".join(f"{sid} {a}->{b}" for sid, a, b in renumbered[:8])
-        warnings.append(f"site numbers changed (new or dropped sites between old ones): {moved}")
+        moved = ", ".join(f"{sid} {a or '-'}->{b or '-'}" for sid, a, b in renumbered[:8])
+        warnings.append(f"site numbers changed (a site no longer confirmed, or two sites changed places): {moved}")
+    if lettered:
+        shown = ", ".join(f"{number[sid].label} ({sid})" for sid in lettered[:8]) + (" ..." if len(lettered) > 8 else "")
+        warnings.append(f"{len(lettered)} new site(s) lie between (or before) sites numbered earlier and were given "
+                        f"letters so that no published number changes: {shown}; "
+                        "'borderwatch sites --renumber' numbers every site 1..N in river order again")
     # the summary covers the stretch this build analysed (its sites, its length)
     here = [r for r in all_sites if span[0] <= r["chainage_km"] <= span[1]]
     here_ids = {r["site_id"] for r in here}
     summary = summarise(here, [o for o in all_obs if o["site_id"] in here_ids], corridor.length_km, corridor.name)
     return Register(river, all_sites, all_obs, summary, warnings, new_ids, renumbered)
+
+
+def renumber_register(store, river: str) -> list[tuple[str, str | None, str]]:
+    """Start a new numbering edition: the confirmed sites of ``river`` numbered 1 .. N in river order.
+
+    Numbers published from the earlier edition stop applying, so this runs only when
+    the user asks for it (``borderwatch sites --renumber``). The earlier editions stay
+    in the ledger. Returns (site id, label was, label now) in river order.
+    """
+    with store.transaction():
+        sites = store.read_rows("sites", {"corridor": river})
+        confirmed = sorted((r for r in sites if r["status"] == "site"), key=lambda r: r["chainage_km"])
+        edition = _edition(store, river) + 1
+        numbering = assign_numbers([r["site_id"] for r in confirmed], {})
+        _record(store, river, edition, confirmed, numbering.numbers)
+        for r in confirmed:
+            store.update_rows("sites", {"site_id": r["site_id"]}, _number_columns(numbering.numbers[r["site_id"]]))
+    return [(r["site_id"], site_label(r), numbering.numbers[r["site_id"]].label) for r in confirmed]
+
+
+def _edition(store, river: str) -> int:
+    """The river's current numbering edition (1 before any renumbering)."""
+    return max((int(r["edition"]) for r in store.read_rows("site_numbers", {"corridor": river})), default=1)
+
+
+def _number_sites(store, river: str, sites: list[dict]) -> tuple[dict[str, SiteNumber], list[str]]:
+    """Numbers for the confirmed ``sites`` of a river: the ledger's numbers kept, new ones recorded in it.
+
+    Also returns the sites newly given a lettered number (12a), which the build reports.
+    """
+    edition = _edition(store, river)
+    ledger = sorted(store.read_rows("site_numbers", {"corridor": river, "edition": edition}), key=lambda r: r["fid"])
+    given = [(r["site_id"], SiteNumber(int(r["number"]), str(r["suffix"] or ""))) for r in ledger]
+    confirmed = sorted((r for r in sites if r["status"] == "site"), key=lambda r: r["chainage_km"])
+    # a site's latest number in the ledger is the one it holds; every number given stays taken
+    numbering = assign_numbers([r["site_id"] for r in confirmed], dict(given), [n for _, n in given])
+    fresh = set(numbering.new) | {sid for sid, _, _ in numbering.changed}
+    _record(store, river, edition, [r for r in confirmed if r["site_id"] in fresh], numbering.numbers)
+    return numbering.numbers, [sid for sid in numbering.new if numbering.numbers[sid].suffix]
+
+
+def _record(store, river: str, edition: int, sites: list[dict], numbers: dict[str, SiteNumber]) -> None:
+    store.write_rows("site_numbers", [
+        {"corridor": river, "edition": edition, "label": numbers[r["site_id"]].label, "number": numbers[r["site_id"]].number,
+         "suffix": numbers[r["site_id"]].suffix, "site_id": r["site_id"], "chainage_km": r["chainage_km"]}
+        for r in sites
+    ])
+
+
+def _label(n: SiteNumber | None) -> str | None:
+    return None if n is None else n.label
+
+
+def _number_columns(n: SiteNumber | None) -> dict:
+    return {"number": None if n is None else n.number, "label": _label(n)}
 
 
 def _measure_fronts(corridor: Corridor, dets: list[dict]) -> None:

@@ -399,6 +399,36 @@ def _migrate_v2(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(name)} {decl}")
 
 
+#: The numbering ledger of schema version 3: every site number given, never given again in its edition.
+SITE_NUMBERS = Table(
+    "site_numbers",
+    "Site numbers given, per river and numbering edition: a number once given names that site only",
+    (
+        ("corridor", "TEXT NOT NULL"),
+        ("edition", "INTEGER NOT NULL"),
+        ("label", "TEXT NOT NULL"),
+        ("number", "INTEGER NOT NULL"),
+        ("suffix", "TEXT NOT NULL DEFAULT ''"),
+        ("site_id", "TEXT NOT NULL"),
+        ("chainage_km", "REAL"),
+        _CREATED,
+    ),
+    constraints=("UNIQUE (corridor, edition, label)",),
+)
+
+
+def _migrate_v3(conn: sqlite3.Connection) -> None:
+    """Site labels (12, 12a) and the numbering ledger, seeded with the numbers already given."""
+    conn.execute('ALTER TABLE "sites" ADD COLUMN "label" TEXT')
+    conn.execute('UPDATE "sites" SET "label" = CAST("number" AS TEXT) WHERE "number" IS NOT NULL')
+    create_table(conn, SITE_NUMBERS)
+    conn.execute(
+        'INSERT INTO "site_numbers" (corridor, edition, label, number, suffix, site_id, chainage_km) '
+        'SELECT COALESCE(corridor, \'\'), 1, CAST("number" AS TEXT), "number", \'\', site_id, chainage_km '
+        'FROM "sites" WHERE "number" IS NOT NULL ORDER BY "number"'
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -409,6 +439,11 @@ MIGRATIONS: list[Migration] = [
         2,
         "crossing sites: ground under detections, evidence keyed by tile and result, site score and dates",
         _migrate_v2,
+    ),
+    Migration(
+        3,
+        "stable site numbers: site labels (12, 12a) and the ledger of numbers given",
+        _migrate_v3,
     ),
 ]
 

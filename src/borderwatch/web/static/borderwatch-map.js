@@ -133,13 +133,19 @@
     return Math.round(share * 100) + "%" + (n === null || n === undefined ? "" : " (" + n + ")") +
       (range ? " [" + Math.round(range[0] * 100) + "–" + Math.round(range[1] * 100) + "%]" : "");
   }
-  // numbers count confirmed sites in river order; a candidate has none
-  function siteLabel(p) { return p.number === null || p.number === undefined ? "?" : String(p.number); }
+  // numbers count confirmed sites in river order and stay once given (12a: confirmed later, between 12 and 13);
+  // a candidate has none
+  function numberOf(p) {
+    if (p.label !== null && p.label !== undefined && p.label !== "") return String(p.label);
+    return p.number === null || p.number === undefined ? null : String(p.number);
+  }
+  function siteLabel(p) { var n = numberOf(p); return n === null ? "?" : n; }
   function siteTitle(p) {
-    if (p.number === null || p.number === undefined) {
+    var n = numberOf(p);
+    if (n === null) {
       return (p.status === "candidate" ? "Candidate crossing site" : "Crossing site") + ", km " + fmt(p.chainage_km, 2);
     }
-    return "Crossing site " + p.number + (p.status === "candidate" ? " (candidate)" : "");
+    return "Crossing site " + n + (p.status === "candidate" ? " (candidate)" : "");
   }
   function sitePopup(p) {
     var cand = p.status === "candidate";
@@ -218,7 +224,7 @@
           className: "bw-site bw-site-" + p.scale + (cand ? " bw-site-candidate" : ""), html: label,
           iconSize: [26, 26], iconAnchor: [13, 13], popupAnchor: [0, -12]
         }),
-        title: siteTitle(p) + (p.number === null || p.number === undefined ? "" : ", km " + fmt(p.chainage_km, 2)),
+        title: siteTitle(p) + (numberOf(p) === null ? "" : ", km " + fmt(p.chainage_km, 2)),
         alt: siteTitle(p), riseOnHover: true, zIndexOffset: cand ? 0 : 1000
       });
       marker.bindPopup(function () { return sitePopup(p); }, { maxWidth: 520 });
