@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                 c = r["compare"]
                 print(f"\nthird date, seed {r['seed']}, {r['gsd']:g} m: ids unchanged {c['ids_unchanged']}, numbers unchanged "
                       f"{c['numbers_unchanged']} ({c['n_before']} -> {c['n_after']} sites; lost {len(c['lost'])}, new {len(c['new'])}, "
-                      f"renumbered {len(c['renumbered'])}, max shift {c['max_shift_m']:.0f} m)")
+                      f"numbered on confirmation {len(c['numbered'])}, renumbered {len(c['renumbered'])}, "
+                      f"max shift {c['max_shift_m']:.0f} m)")
         out = args.out or args.workdir / "site_scores.json"
         doc = {
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},

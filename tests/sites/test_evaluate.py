@@ -192,7 +192,7 @@ def test_compare_registers():
     before = [pred("A", 1.0, 1), pred("B", 4.0, 2), pred("C", 8.0, 3, status="candidate")]
     after = [pred("A", 1.0, 1), pred("B", 4.01, 2), pred("C", 8.0, 3)]
     r = compare_registers(before, after)
-    assert r["ids_unchanged"] and r["numbers_unchanged"]
+    assert r["ids_unchanged"] and r["numbers_unchanged"] and r["numbered"] == []
     assert r["max_shift_m"] == pytest.approx(10.0)
     assert r["status_changed"] == [{"site_id": "C", "before": "candidate", "after": "site"}]
     # a new site upstream pushes the numbers along
@@ -206,6 +206,12 @@ def test_compare_registers():
     # a site confirmed between two numbered ones takes a letter: nobody else's number changes
     r = compare_registers(before, [pred("A", 1.0, 1), pred("N", 2.0, 1, label="1a"), pred("B", 4.0, 2), pred("C", 8.0, 3)])
     assert r["numbers_unchanged"] and r["new"] == [{"site_id": "N", "number": "1a", "chainage_km": 2.0}]
+    # a candidate confirmed by the new date is numbered; a site that loses its number changes one
+    cand = [pred("A", 1.0, 1), pred("B", 4.0, None, status="candidate"), pred("C", 8.0, 2)]
+    r = compare_registers(cand, [pred("A", 1.0, 1), pred("B", 4.0, 1, label="1a"), pred("C", 8.0, 2)])
+    assert r["numbers_unchanged"] and r["renumbered"] == [] and r["numbered"] == [{"site_id": "B", "number": "1a"}]
+    r = compare_registers(before, [pred("A", 1.0, None, status="candidate"), pred("B", 4.0, 2), pred("C", 8.0, 3)])
+    assert not r["numbers_unchanged"] and r["renumbered"] == [{"site_id": "A", "before": "1", "after": None}]
 
 
 def test_chainage_offset_of_a_stretch_register(corridor):

@@ -650,8 +650,9 @@ def chainage_offset_km(pred_sites: Iterable[Any], corridor, truth_corridor) -> f
 def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *, match_m: float = 250.0) -> dict[str, Any]:
     """What changed in the register between two builds (e.g. before and after a third date).
 
-    ``ids_unchanged``: every earlier site id is still there. ``numbers_unchanged``: and it
-    keeps its number (its label: a site numbered 12a stays 12a). New sites are listed; a lost id is paired with the nearest new site
+    ``ids_unchanged``: every earlier site id is still there. ``numbers_unchanged``: and every
+    number given before stays with its site (its label: 12a stays 12a); a candidate that the
+    new date confirms gets a number (listed in ``numbered``) without changing anyone's. New sites are listed; a lost id is paired with the nearest new site
     (within ``match_m``) that may have replaced it.
     """
     before = {str(r["site_id"]): r for r in map(as_row, before_sites)}
@@ -659,10 +660,12 @@ def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *
     kept = sorted(set(before) & set(after), key=lambda s: float(before[s]["chainage_km"]))
     lost = sorted(set(before) - set(after), key=lambda s: float(before[s]["chainage_km"]))
     new = sorted(set(after) - set(before), key=lambda s: float(after[s]["chainage_km"]))
+    # a number given before that changed or went; a candidate numbered on confirmation changes no number
     renumbered = [
         {"site_id": s, "before": _label(before[s]), "after": _label(after[s])}
-        for s in kept if _label(before[s]) != _label(after[s])
+        for s in kept if _label(before[s]) is not None and _label(before[s]) != _label(after[s])
     ]
+    numbered = [{"site_id": s, "number": _label(after[s])} for s in kept if _label(before[s]) is None and _label(after[s]) is not None]
     moved = [abs(float(after[s]["chainage_km"]) - float(before[s]["chainage_km"])) * 1000.0 for s in kept]
     status = [
         {"site_id": s, "before": before[s].get("status"), "after": after[s].get("status")}
@@ -684,6 +687,7 @@ def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *
         "lost": [{"site_id": s, "number": _label(before[s]), "chainage_km": float(before[s]["chainage_km"])} for s in lost],
         "new": [{"site_id": s, "number": _label(after[s]), "chainage_km": float(after[s]["chainage_km"])} for s in new],
         "renumbered": renumbered,
+        "numbered": numbered,
         "replaced": replaced,
         "status_changed": status,
         "max_shift_m": max(moved) if moved else 0.0,
