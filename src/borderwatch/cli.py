@@ -383,8 +383,11 @@ def sites(store_path, corridor_spec, out_path, renumber) -> None:
         if renumber:
             changes = renumber_register(store, register_name(c))
             moved = [(sid, was, now) for sid, was, now in changes if was != now]
-            click.echo(f"renumbered {len(changes)} site(s) on {register_name(c)} as a new numbering edition; "
-                       f"{len(moved)} changed number" + ("".join(f"\n  {was or '-'} -> {now}  {sid}" for sid, was, now in moved)))
+            if not changes:
+                click.echo(f"no confirmed sites on {register_name(c)} to renumber; numbering left as it was")
+            else:
+                click.echo(f"renumbered {len(changes)} site(s) on {register_name(c)} as a new numbering edition; "
+                           f"{len(moved)} changed number" + "".join(f"\n  {was or '-'} -> {now}  {sid}" for sid, was, now in moved))
         site_rows, observations = corridor_register(store, c)
         analysed = analysed_length_km(store, c)
     if not site_rows:

@@ -163,3 +163,14 @@ def test_sites_renumber_starts_a_new_edition_in_river_order(store_file, corridor
     with Store.open(store_file) as store:
         assert [(r["label"], r["edition"]) for r in store.read_rows("site_numbers")] == [("1", 2), ("2", 2), ("3", 2)]
     assert "--renumber" in call(["sites", "--help"], capsys)[1]
+
+
+def test_sites_renumber_with_only_candidates_changes_nothing(store_file, capsys):
+    with Store.open(store_file) as store:
+        for r in store.read_rows("sites"):
+            store.update_rows("sites", {"site_id": r["site_id"]}, {"status": "candidate", "number": None, "label": None})
+    code, out, err = call(["sites", "--store", str(store_file), "--renumber"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[0] == "no confirmed sites on yalu-upper to renumber; numbering left as it was"
+    with Store.open(store_file) as store:
+        assert store.read_rows("site_numbers") == []

@@ -200,7 +200,8 @@ def renumber_register(store, river: str) -> list[tuple[str, str | None, str]]:
 
     Numbers published from the earlier edition stop applying, so this runs only when
     the user asks for it (``borderwatch sites --renumber``). The earlier editions stay
-    in the ledger. Returns (site id, label was, label now) in river order.
+    in the ledger. Returns (site id, label was, label now) in river order; with no
+    confirmed site there is nothing to number and no edition starts.
     """
     with store.transaction():
         sites = store.read_rows("sites", {"corridor": river})
