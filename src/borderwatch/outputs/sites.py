@@ -56,8 +56,8 @@ COUNT_KEYS = (
     "longest_queue",
     "convoy",
 )
-_SITE_KEYS = ("number", "label", "site_id", "corridor", "chainage_km", "kind", "scale", "bank_evidence", "status", "score",
-              "first_seen", "last_seen")
+_SITE_KEYS = ("number", "label", "site_id", "corridor", "chainage_km", "kind", "scale", "bank_evidence", "status",
+              "score", "first_seen", "last_seen")
 
 
 def site_colour(site: Mapping[str, Any]) -> str:

@@ -522,13 +522,12 @@ def evaluate_sites(
     ]
 
     # numbering: every numbered prediction, in chainage order; labels such as 12a sort between 12 and 13
-    numbered = sorted((p for p in preds if _number(p) is not None), key=lambda p: (float(p["chainage_km"]), _number(p)))
+    numbered = sorted((float(p["chainage_km"]), n) for p in preds if (n := _number(p)) is not None)
     offending = [
-        {"a": {"number": _number(a).label, "chainage_km": float(a["chainage_km"])},
-         "b": {"number": _number(b).label, "chainage_km": float(b["chainage_km"])}, "label": label}
-        for a, b in zip(numbered, numbered[1:]) if not _number(a) < _number(b)
+        {"a": {"number": na.label, "chainage_km": ka}, "b": {"number": nb.label, "chainage_km": kb}, "label": label}
+        for (ka, na), (kb, nb) in zip(numbered, numbered[1:]) if not na < nb
     ]
-    all_numbers = sorted(_number(p) for p in numbered)
+    all_numbers = sorted(n for _, n in numbered)
     nums_by_truth = [SiteNumber.parse(m.number) for m in matches if m.number is not None]
 
     # observations: the last row per (site, date) wins
@@ -652,8 +651,9 @@ def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *
 
     ``ids_unchanged``: every earlier site id is still there. ``numbers_unchanged``: and every
     number given before stays with its site (its label: 12a stays 12a); a candidate that the
-    new date confirms gets a number (listed in ``numbered``) without changing anyone's. New sites are listed; a lost id is paired with the nearest new site
-    (within ``match_m``) that may have replaced it.
+    new date confirms gets a number (listed in ``numbered``) without changing anyone's. New
+    sites are listed; a lost id is paired with the nearest new site (within ``match_m``) that
+    may have replaced it.
     """
     before = {str(r["site_id"]): r for r in map(as_row, before_sites)}
     after = {str(r["site_id"]): r for r in map(as_row, after_sites)}
@@ -665,7 +665,8 @@ def compare_registers(before_sites: Iterable[Any], after_sites: Iterable[Any], *
         {"site_id": s, "before": _label(before[s]), "after": _label(after[s])}
         for s in kept if _label(before[s]) is not None and _label(before[s]) != _label(after[s])
     ]
-    numbered = [{"site_id": s, "number": _label(after[s])} for s in kept if _label(before[s]) is None and _label(after[s]) is not None]
+    numbered = [{"site_id": s, "number": _label(after[s])}
+                for s in kept if _label(before[s]) is None and _label(after[s]) is not None]
     moved = [abs(float(after[s]["chainage_km"]) - float(before[s]["chainage_km"])) * 1000.0 for s in kept]
     status = [
         {"site_id": s, "before": before[s].get("status"), "after": after[s].get("status")}

@@ -206,7 +206,7 @@ def renumber_register(store, river: str) -> list[tuple[str, str | None, str]]:
     with store.transaction():
         sites = store.read_rows("sites", {"corridor": river})
         confirmed = sorted((r for r in sites if r["status"] == "site"), key=lambda r: r["chainage_km"])
-        edition = _edition(store, river) + 1
+        edition = _ledger(store, river)[0] + 1
         numbering = assign_numbers([r["site_id"] for r in confirmed], {})
         _record(store, river, edition, confirmed, numbering.numbers)
         for r in confirmed:
@@ -214,9 +214,12 @@ def renumber_register(store, river: str) -> list[tuple[str, str | None, str]]:
     return [(r["site_id"], site_label(r), numbering.numbers[r["site_id"]].label) for r in confirmed]
 
 
-def _edition(store, river: str) -> int:
-    """The river's current numbering edition (1 before any renumbering)."""
-    return max((int(r["edition"]) for r in store.read_rows("site_numbers", {"corridor": river})), default=1)
+def _ledger(store, river: str) -> tuple[int, list[tuple[str, SiteNumber]]]:
+    """The river's current numbering edition (1 before any renumbering) and the numbers given in it, oldest first."""
+    rows = store.read_rows("site_numbers", {"corridor": river})  # in fid order: oldest first
+    edition = max((int(r["edition"]) for r in rows), default=1)
+    return edition, [(r["site_id"], SiteNumber(int(r["number"]), str(r["suffix"] or ""))) for r in rows
+                     if int(r["edition"]) == edition]
 
 
 def _number_sites(store, river: str, sites: list[dict]) -> tuple[dict[str, SiteNumber], list[str]]:
@@ -224,9 +227,7 @@ def _number_sites(store, river: str, sites: list[dict]) -> tuple[dict[str, SiteN
 
     Also returns the sites newly given a lettered number (12a), which the build reports.
     """
-    edition = _edition(store, river)
-    ledger = sorted(store.read_rows("site_numbers", {"corridor": river, "edition": edition}), key=lambda r: r["fid"])
-    given = [(r["site_id"], SiteNumber(int(r["number"]), str(r["suffix"] or ""))) for r in ledger]
+    edition, given = _ledger(store, river)
     confirmed = sorted((r for r in sites if r["status"] == "site"), key=lambda r: r["chainage_km"])
     # a site's latest number in the ledger is the one it holds; every number given stays taken
     numbering = assign_numbers([r["site_id"] for r in confirmed], dict(given), [n for _, n in given])
