@@ -12,9 +12,16 @@ resampled to 0.3 m, then warped to the model GSD with scale jitter. Optional
 GSD is estimated from the labelled cars (4.5 m long), they are resampled to
 0.3 m and train positives only (no background loss far from labels).
 Synthetic data: borderwatch.synth worlds with the given seeds (training seeds
-only; evaluation uses seeds >= 1000). Writes ``model.onnx`` (weights
-embedded), ``model.pt`` (state dict), ``train.log`` and ``recipe.json`` into
-``--out``; synthetic chips are cached in ``--out/cache_*.pkl``.
+only; evaluation uses seeds >= 1000); ``--hard-per-date`` adds chips on queued
+cars, vehicles in the water or on a bridge, and boats. Writes ``model.onnx``
+(weights embedded), ``model.pt`` (state dict), ``train.log`` and
+``recipe.json`` into ``--out``; synthetic chips are cached in
+``--out/cache_*.pkl``.
+
+Fine-tuning the shipped model: ``--init`` takes its ONNX file (only ONNX files
+ship). On a GPU machine: ``--device cuda --workers N --procs N`` (the network is
+small; chip making is the bottleneck), and ``--real-cache FILE`` to carry the
+prepared real samples where the data sets are not.
 """
 
 from __future__ import annotations
@@ -57,7 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--version", default="0.1.0")
-    ap.add_argument("--init", type=Path, help="start from this model.pt (fine-tuning)")
+    ap.add_argument("--init", type=Path,
+                    help="start from this model.pt or exported model.onnx (e.g. the shipped one): fine-tuning")
     ap.add_argument("--nms-iou", type=float, default=0.3,
                     help="class-agnostic NMS IoU the runtime applies by default (stored in the model)")
     ap.add_argument("--score", type=float, default=0.3,
@@ -69,15 +77,33 @@ def main(argv=None) -> int:
     ap.add_argument("--zero-border", type=float, default=0.0,
                     help="share of chips that may straddle the image edge with a black (zero) border, as the "
                          "runtime pads tiles, instead of a mirrored one (default 0)")
+    ap.add_argument("--hard-per-date", type=int, default=0,
+                    help="extra synthetic chips per world and date on the cases that turn direction shares: "
+                         "queued small vehicles, vehicles in water or on a bridge, boats (default 0)")
+    ap.add_argument("--hard-gsd", default=None, metavar="MIN,MAX",
+                    help="GSD range (m) of the --hard-per-date chips (default: --synth-gsd)")
+    ap.add_argument("--procs", type=int, default=0,
+                    help="render synthetic worlds in this many processes; each world then draws its chips from "
+                         "its own random stream (seed, world), so the set does not depend on the number of "
+                         "processes (default 0: one stream in this process, as before)")
+    ap.add_argument("--real-cache", type=Path, default=None,
+                    help="pickle of the prepared real samples: read when it exists (no --kit/--partial needed), "
+                         "else written from --kit/--partial; lets a machine without the data sets train")
+    ap.add_argument("--real-cache-only", action="store_true",
+                    help="write --real-cache from --kit/--partial and stop (no synthetic chips, no training)")
+    ap.add_argument("--device", default="cpu", help="torch device of the network (e.g. cuda)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes making training chips (default 0: in the training process, as before)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
 
     import torch
 
     from borderwatch.analysis.detect import load_kit_ais, read_yolo, split_by_sequence
-    from borderwatch.analysis.detect.export import export_onnx
+    from borderwatch.analysis.detect.export import export_onnx, load_onnx_weights
     from borderwatch.analysis.detect.model import OrientedCenterNet, load_compatible
-    from borderwatch.analysis.detect.train import file_logger, estimate_gsd, kit_samples, real_samples, synth_samples, train
+    from borderwatch.analysis.detect.train import (calibration_chips, estimate_gsd, file_logger, kit_samples,
+                                                   real_samples, synth_samples, train)
 
     args.out.mkdir(parents=True, exist_ok=True)
     log = file_logger(args.out)
@@ -85,7 +111,11 @@ def main(argv=None) -> int:
     log(f"args: {vars(args)}")
     t0 = time.time()
     real, kit_info = [], {}
-    if args.kit:
+    partial, partial_info, weights = [], {}, None
+    if args.real_cache and args.real_cache.is_file():
+        real, weights, kit_info, partial_info = pickle.loads(args.real_cache.read_bytes())
+        log(f"real: {len(real)} samples, {sum(s.n for s in real)} boxes from {args.real_cache}")
+    if args.kit and not kit_info:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # KIT boxes clipped at crop edges are reported per line
             ims = load_kit_ais(args.kit)
@@ -98,8 +128,7 @@ def main(argv=None) -> int:
                     "excluded": [im.path.name for im in split.excluded]}
         log(f"KIT: {len(split.train)} train, {len(split.test)} held out, {len(split.excluded)} excluded; "
             f"{sum(s.n for s in real)} training boxes")
-    partial, partial_info = [], {}
-    for folder in args.partial:
+    for folder in args.partial if not partial_info else []:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # boxes clipped at the frame edge
             ims = read_yolo(folder, folder / "aerial.names")
@@ -110,39 +139,64 @@ def main(argv=None) -> int:
         partial_info.update({im.path.name: round(im.gsd_m, 4) for im in ims})
         log(f"partial {folder}: {len(ims)} images, GSD {min(im.gsd_m for im in ims):.3f}-"
             f"{max(im.gsd_m for im in ims):.3f} m (from car lengths), {sum(s.n for s in partial)} boxes so far")
-    weights = None
     if real and partial:
         share = args.partial_share
         weights = [(1 - share) / len(real)] * len(real) + [share / len(partial)] * len(partial)
     real = real + partial
+    if args.real_cache and not args.real_cache.is_file() and real:
+        args.real_cache.parent.mkdir(parents=True, exist_ok=True)
+        args.real_cache.write_bytes(pickle.dumps((real, weights, kit_info, partial_info), protocol=5))
+        log(f"real samples written to {args.real_cache}")
+    if args.real_cache_only:
+        if not (args.real_cache and args.real_cache.is_file()):
+            raise SystemExit("--real-cache-only needs --real-cache FILE and --kit or --partial")
+        return 0
     a, b = (int(v) for v in args.synth_seeds.split(":"))
     if b > 1000:
         raise SystemExit("training seeds must stay below 1000 (seeds >= 1000 are for evaluation)")
-    gsd_range = tuple(float(v) for v in args.synth_gsd.split(","))
-    if len(gsd_range) != 2 or not 0 < gsd_range[0] <= gsd_range[1]:
-        raise SystemExit(f"--synth-gsd: expected MIN,MAX in metres, got {args.synth_gsd!r}")
+    gsd_range = _gsd_range(args.synth_gsd, "--synth-gsd")
+    hard_gsd = _gsd_range(args.hard_gsd, "--hard-gsd") if args.hard_gsd else None
     tag = "" if gsd_range == (0.3, 0.6) else f"_gsd{gsd_range[0]:g}-{gsd_range[1]:g}"
+    if args.hard_per_date:
+        hg = hard_gsd or gsd_range
+        tag += f"_hard{args.hard_per_date}_{hg[0]:g}-{hg[1]:g}"
+    if args.procs:
+        tag += f"_pw{args.seed}"
     cache = args.out / f"cache_{a}_{b}_{args.chips_per_date}_{args.background_per_date}{tag}.pkl"
+    options = dict(chips_per_date=args.chips_per_date, background_per_date=args.background_per_date,
+                   gsd_range=gsd_range, hard_per_date=args.hard_per_date, hard_gsd_range=hard_gsd)
     if cache.is_file():
         synth = pickle.loads(cache.read_bytes())
         log(f"synthetic: {len(synth)} chips from cache")
+    elif args.procs:
+        from concurrent.futures import ProcessPoolExecutor
+        from functools import partial as bind
+
+        with ProcessPoolExecutor(args.procs) as pool:
+            parts = pool.map(bind(_one_world, seed=args.seed, options=options), range(a, b))
+            synth = [s for part in parts for s in part]
+        log(f"synthetic: worlds {a}-{b - 1} in {args.procs} processes")
+        cache.write_bytes(pickle.dumps(synth, protocol=5))
     else:
-        synth = synth_samples(range(a, b), chips_per_date=args.chips_per_date,
-                              background_per_date=args.background_per_date, gsd_range=gsd_range,
-                              rng=np.random.default_rng(args.seed),
-                              log=log)
+        synth = synth_samples(range(a, b), rng=np.random.default_rng(args.seed), log=log, **options)
         cache.write_bytes(pickle.dumps(synth, protocol=5))
     log(f"synthetic: {len(synth)} chips, {sum(s.n for s in synth)} boxes; data ready in {time.time() - t0:.0f}s")
     init = None
     if args.init:
         init = OrientedCenterNet(width=args.width)
-        widened = load_compatible(init, torch.load(args.init))
-        if widened:
-            log(f"init {args.init}: new output channels in {', '.join(widened)}")
+        if args.init.suffix == ".onnx":  # a shipped model: its BatchNorms are re-estimated on training chips
+            load_onnx_weights(init, args.init, calibration_chips(synth, real, real_share=args.real_share,
+                                                                 seed=args.seed))
+            log(f"init {args.init}: weights from the ONNX file")
+        else:
+            widened = load_compatible(init, torch.load(args.init))
+            if widened:
+                log(f"init {args.init}: new output channels in {', '.join(widened)}")
     net = train(synth, real, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, chip=args.chip,
                 real_share=args.real_share if real else 0.0, lr=args.lr, width=args.width, seed=args.seed,
                 threads=args.threads, log=log, init=init, real_weights=weights, front_sign=args.front_sign,
-                front_class_weight=args.front_class_weight, zero_border=args.zero_border)
+                front_class_weight=args.front_class_weight, zero_border=args.zero_border, device=args.device,
+                workers=args.workers)
     torch.save(net.state_dict(), args.out / "model.pt")
     info = dict(net.train_info)
     training = {"steps": info["steps"], "seconds": round(info["seconds"]), "synth_seeds": [a, b],
@@ -154,6 +208,23 @@ def main(argv=None) -> int:
     (args.out / "recipe.json").write_text(json.dumps(recipe, indent=2), encoding="utf-8")
     log(f"done: {info['steps']} steps in {info['seconds']:.0f}s; wrote {args.out / 'model.onnx'}")
     return 0
+
+
+def _gsd_range(text: str, option: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise SystemExit(f"{option}: expected MIN,MAX in metres, got {text!r}") from None
+    if not 0 < lo <= hi:
+        raise SystemExit(f"{option}: expected 0 < MIN <= MAX, got {text!r}")
+    return lo, hi
+
+
+def _one_world(world_seed: int, *, seed: int, options: dict) -> list:
+    """The chips of one synthetic world, from the stream (seed, world): for --procs."""
+    from borderwatch.analysis.detect.train import synth_samples
+
+    return synth_samples([world_seed], rng=np.random.default_rng([seed, world_seed]), **options)
 
 
 if __name__ == "__main__":

@@ -298,3 +298,90 @@ def test_real_samples_keep_boxes_on_vehicles_after_rounded_resampling(tmp_path):
     ys, xs = np.mgrid[0:a.shape[0], 0:a.shape[1]] + 0.5
     got = np.array([(a * xs).sum(), (a * ys).sum()]) / a.sum()
     assert np.abs(got - s.boxes[0, :2]).max() < 0.05
+
+
+def _obj(cls, sub, x, y, length=4.5, on="land"):
+    return {"class": cls, "subclass": sub, "x": x, "y": y, "length_m": length, "on": on}
+
+
+def test_hard_cases_find_queued_cars_vehicles_afloat_and_boats():
+    from borderwatch.analysis.detect.train import QUEUE_GAP_M, hard_cases
+
+    objs = [
+        _obj("small_vehicle", "car", 0, 0),
+        _obj("small_vehicle", "car", 0, 4.5 + QUEUE_GAP_M - 0.5),  # nose to tail with the first
+        _obj("small_vehicle", "car", 100, 0),  # alone
+        _obj("large_vehicle", "truck", 200, 0, 9.0, on="water"),
+        _obj("small_vehicle", "car", 300, 0, on="bridge"),
+        _obj("distractor", "boat", 400, 0, 6.0, on="water"),
+        _obj("distractor", "rock", 400, 3, 2.0, on="sandbar"),  # a rock is no vehicle to queue behind
+        _obj("small_vehicle", "car", 403, 0),
+    ]
+    cases = hard_cases(objs)
+    assert cases["queued"].tolist() == [0, 1]
+    assert cases["afloat"].tolist() == [3, 4]
+    assert cases["boat"].tolist() == [5]
+    assert all(len(v) == 0 for v in hard_cases(objs[2:3]).values())  # a lone car
+
+
+def test_hard_chips_are_added_after_the_others_and_centred_on_hard_cases():
+    from borderwatch.analysis.detect.train import synth_samples
+
+    kw = dict(chips_per_date=2, background_per_date=1, size_m=40.0)
+    plain = synth_samples([3], rng=np.random.default_rng(5), **kw)
+    hard = synth_samples([3], rng=np.random.default_rng(5), hard_per_date=3, hard_gsd_range=(0.7, 0.8), **kw)
+    assert len(plain) == 2 * 3 and len(hard) == 2 * 6
+    assert np.array_equal(plain[0].image, hard[0].image)  # a world's first date: the same chips first
+    extra = hard[3:6] + hard[9:12]
+    assert all(s.gsd_m == 0.5 for s in extra)
+    assert sum(s.n for s in extra) > 0  # centred on vehicles (a boat chip may hold none)
+
+
+def test_training_with_chip_workers_returns_a_cpu_net(tmp_path):
+    pytest.importorskip("torch")
+    from borderwatch.analysis.detect.train import train
+
+    box = OrientedBox(80, 60, 30, 12, 37.0)
+    s = Sample(_car_image(box), 0.5, np.array([[80, 60, 30, 12, 37.0]]), np.array([0]), np.array([0]),
+               np.array([True]), np.array([True]))
+    net = train([s], [s], max_steps=3, batch=2, chip=64, width=8, real_share=0.5, workers=1, log=lambda m: None)
+    assert net.train_info["steps"] == 3 and net.train_info["workers"] == 1
+    assert next(net.parameters()).device.type == "cpu" and not net.training
+
+
+def test_shipped_format_loads_back_into_a_network_for_fine_tuning(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import onnxruntime as ort
+
+    from borderwatch.analysis.detect.export import export_onnx, load_onnx_weights
+    from borderwatch.analysis.detect.model import ExportWrapper, OrientedCenterNet
+
+    src = OrientedCenterNet(width=8)
+    src.train()
+    with torch.no_grad():  # BatchNorm statistics and affines away from their defaults, as after training
+        for _ in range(3):
+            src(torch.rand(4, 3, 32, 32) * 255)
+        for m in src.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.3, 0.3)
+    path = export_onnx(src.eval(), tmp_path / "m.onnx", version="t")
+    calib = np.random.default_rng(0).uniform(0, 255, (8, 3, 32, 32)).astype(np.float32)
+    net = OrientedCenterNet(width=8)
+    load_onnx_weights(net, path, calib)
+    x = np.random.default_rng(1).uniform(0, 255, (2, 3, 32, 32)).astype(np.float32)
+    sess = ort.InferenceSession(str(path))
+    want = sess.run(None, {sess.get_inputs()[0].name: x})
+    with torch.no_grad():
+        got = ExportWrapper(net.eval())(torch.from_numpy(x))
+    for w, g in zip(want, got):
+        assert np.allclose(w, g.numpy(), atol=1e-4)
+    # train mode on the calibration batch: the re-estimated BatchNorms reproduce the file's function
+    net.train()
+    with torch.no_grad():
+        got = ExportWrapper(net)(torch.from_numpy(calib))
+    want = sess.run(None, {sess.get_inputs()[0].name: calib})
+    assert np.allclose(want[1], got[1].numpy(), atol=1e-3)
+    with pytest.raises(ValueError, match="layer"):
+        load_onnx_weights(OrientedCenterNet(width=16), path, calib)

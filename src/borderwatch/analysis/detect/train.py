@@ -32,7 +32,9 @@ from .sliced import resample_rgb
 
 __all__ = [
     "Sample",
+    "calibration_chips",
     "estimate_gsd",
+    "hard_cases",
     "kit_samples",
     "real_samples",
     "synth_samples",
@@ -197,6 +199,8 @@ def synth_samples(
     corridor=None,
     rng: np.random.Generator | None = None,
     log: Callable[[str], None] | None = None,
+    hard_per_date: int = 0,
+    hard_gsd_range: tuple[float, float] | None = None,
 ) -> list[Sample]:
     """Chips around vehicles (class-balanced) and random background of synthetic worlds.
 
@@ -206,6 +210,10 @@ def synth_samples(
     0.3-0.5 m one).
     Background chips are centred up to ``background_spread_m`` from the river
     line along each axis.
+    ``hard_per_date`` more chips per world and date go to the cases that turn
+    a site's direction share (see :func:`hard_cases`), rendered at a GSD in
+    ``hard_gsd_range`` (default ``gsd_range``). With 0 (the default) every
+    chip is drawn as before the option existed.
     """
     from borderwatch.corridor import load_corridor
     from borderwatch.synth import SynthWorld
@@ -233,17 +241,60 @@ def synth_samples(
                     centres.append(np.array([p.x, p.y]) + rng.uniform(-background_spread_m, background_spread_m, 2))
             for cx, cy in centres:
                 g = float(rng.uniform(*gsd_range))
-                s = _synth_chip(world, d, xy, objs, float(cx), float(cy), size_m, g)
-                if abs(g - store_gsd) > 1e-6:
-                    n0 = s.image.shape[0]
-                    n = max(1, round(n0 * g / store_gsd))
-                    s.image = resample_rgb(s.image, n, n)  # as the runtime brings a scene to the model's GSD
-                    s.boxes[:, :4] *= n / n0
-                    s.gsd_m = store_gsd
-                out.append(s)
+                out.append(_resampled_chip(world, d, xy, objs, float(cx), float(cy), size_m, g, store_gsd))
+            if hard_per_date:
+                groups = [g for g in hard_cases(objs).values() if len(g)]
+                for j in range(hard_per_date if groups else 0):
+                    g = groups[j % len(groups)]
+                    cx, cy = xy[g[rng.integers(len(g))]] + rng.uniform(-15, 15, 2)
+                    gr = hard_gsd_range or gsd_range
+                    out.append(_resampled_chip(world, d, xy, objs, float(cx), float(cy), size_m,
+                                               float(rng.uniform(*gr)), store_gsd))
         if log:
             log(f"synthetic seed {seed}: {len(out)} chips")
     return out
+
+
+def _resampled_chip(world, d, xy, objs, cx, cy, size_m, gsd, store_gsd) -> Sample:
+    """A chip rendered at ``gsd`` and brought to ``store_gsd`` by the runtime's own resampling."""
+    s = _synth_chip(world, d, xy, objs, cx, cy, size_m, gsd)
+    if abs(gsd - store_gsd) > 1e-6:
+        n0 = s.image.shape[0]
+        n = max(1, round(n0 * gsd / store_gsd))
+        s.image = resample_rgb(s.image, n, n)  # as the runtime brings a scene to the model's GSD
+        s.boxes[:, :4] *= n / n0
+        s.gsd_m = store_gsd
+    return s
+
+
+#: Small vehicles closer than their length plus this (centre to centre, metres) to
+#: another vehicle count as queued.
+QUEUE_GAP_M = 7.0
+
+
+def hard_cases(objs: Sequence[dict]) -> dict[str, np.ndarray]:
+    """Indices of the objects a site's direction share is most often wrong on.
+
+    Found on the development benches (seeds below 1000): small vehicles queued
+    nose to tail, read as one large vehicle; vehicles in the water or on a
+    bridge deck, missed; boats, taken for vehicles. ``queued``, ``afloat``
+    (water or bridge) and ``boat``.
+    """
+    veh = np.array([i for i, o in enumerate(objs) if o["class"] in CLS_INDEX], int)
+    xy = np.array([[objs[i]["x"], objs[i]["y"]] for i in veh]).reshape(-1, 2)
+    queued = []
+    for k, i in enumerate(veh):
+        if objs[i]["class"] != "small_vehicle" or len(veh) < 2:
+            continue
+        dist = np.hypot(*(xy - xy[k]).T)
+        dist[k] = np.inf
+        if dist.min() < objs[i]["length_m"] + QUEUE_GAP_M:
+            queued.append(i)
+    return {
+        "queued": np.array(queued, int),
+        "afloat": np.array([i for i in veh if objs[i]["on"] in ("water", "bridge")], int),
+        "boat": np.array([i for i, o in enumerate(objs) if o["subclass"] == "boat"], int),
+    }
 
 
 #: Class map for the DOTA files of :func:`synth_eval_set` (subclass names as DOTA classes).
@@ -546,7 +597,7 @@ def _loss(out, heat, reg, mask, negw=None, n_sub: int = len(SUBCLASSES), *, fron
     if front_sign > 0:
         w = m_fr
         if front_class_weight is not None:
-            cw = torch.as_tensor(np.asarray(front_class_weight, np.float32))
+            cw = torch.as_tensor(np.asarray(front_class_weight, np.float32), device=heat.device)
             if cw.shape != (heat.shape[1],):
                 raise ValueError("front_class_weight needs one weight per class")
             w = w * cw[heat.argmax(1)]
@@ -585,6 +636,70 @@ def file_logger(out_dir: Path) -> Callable[[str], None]:
     return log
 
 
+@dataclass
+class _BatchMaker:
+    """Draws one training batch (chips and CenterNet targets) from the sample sets.
+
+    A plain object of numpy data, so DataLoader workers (``workers`` > 0) can
+    each run one with their own random stream.
+    """
+
+    synth: Sequence[Sample]
+    real: Sequence[Sample]
+    n_real: int
+    p_real: np.ndarray | None
+    batch: int
+    chip: int
+    zero_border: float
+    seed: int = 0
+
+    def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        xs, ts = [], []
+        for j in range(self.batch):
+            if j < self.n_real:
+                k = rng.choice(len(self.real), p=self.p_real) if self.p_real is not None else rng.integers(len(self.real))
+                s = self.real[k]
+            else:
+                s = self.synth[rng.integers(len(self.synth))]
+            img, cs = make_chip(s, self.chip, rng, zero_border=self.zero_border)
+            xs.append(img.transpose(2, 0, 1))
+            ts.append(make_targets(cs, self.chip))
+        x = np.stack(xs).astype(np.float32)
+        return x, {k: np.stack([t[k] for t in ts]) for k in ("heat", "reg", "mask", "negw")}
+
+    def __iter__(self):
+        """Endless batches for a DataLoader worker: its stream is (seed, worker id)."""
+        import torch.utils.data
+
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info else 0])
+        while True:
+            yield self(rng)
+
+
+def calibration_chips(synth: Sequence[Sample], real: Sequence[Sample], *, n: int = 256, chip: int = 128,
+                      real_share: float = 0.3, seed: int = 0) -> np.ndarray:
+    """(n, 3, chip, chip) float32 training chips, mixed as batches are: for :func:`.export.load_onnx_weights`."""
+    n_real = int(round(n * real_share)) if real else 0
+    return _BatchMaker(synth, real, n_real, None, n, chip, 0.0)(np.random.default_rng([seed, 1]))[0]
+
+
+def _batches(maker: _BatchMaker, rng: np.random.Generator, workers: int):
+    """Batches from this process (``workers`` 0: the stream of ``rng``) or from worker processes."""
+    if workers <= 0:
+        while True:
+            yield maker(rng)
+    import torch.utils.data
+
+    class _Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(maker)
+
+    loader = torch.utils.data.DataLoader(_Stream(), batch_size=None, num_workers=workers, prefetch_factor=4,
+                                         persistent_workers=True)
+    yield from loader
+
+
 def train(
     synth: Sequence[Sample],
     real: Sequence[Sample],
@@ -604,6 +719,8 @@ def train(
     front_sign: float = 0.0,
     front_class_weight: Sequence[float] | None = None,
     zero_border: float = 0.0,
+    device: str = "cpu",
+    workers: int = 0,
 ):
     """Train an :class:`~.model.OrientedCenterNet` for ``minutes`` (or ``max_steps``); returns the net.
 
@@ -612,6 +729,11 @@ def train(
     default uniform). The learning rate follows a cosine schedule over the
     time budget. ``front_sign`` and ``front_class_weight``: see :func:`_loss`
     (default off, as v0.2.0 was trained). ``zero_border``: see :func:`make_chip`.
+    ``device``: where the network runs (``"cuda"`` on a GPU machine); the
+    returned net is on the CPU. ``workers`` > 0 makes chips in that many
+    worker processes (each with its own random stream from ``seed``): the
+    network is small, so on a GPU the chips are the bottleneck. With 0 (the
+    default) the chips are drawn in this process exactly as before.
     """
     import torch
 
@@ -621,9 +743,8 @@ def train(
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     net = init if init is not None else OrientedCenterNet(width=width)
+    net = net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    t0 = time.time()
-    step = 0
     n_real = int(round(batch * real_share)) if real else 0
     p_real = None
     if real and real_weights is not None:
@@ -631,22 +752,18 @@ def train(
         if w.shape != (len(real),) or (w < 0).any() or w.sum() <= 0:
             raise ValueError("real_weights needs one non-negative weight per real sample")
         p_real = w / w.sum()
+    maker = _BatchMaker(synth, real, n_real, p_real, batch, chip, zero_border, seed)
+    batches = _batches(maker, rng, workers)
+    t0 = time.time()
+    step = 0
     net.train()
     while (frac := budget_fraction(t0, minutes, step, max_steps)) < 1.0:
         for gparam in opt.param_groups:
             gparam["lr"] = cosine_lr(lr, frac, step, warmup=100)
-        xs, ts = [], []
-        for j in range(batch):
-            if j < n_real:
-                s = real[rng.choice(len(real), p=p_real) if p_real is not None else rng.integers(len(real))]
-            else:
-                s = synth[rng.integers(len(synth))]
-            img, cs = make_chip(s, chip, rng, zero_border=zero_border)
-            xs.append(img.transpose(2, 0, 1))
-            ts.append(make_targets(cs, chip))
-        x = torch.from_numpy(np.stack(xs).astype(np.float32))
+        xb, tb = next(batches)
+        x = torch.as_tensor(xb).to(device, non_blocking=True)
         out = net(x)
-        stacked = (torch.from_numpy(np.stack([t[k] for t in ts])) for k in ("heat", "reg", "mask", "negw"))
+        stacked = (torch.as_tensor(tb[k]).to(device, non_blocking=True) for k in ("heat", "reg", "mask", "negw"))
         loss, parts = _loss(out, *stacked, n_sub=net.n_sub, front_sign=front_sign,
                             front_class_weight=front_class_weight)
         opt.zero_grad()
@@ -657,6 +774,7 @@ def train(
         if step % 50 == 0:
             log(f"step {step} t={time.time() - t0:.0f}s loss={loss.item():.3f} "
                 + " ".join(f"{k}={v:.3f}" for k, v in parts.items()))
-    net.eval()
-    net.train_info = {"steps": step, "seconds": time.time() - t0, "batch": batch, "chip": chip}
+    net = net.to("cpu").eval()
+    net.train_info = {"steps": step, "seconds": time.time() - t0, "batch": batch, "chip": chip,
+                      "device": device, "workers": workers}
     return net
