@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import math
 
@@ -287,3 +288,23 @@ def test_a_site_numbered_after_its_neighbours_shows_its_label_everywhere(tmp_pat
     # a register written before labels existed still shows its numbers
     old = [{k: v for k, v in s.items() if k != "label"} for s in sites]
     assert [f["properties"]["label"] for f in sites_geojson(old, obs)["features"]] == ["1", "1", None, "2"]
+
+
+def test_a_numbered_site_says_when_and_in_which_edition_its_number_was_given(tmp_path, store, corridor):
+    sites, _ = corridor_register(store, corridor)
+    first, second = sites[0], sites[1]
+    store.write_rows("site_numbers", [
+        {"corridor": "yalu-upper", "edition": 1, "label": str(first["number"]), "number": first["number"],
+         "site_id": first["site_id"], "chainage_km": first["chainage_km"]},
+        {"corridor": "yalu-upper", "edition": 2, "label": str(first["number"]), "number": first["number"],
+         "site_id": first["site_id"], "chainage_km": first["chainage_km"]},  # renumbered: the latest edition counts
+        {"corridor": "other", "edition": 1, "label": str(second["number"]), "number": second["number"],
+         "site_id": second["site_id"], "chainage_km": second["chainage_km"]},  # another river's ledger
+    ])
+    sites, obs = corridor_register(store, corridor)
+    props = [f["properties"] for f in sites_geojson(sites, obs)["features"]]
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    assert (props[0]["numbering_edition"], props[0]["label_given"]) == (2, today)
+    assert (props[1]["numbering_edition"], props[1]["label_given"]) == (None, None)  # not in this river's ledger
+    rows = list(csv.DictReader(write_sites_csv(tmp_path / "s.csv", sites, obs).open()))
+    assert (rows[0]["numbering_edition"], rows[0]["label_given"]) == ("2", today)

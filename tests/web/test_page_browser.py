@@ -126,6 +126,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
         sites, obs = corridor_register(store, corridor)
         # the last site was confirmed after 1 and 2 were given (sites.numbering): it shows its label
         store.update_rows("sites", {"site_id": sites[3]["site_id"]}, {"number": 2, "label": "2a"})
+        store.write_rows("site_numbers", [{"corridor": "yalu-upper", "edition": 1, "label": "1", "number": 1,
+                                           "site_id": sites[0]["site_id"], "chainage_km": sites[0]["chainage_km"]}])
         sites, obs = corridor_register(store, corridor)
     fc = sites_geojson(sites, obs, ["KP", "CN"])
     summary = summarise(sites, obs, corridor.length_km, corridor.name)
@@ -168,6 +170,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             popup.wait_for(timeout=5_000)
             text = popup.inner_text()
             assert "Crossing site 1" in text and sites[0]["site_id"] in text
+            given = popup.locator("tr", has_text="number given").inner_text()
+            assert given.endswith("(numbering edition 1)") and sites[0]["label_given"] in given
             assert popup.locator("table.bw-site-dates tr").first.locator("th").all_inner_texts()[1:] == ["2025-07-31", "2025-09-13"]
             counts = [r.locator("td").all_inner_texts() for r in popup.locator("tr.bw-site-count").all()]
             assert counts[:4] == [["14", "19"], ["5", "7"], ["8", "10"], ["1", "2"]]  # vehicles, large, small, heavy

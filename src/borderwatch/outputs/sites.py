@@ -57,7 +57,7 @@ COUNT_KEYS = (
     "convoy",
 )
 _SITE_KEYS = ("number", "label", "site_id", "corridor", "chainage_km", "kind", "scale", "bank_evidence", "status",
-              "score", "first_seen", "last_seen")
+              "score", "first_seen", "last_seen", "label_given", "numbering_edition")
 
 
 def site_colour(site: Mapping[str, Any]) -> str:
@@ -85,6 +85,7 @@ def read_register(store: Store, corridor_name: str, *, within: BaseGeometry | No
     if within is not None:
         sites = [s for s in sites if within.covers(anchor_point(s["geometry"]))]
     sites.sort(key=river_order)
+    _attach_numbering(store, corridor_name, sites)
     ids = {s["site_id"]: i for i, s in enumerate(sites)}
     newest: dict[tuple[str, str], dict] = {}
     for o in store.read_rows("observations"):  # fid order: later rows replace earlier ones
@@ -92,6 +93,18 @@ def read_register(store: Store, corridor_name: str, *, within: BaseGeometry | No
             newest[(o["site_id"], iso_date(o["date"]))] = o
     observations = sorted(newest.values(), key=lambda o: (ids[o["site_id"]], iso_date(o["date"])))
     return sites, observations
+
+
+def _attach_numbering(store: Store, river: str, sites: list[dict]) -> None:
+    """Give each numbered site the edition of the numbering its label belongs to and the date it was given
+    (from the ``site_numbers`` ledger), so a published number can be traced to when it was issued."""
+    given: dict[tuple[str, str], dict] = {}
+    for row in store.read_rows("site_numbers", {"corridor": river}):  # fid order: the latest issue wins
+        given[(row["site_id"], row["label"])] = row
+    for s in sites:
+        row = given.get((s["site_id"], site_label(s) or ""))
+        s["numbering_edition"] = row["edition"] if row else None
+        s["label_given"] = iso_date(row["created_at"]) if row and row.get("created_at") else None
 
 
 def corridor_register(store: Store, corridor: Corridor) -> tuple[list[dict], list[dict]]:

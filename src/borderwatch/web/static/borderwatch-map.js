@@ -153,7 +153,10 @@
     box.appendChild(el("strong", null, siteTitle(p)));
     if (cand) box.appendChild(el("div", "bw-site-note", "evidence on the " + p.bank_evidence + " bank only"));
     var table = el("table");
-    [["site id", p.site_id], ["km along " + (p.corridor || "the river"), fmt(p.chainage_km, 2)], ["kind", p.kind], ["scale", p.scale],
+    // when the published number was issued, and in which numbering (a renumbering starts a new edition)
+    var given = p.label_given ? p.label_given + " (numbering edition " + fmt(p.numbering_edition) + ")" : null;
+    [["site id", p.site_id], ["number given", given], ["km along " + (p.corridor || "the river"), fmt(p.chainage_km, 2)],
+     ["kind", p.kind], ["scale", p.scale],
      ["evidence on", p.bank_evidence], ["status", p.status], ["score", fmt(p.score, 2)],
      ["first seen", p.first_seen], ["last seen", p.last_seen], ["evidence", p.evidence]].forEach(function (kv) {
       if (kv[1] === null || kv[1] === undefined || kv[1] === "") return;
