@@ -26,6 +26,8 @@ stored results made without it are recomputed.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -123,7 +125,11 @@ class Screen:
             raise InputError(self.path, f"not a borderwatch screen (format {meta.get('borderwatch.format')!r}, "
                                         f"expected {FORMAT!r})")
         self.version = meta.get("borderwatch.version", "unknown")
-        self.detector_version = meta.get("borderwatch.detector_version", "")
+        self.detector_version = meta.get("borderwatch.detector_version", "")  # the detector it was fitted to
+        #: Detector versions it was fitted to or checked against (held-out accuracy with and without it,
+        #: see the model card): a new detector ships with a refitted screen or a check recorded here.
+        self.detector_versions: tuple[str, ...] = (self.detector_version,
+                                                   *json.loads(meta.get("borderwatch.checked_with", "[]")))
         self.threshold = float(threshold if threshold is not None else meta["borderwatch.threshold"])
         self.margin = int(margin)
         self.group = int(group)
