@@ -695,8 +695,10 @@ def _batches(maker: _BatchMaker, rng: np.random.Generator, workers: int):
         def __iter__(self):
             return iter(maker)
 
+    # fork: the workers share the samples already in memory (no pickling of thousands of chips, and the
+    # local stream class needs none); Python 3.14 no longer forks by default on Linux
     loader = torch.utils.data.DataLoader(_Stream(), batch_size=None, num_workers=workers, prefetch_factor=4,
-                                         persistent_workers=True)
+                                         persistent_workers=True, multiprocessing_context="fork")
     yield from loader
 
 
