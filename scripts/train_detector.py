@@ -112,10 +112,12 @@ def main(argv=None) -> int:
     t0 = time.time()
     real, kit_info = [], {}
     partial, partial_info, weights = [], {}, None
-    if args.real_cache and args.real_cache.is_file():
+    cached = bool(args.real_cache and args.real_cache.is_file())
+    if cached:
         real, weights, kit_info, partial_info = pickle.loads(args.real_cache.read_bytes())
-        log(f"real: {len(real)} samples, {sum(s.n for s in real)} boxes from {args.real_cache}")
-    if args.kit and not kit_info:
+        log(f"real: {len(real)} samples, {sum(s.n for s in real)} boxes from {args.real_cache}"
+            + (" (--kit/--partial not read)" if args.kit or args.partial else ""))
+    if args.kit and not cached:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # KIT boxes clipped at crop edges are reported per line
             ims = load_kit_ais(args.kit)
@@ -128,7 +130,7 @@ def main(argv=None) -> int:
                     "excluded": [im.path.name for im in split.excluded]}
         log(f"KIT: {len(split.train)} train, {len(split.test)} held out, {len(split.excluded)} excluded; "
             f"{sum(s.n for s in real)} training boxes")
-    for folder in args.partial if not partial_info else []:
+    for folder in [] if cached else args.partial:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # boxes clipped at the frame edge
             ims = read_yolo(folder, folder / "aerial.names")
@@ -143,7 +145,7 @@ def main(argv=None) -> int:
         share = args.partial_share
         weights = [(1 - share) / len(real)] * len(real) + [share / len(partial)] * len(partial)
     real = real + partial
-    if args.real_cache and not args.real_cache.is_file() and real:
+    if args.real_cache and not cached and real:
         args.real_cache.parent.mkdir(parents=True, exist_ok=True)
         args.real_cache.write_bytes(pickle.dumps((real, weights, kit_info, partial_info), protocol=5))
         log(f"real samples written to {args.real_cache}")

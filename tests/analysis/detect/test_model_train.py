@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
@@ -335,6 +337,19 @@ def test_hard_chips_are_added_after_the_others_and_centred_on_hard_cases():
     extra = hard[3:6] + hard[9:12]
     assert all(s.gsd_m == 0.5 for s in extra)
     assert sum(s.n for s in extra) > 0  # centred on vehicles (a boat chip may hold none)
+    # each extra chip is centred near a hard case of its date (its source names world, date and centre)
+    from borderwatch.analysis.detect.train import HARD_OFFSET_M, hard_cases
+    from borderwatch.corridor import load_corridor
+    from borderwatch.synth import SynthWorld
+
+    world = SynthWorld(load_corridor("yalu-upper"), seed=3)
+    for s in extra:
+        _, _, day, centre = s.source.split(":")
+        cx, cy = (float(v) for v in centre.split(","))
+        objs = world.objects(dt.date.fromisoformat(day))
+        cases = np.concatenate(list(hard_cases(objs).values()))
+        gap = min(max(abs(objs[i]["x"] - cx), abs(objs[i]["y"] - cy)) for i in cases)
+        assert gap <= HARD_OFFSET_M + 0.5
 
 
 def test_training_with_chip_workers_returns_a_cpu_net(tmp_path):

@@ -242,14 +242,12 @@ def synth_samples(
             for cx, cy in centres:
                 g = float(rng.uniform(*gsd_range))
                 out.append(_resampled_chip(world, d, xy, objs, float(cx), float(cy), size_m, g, store_gsd))
-            if hard_per_date:
-                groups = [g for g in hard_cases(objs).values() if len(g)]
-                for j in range(hard_per_date if groups else 0):
-                    g = groups[j % len(groups)]
-                    cx, cy = xy[g[rng.integers(len(g))]] + rng.uniform(-15, 15, 2)
-                    gr = hard_gsd_range or gsd_range
-                    out.append(_resampled_chip(world, d, xy, objs, float(cx), float(cy), size_m,
-                                               float(rng.uniform(*gr)), store_gsd))
+            groups = [g for g in hard_cases(objs).values() if len(g)] if hard_per_date else []
+            for j in range(hard_per_date if groups else 0):
+                g = groups[j % len(groups)]
+                cx, cy = xy[g[rng.integers(len(g))]] + rng.uniform(-HARD_OFFSET_M, HARD_OFFSET_M, 2)
+                out.append(_resampled_chip(world, d, xy, objs, float(cx), float(cy), size_m,
+                                           float(rng.uniform(*(hard_gsd_range or gsd_range))), store_gsd))
         if log:
             log(f"synthetic seed {seed}: {len(out)} chips")
     return out
@@ -267,6 +265,8 @@ def _resampled_chip(world, d, xy, objs, cx, cy, size_m, gsd, store_gsd) -> Sampl
     return s
 
 
+#: A hard-case chip's centre lies up to this far (metres, along each axis) from its case.
+HARD_OFFSET_M = 15.0
 #: Small vehicles closer than their length plus this (centre to centre, metres) to
 #: another vehicle count as queued.
 QUEUE_GAP_M = 7.0
@@ -280,18 +280,18 @@ def hard_cases(objs: Sequence[dict]) -> dict[str, np.ndarray]:
     bridge deck, missed; boats, taken for vehicles. ``queued``, ``afloat``
     (water or bridge) and ``boat``.
     """
+    from scipy.spatial import cKDTree
+
     veh = np.array([i for i, o in enumerate(objs) if o["class"] in CLS_INDEX], int)
-    xy = np.array([[objs[i]["x"], objs[i]["y"]] for i in veh]).reshape(-1, 2)
-    queued = []
-    for k, i in enumerate(veh):
-        if objs[i]["class"] != "small_vehicle" or len(veh) < 2:
-            continue
-        dist = np.hypot(*(xy - xy[k]).T)
-        dist[k] = np.inf
-        if dist.min() < objs[i]["length_m"] + QUEUE_GAP_M:
-            queued.append(i)
+    queued = np.zeros(0, int)
+    if len(veh) >= 2:
+        xy = np.array([[objs[i]["x"], objs[i]["y"]] for i in veh])
+        nearest = cKDTree(xy).query(xy, k=2)[0][:, 1]  # the closest other vehicle
+        small = np.array([objs[i]["class"] == "small_vehicle" for i in veh])
+        reach = np.array([objs[i]["length_m"] for i in veh]) + QUEUE_GAP_M
+        queued = veh[small & (nearest < reach)]
     return {
-        "queued": np.array(queued, int),
+        "queued": queued,
         "afloat": np.array([i for i in veh if objs[i]["on"] in ("water", "bridge")], int),
         "boat": np.array([i for i, o in enumerate(objs) if o["subclass"] == "boat"], int),
     }
