@@ -52,6 +52,9 @@ def main(argv=None) -> int:
     ap.add_argument("--synth-gsd", default="0.3,0.6", metavar="MIN,MAX",
                     help="GSD range (m) synthetic chips are rendered at before resampling to the model's 0.5 m "
                          "(default 0.3,0.6; the runtime accepts 0.25-0.8)")
+    ap.add_argument("--synth-dates", default=None, metavar="DATE,DATE,...",
+                    help="capture dates of every training world, ISO (default: the worlds' 2025-07-31 and "
+                         "2025-09-13); add autumn and winter dates to train on harvested fields and snow")
     ap.add_argument("--chips-per-date", type=int, default=24)
     ap.add_argument("--background-per-date", type=int, default=6)
     ap.add_argument("--minutes", type=float, default=40.0)
@@ -156,17 +159,21 @@ def main(argv=None) -> int:
     a, b = (int(v) for v in args.synth_seeds.split(":"))
     if b > 1000:
         raise SystemExit("training seeds must stay below 1000 (seeds >= 1000 are for evaluation)")
+    synth_dates = _dates(args.synth_dates) if args.synth_dates else None
     gsd_range = _gsd_range(args.synth_gsd, "--synth-gsd")
     hard_gsd = _gsd_range(args.hard_gsd, "--hard-gsd") if args.hard_gsd else None
     tag = "" if gsd_range == (0.3, 0.6) else f"_gsd{gsd_range[0]:g}-{gsd_range[1]:g}"
     if args.hard_per_date:
         hg = hard_gsd or gsd_range
         tag += f"_hard{args.hard_per_date}_{hg[0]:g}-{hg[1]:g}"
+    if synth_dates:
+        tag += "_d" + "-".join(d.strftime("%y%m%d") for d in synth_dates)
     if args.procs:
         tag += f"_pw{args.seed}"
     cache = args.out / f"cache_{a}_{b}_{args.chips_per_date}_{args.background_per_date}{tag}.pkl"
     options = dict(chips_per_date=args.chips_per_date, background_per_date=args.background_per_date,
-                   gsd_range=gsd_range, hard_per_date=args.hard_per_date, hard_gsd_range=hard_gsd)
+                   gsd_range=gsd_range, hard_per_date=args.hard_per_date, hard_gsd_range=hard_gsd,
+                   dates=synth_dates)
     if cache.is_file():
         synth = pickle.loads(cache.read_bytes())
         log(f"synthetic: {len(synth)} chips from cache")
@@ -202,6 +209,7 @@ def main(argv=None) -> int:
     torch.save(net.state_dict(), args.out / "model.pt")
     info = dict(net.train_info)
     training = {"steps": info["steps"], "seconds": round(info["seconds"]), "synth_seeds": [a, b],
+                "synth_dates": [d.isoformat() for d in synth_dates] if synth_dates else "2025-07-31, 2025-09-13",
                 "kit_train": kit_info.get("train", []), "partial_train": sorted(partial_info)}
     export_onnx(net, args.out / "model.onnx", version=args.version,
                 extra={"nms_iou": str(args.nms_iou), "score_threshold": str(args.score), "training": training})
@@ -220,6 +228,19 @@ def _gsd_range(text: str, option: str) -> tuple[float, float]:
     if not 0 < lo <= hi:
         raise SystemExit(f"{option}: expected 0 < MIN <= MAX, got {text!r}")
     return lo, hi
+
+
+def _dates(text: str) -> list:
+    """--synth-dates: ISO dates, comma-separated, each once."""
+    import datetime as dt
+
+    try:
+        out = [dt.date.fromisoformat(v.strip()) for v in text.split(",") if v.strip()]
+    except ValueError as e:
+        raise SystemExit(f"--synth-dates: {e} in {text!r} (expected YYYY-MM-DD,YYYY-MM-DD,...)") from None
+    if not out or len(set(out)) != len(out):
+        raise SystemExit(f"--synth-dates: expected distinct dates, got {text!r}")
+    return sorted(out)
 
 
 def _one_world(world_seed: int, *, seed: int, options: dict) -> list:

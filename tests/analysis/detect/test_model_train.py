@@ -400,3 +400,26 @@ def test_shipped_format_loads_back_into_a_network_for_fine_tuning(tmp_path):
     assert np.allclose(want[1], got[1].numpy(), atol=1e-3)
     with pytest.raises(ValueError, match="layer"):
         load_onnx_weights(OrientedCenterNet(width=16), path, calib)
+
+
+def test_training_chips_follow_the_given_capture_dates():
+    """--synth-dates: a winter date gives snow-covered chips (bright ground), and every date gets its chips."""
+    from borderwatch.analysis.detect.train import synth_samples
+
+    kw = dict(chips_per_date=2, background_per_date=1, size_m=40.0, rng=np.random.default_rng(5))
+    days = [dt.date(2025, 7, 31), dt.date(2026, 1, 20)]
+    chips = synth_samples([3], dates=days, **kw)
+    assert len(chips) == 2 * 3
+    assert [s.source.split(":")[2] for s in chips] == ["2025-07-31"] * 3 + ["2026-01-20"] * 3
+    summer, winter = (np.median([np.median(s.image) for s in chips[i:i + 3]]) for i in (0, 3))
+    assert winter > summer + 40  # snow
+
+
+def test_train_detector_reads_synth_dates():
+    from scripts_under_test import load_script
+
+    script = load_script("train_detector")
+    assert script._dates("2026-01-20, 2025-07-31") == [dt.date(2025, 7, 31), dt.date(2026, 1, 20)]
+    for bad in ("2025-13-01", "2025-07-31,2025-07-31", ","):
+        with pytest.raises(SystemExit, match="--synth-dates"):
+            script._dates(bad)

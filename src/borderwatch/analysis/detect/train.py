@@ -201,6 +201,7 @@ def synth_samples(
     log: Callable[[str], None] | None = None,
     hard_per_date: int = 0,
     hard_gsd_range: tuple[float, float] | None = None,
+    dates: Sequence[date] | None = None,
 ) -> list[Sample]:
     """Chips around vehicles (class-balanced) and random background of synthetic worlds.
 
@@ -214,6 +215,9 @@ def synth_samples(
     a site's direction share (see :func:`hard_cases`), rendered at a GSD in
     ``hard_gsd_range`` (default ``gsd_range``). With 0 (the default) every
     chip is drawn as before the option existed.
+    ``dates``: each world's capture dates (default: SynthWorld's two summer
+    ones); autumn and snow dates teach the detector harvested fields, long
+    shadows and snow, which it otherwise never sees.
     """
     from borderwatch.corridor import load_corridor
     from borderwatch.synth import SynthWorld
@@ -223,7 +227,7 @@ def synth_samples(
     line = corridor.line if hasattr(corridor, "line") else None
     out: list[Sample] = []
     for seed in seeds:
-        world = SynthWorld(corridor, seed=int(seed))
+        world = SynthWorld(corridor, seed=int(seed), dates=dates)
         for d in world.dates:
             xy, objs = _world_truth(world, d)
             by_cls: dict[str, list[int]] = {}
@@ -308,12 +312,14 @@ def synth_eval_set(
     gsd_m: float = 0.5,
     margin_m: float = 30.0,
     corridor=None,
+    dates: Sequence[date] | None = None,
 ) -> list[LabelledImage]:
     """Held-out synthetic sites as PNG + DOTA (front-first) files; one image per site and date.
 
     Each image covers one crossing site's vehicles plus a margin; ``meta['site']``
     names the site for per-site count errors. Distractors are in the image but
-    not in the labels.
+    not in the labels. ``dates``: the worlds' capture dates (default: SynthWorld's
+    two), e.g. an autumn or winter date to see how the season changes the answer.
     """
     from borderwatch.corridor import load_corridor
     from borderwatch.synth import SynthWorld
@@ -327,7 +333,7 @@ def synth_eval_set(
     (out_dir / "classes.yaml").write_text(SYNTH_CLASS_MAP, encoding="utf-8")
     result = []
     for seed in seeds:
-        world = SynthWorld(corridor, seed=int(seed))
+        world = SynthWorld(corridor, seed=int(seed), dates=dates)
         for d in world.dates:
             objs = world.objects(d)
             xy = np.array([[o["x"], o["y"]] for o in objs]).reshape(-1, 2)
