@@ -55,6 +55,9 @@ def main(argv=None) -> int:
     ap.add_argument("--synth-dates", default=None, metavar="DATE,DATE,...",
                     help="capture dates of every training world, ISO (default: the worlds' 2025-07-31 and "
                          "2025-09-13); add autumn and winter dates to train on harvested fields and snow")
+    ap.add_argument("--add-chips", type=Path, action="append", default=[],
+                    help="also train on the synthetic chips cached by an earlier run (its cache_*.pkl), e.g. "
+                         "winter worlds beside the summer ones; repeatable")
     ap.add_argument("--chips-per-date", type=int, default=24)
     ap.add_argument("--background-per-date", type=int, default=6)
     ap.add_argument("--minutes", type=float, default=40.0)
@@ -189,6 +192,10 @@ def main(argv=None) -> int:
     else:
         synth = synth_samples(range(a, b), rng=np.random.default_rng(args.seed), log=log, **options)
         cache.write_bytes(pickle.dumps(synth, protocol=5))
+    for extra in args.add_chips:
+        more = pickle.loads(extra.read_bytes())
+        synth = synth + more
+        log(f"synthetic: {len(more)} more chips from {extra}")
     log(f"synthetic: {len(synth)} chips, {sum(s.n for s in synth)} boxes; data ready in {time.time() - t0:.0f}s")
     init = None
     if args.init:
@@ -209,6 +216,7 @@ def main(argv=None) -> int:
     torch.save(net.state_dict(), args.out / "model.pt")
     info = dict(net.train_info)
     training = {"steps": info["steps"], "seconds": round(info["seconds"]), "synth_seeds": [a, b],
+                "added_chips": [p.name for p in args.add_chips],
                 "synth_dates": [d.isoformat() for d in synth_dates] if synth_dates else "2025-07-31, 2025-09-13",
                 "kit_train": kit_info.get("train", []), "partial_train": sorted(partial_info)}
     export_onnx(net, args.out / "model.onnx", version=args.version,

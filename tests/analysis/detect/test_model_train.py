@@ -423,3 +423,31 @@ def test_train_detector_reads_synth_dates():
     for bad in ("2025-13-01", "2025-07-31,2025-07-31", ","):
         with pytest.raises(SystemExit, match="--synth-dates"):
             script._dates(bad)
+
+
+def test_train_detector_adds_cached_chips(tmp_path):
+    """--add-chips: an earlier run's chips (e.g. winter worlds) join this run's, and the model says so."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import json
+    import pickle
+
+    from scripts_under_test import load_script
+
+    box = OrientedBox(40, 30, 12, 5, 37.0)
+    s = Sample(_car_image(box), 0.5, np.array([[40, 30, 12, 5, 37.0]]), np.array([0]), np.array([0]),
+               np.array([True]), np.array([True]))
+    extra = tmp_path / "winter.pkl"
+    extra.write_bytes(pickle.dumps([s, s, s]))
+    out = tmp_path / "run"
+    script = load_script("train_detector")
+    assert script.main(["--synth-seeds", "100:101", "--chips-per-date", "1", "--background-per-date", "0",
+                        "--max-steps", "1", "--batch", "2", "--chip", "64", "--width", "8", "--threads", "1",
+                        "--add-chips", str(extra), "--out", str(out)]) == 0
+    import onnx
+
+    log = (out / "train.log").read_text()
+    assert f"3 more chips from {extra}" in log and "synthetic: 5 chips" in log
+    meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
+    training = json.loads(meta["borderwatch.training"])
+    assert training["added_chips"] == ["winter.pkl"] and training["synth_dates"] == "2025-07-31, 2025-09-13"
