@@ -24,6 +24,13 @@ def _car_image(box: OrientedBox, size=(120, 160)):
     return img
 
 
+def _one_car_sample() -> Sample:
+    """A 0.5 m training sample holding one car (class 0) with its front, for tiny training runs."""
+    box = OrientedBox(80, 60, 30, 12, 37.0)
+    return Sample(_car_image(box), 0.5, np.array([[80, 60, 30, 12, 37.0]]), np.array([0]), np.array([0]),
+                  np.array([True]), np.array([True]))
+
+
 def _front_is_bright(img, box: OrientedBox) -> bool:
     fx, fy = box.forward
     f = img[int(round(box.cy + fy * box.length * 0.35)), int(round(box.cx + fx * box.length * 0.35))]
@@ -188,9 +195,7 @@ def test_tiny_training_run_and_export(tmp_path):
     from borderwatch.analysis.detect.runtime import Detector
     from borderwatch.analysis.detect.train import train
 
-    box = OrientedBox(80, 60, 30, 12, 37.0)
-    s = Sample(_car_image(box), 0.5, np.array([[80, 60, 30, 12, 37.0]]), np.array([0]), np.array([0]),
-               np.array([True]), np.array([True]))
+    s = _one_car_sample()
     net = train([s], [], max_steps=2, minutes=5, batch=2, chip=64, width=8, log=lambda m: None)
     p = export_onnx(net, tmp_path / "m.onnx", version="test", extra={"score_threshold": "0.4", "nms_iou": "0.2"})
     det = Detector(p)
@@ -275,9 +280,7 @@ def test_zero_border_chips_are_black_outside_the_image_and_keep_the_car(seed):
 
 
 def test_zero_border_off_keeps_the_old_random_draws():
-    box = OrientedBox(80, 60, 30, 12, 37.0)
-    s = Sample(_car_image(box), 0.5, np.array([[80, 60, 30, 12, 37.0]]), np.array([0]), np.array([0]),
-               np.array([True]), np.array([True]))
+    s = _one_car_sample()
     a, ca = make_chip(s, 64, np.random.default_rng(3))
     b, cb = make_chip(s, 64, np.random.default_rng(3), zero_border=0.0)
     assert np.array_equal(a, b) and np.array_equal(ca.boxes, cb.boxes)
@@ -356,9 +359,7 @@ def test_training_with_chip_workers_returns_a_cpu_net(tmp_path):
     pytest.importorskip("torch")
     from borderwatch.analysis.detect.train import train
 
-    box = OrientedBox(80, 60, 30, 12, 37.0)
-    s = Sample(_car_image(box), 0.5, np.array([[80, 60, 30, 12, 37.0]]), np.array([0]), np.array([0]),
-               np.array([True]), np.array([True]))
+    s = _one_car_sample()
     net = train([s], [s], max_steps=3, batch=2, chip=64, width=8, real_share=0.5, workers=1, log=lambda m: None)
     assert net.train_info["steps"] == 3 and net.train_info["workers"] == 1
     assert next(net.parameters()).device.type == "cpu" and not net.training
@@ -434,9 +435,7 @@ def test_train_detector_adds_cached_chips(tmp_path):
 
     from scripts_under_test import load_script
 
-    box = OrientedBox(40, 30, 12, 5, 37.0)
-    s = Sample(_car_image(box), 0.5, np.array([[40, 30, 12, 5, 37.0]]), np.array([0]), np.array([0]),
-               np.array([True]), np.array([True]))
+    s = _one_car_sample()
     extra = tmp_path / "winter.pkl"
     extra.write_bytes(pickle.dumps([s, s, s]))
     out = tmp_path / "run"
