@@ -102,6 +102,8 @@ def main(argv=None) -> int:
                     help="processes making training chips (default 0: in the training process, as before)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
+    synth_dates = _dates(args.synth_dates) if args.synth_dates else None  # bad input stops before any slow work
+    added = [(extra, _chip_cache(extra)) for extra in args.add_chips]
 
     import torch
 
@@ -110,6 +112,7 @@ def main(argv=None) -> int:
     from borderwatch.analysis.detect.model import OrientedCenterNet, load_compatible
     from borderwatch.analysis.detect.train import (calibration_chips, estimate_gsd, file_logger, kit_samples,
                                                    real_samples, synth_samples, train)
+    from borderwatch.synth import DEFAULT_DATES
 
     args.out.mkdir(parents=True, exist_ok=True)
     log = file_logger(args.out)
@@ -162,7 +165,6 @@ def main(argv=None) -> int:
     a, b = (int(v) for v in args.synth_seeds.split(":"))
     if b > 1000:
         raise SystemExit("training seeds must stay below 1000 (seeds >= 1000 are for evaluation)")
-    synth_dates = _dates(args.synth_dates) if args.synth_dates else None
     gsd_range = _gsd_range(args.synth_gsd, "--synth-gsd")
     hard_gsd = _gsd_range(args.hard_gsd, "--hard-gsd") if args.hard_gsd else None
     tag = "" if gsd_range == (0.3, 0.6) else f"_gsd{gsd_range[0]:g}-{gsd_range[1]:g}"
@@ -192,8 +194,7 @@ def main(argv=None) -> int:
     else:
         synth = synth_samples(range(a, b), rng=np.random.default_rng(args.seed), log=log, **options)
         cache.write_bytes(pickle.dumps(synth, protocol=5))
-    for extra in args.add_chips:
-        more = pickle.loads(extra.read_bytes())
+    for extra, more in added:
         synth = synth + more
         log(f"synthetic: {len(more)} more chips from {extra}")
     log(f"synthetic: {len(synth)} chips, {sum(s.n for s in synth)} boxes; data ready in {time.time() - t0:.0f}s")
@@ -217,7 +218,7 @@ def main(argv=None) -> int:
     info = dict(net.train_info)
     training = {"steps": info["steps"], "seconds": round(info["seconds"]), "synth_seeds": [a, b],
                 "added_chips": [p.name for p in args.add_chips],
-                "synth_dates": [d.isoformat() for d in synth_dates] if synth_dates else "2025-07-31, 2025-09-13",
+                "synth_dates": [d.isoformat() for d in synth_dates or DEFAULT_DATES],
                 "kit_train": kit_info.get("train", []), "partial_train": sorted(partial_info)}
     export_onnx(net, args.out / "model.onnx", version=args.version,
                 extra={"nms_iou": str(args.nms_iou), "score_threshold": str(args.score), "training": training})
@@ -239,16 +240,32 @@ def _gsd_range(text: str, option: str) -> tuple[float, float]:
 
 
 def _dates(text: str) -> list:
-    """--synth-dates: ISO dates, comma-separated, each once."""
-    import datetime as dt
+    """--synth-dates: ISO dates, comma-separated, each once (parsed as the CLI's --dates)."""
+    from borderwatch.cli import parse_dates
+    from borderwatch.errors import InputError
 
     try:
-        out = [dt.date.fromisoformat(v.strip()) for v in text.split(",") if v.strip()]
-    except ValueError as e:
-        raise SystemExit(f"--synth-dates: {e} in {text!r} (expected YYYY-MM-DD,YYYY-MM-DD,...)") from None
-    if not out or len(set(out)) != len(out):
-        raise SystemExit(f"--synth-dates: expected distinct dates, got {text!r}")
-    return sorted(out)
+        out = parse_dates(text, "--synth-dates")
+    except InputError as e:
+        raise SystemExit(str(e)) from None
+    if len(out) != len([v for v in text.split(",") if v.strip()]):
+        raise SystemExit(f"--synth-dates: a date repeats in {text!r}")
+    return out
+
+
+def _chip_cache(path: Path) -> list:
+    """--add-chips: the synthetic chips an earlier run cached (a list of train.Sample)."""
+    from borderwatch.analysis.detect.train import Sample
+
+    if not path.is_file():
+        raise SystemExit(f"--add-chips: {path} is not a file")
+    try:
+        chips = pickle.loads(path.read_bytes())
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError) as e:
+        raise SystemExit(f"--add-chips: {path} is not a chip cache of train_detector.py ({e})") from None
+    if not isinstance(chips, list) or not all(isinstance(c, Sample) for c in chips):
+        raise SystemExit(f"--add-chips: {path} is not a chip cache of train_detector.py (not a list of samples)")
+    return chips
 
 
 def _one_world(world_seed: int, *, seed: int, options: dict) -> list:

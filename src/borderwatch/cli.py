@@ -55,10 +55,10 @@ def parse_date(text: str, source: str = "--date") -> dt.date:
         raise InputError(source, f"unparseable date {text!r} (use YYYY-MM-DD)") from None
 
 
-def parse_dates(text: str) -> list[dt.date]:
-    dates = [parse_date(t, "--dates") for t in text.split(",") if t.strip()]
+def parse_dates(text: str, source: str = "--dates") -> list[dt.date]:
+    dates = [parse_date(t, source) for t in text.split(",") if t.strip()]
     if not dates:
-        raise InputError("--dates", "no dates given")
+        raise InputError(source, "no dates given")
     return sorted(set(dates))
 
 
@@ -416,7 +416,7 @@ def sites(store_path, corridor_spec, out_path, renumber) -> None:
                    "the sites then carry counts, scale and direction shares.")
 def demo(out_dir, km_text, gsd, seed, workers, detect) -> None:
     """Render a synthetic stretch of the upper Yalu for 31 July and 13 September 2025 and run the pipeline on it."""
-    from borderwatch.synth import write_scenes
+    from borderwatch.synth import DEFAULT_DATES, write_scenes
 
     from borderwatch.pipeline.run import check_detector_gsd
 
@@ -426,7 +426,7 @@ def demo(out_dir, km_text, gsd, seed, workers, detect) -> None:
     if detect:
         check_detector_gsd(params)  # before the slow render
     c = _corridor("yalu-upper")
-    dates = [dt.date(2025, 7, 31), dt.date(2025, 9, 13)]
+    dates = list(DEFAULT_DATES)
     scene_dir = out / "scenes"
     expected = [scene_dir / f"{d.isoformat()}.tif" for d in dates]
     # rendering is the slow part: reuse scenes rendered with the very same settings

@@ -52,6 +52,6 @@ Truth semantics
 """
 
 from borderwatch.synth.scenes import write_scenes
-from borderwatch.synth.world import SynthWorld
+from borderwatch.synth.world import DEFAULT_DATES, SynthWorld
 
-__all__ = ["SynthWorld", "write_scenes"]
+__all__ = ["DEFAULT_DATES", "SynthWorld", "write_scenes"]

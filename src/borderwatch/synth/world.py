@@ -18,6 +18,8 @@ from borderwatch.synth.season import phenology
 
 MIN_GSD, MAX_GSD = 0.1, 5.0
 MAX_PIXELS = 64_000_000
+#: capture dates of a world made without any: the reporters' two Google Earth dates of 2025
+DEFAULT_DATES = (date(2025, 7, 31), date(2025, 9, 13))
 
 
 def check_gsd(gsd_m: float) -> float:
@@ -40,7 +42,7 @@ class SynthWorld:
             raise InputError("corridor", f"expected a Corridor, got {type(corridor).__name__}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InputError("seed", f"seed must be a non-negative integer, got {seed!r}")
-        dates = list(dates) if dates else [date(2025, 7, 31), date(2025, 9, 13)]
+        dates = list(dates) if dates else list(DEFAULT_DATES)
         for d in dates:
             if not isinstance(d, date):
                 raise InputError("dates", f"not a date: {d!r}")

@@ -433,6 +433,7 @@ def test_train_detector_adds_cached_chips(tmp_path):
     import json
     import pickle
 
+    import onnx
     from scripts_under_test import load_script
 
     s = _one_car_sample()
@@ -443,10 +444,11 @@ def test_train_detector_adds_cached_chips(tmp_path):
     assert script.main(["--synth-seeds", "100:101", "--chips-per-date", "1", "--background-per-date", "0",
                         "--max-steps", "1", "--batch", "2", "--chip", "64", "--width", "8", "--threads", "1",
                         "--add-chips", str(extra), "--out", str(out)]) == 0
-    import onnx
-
     log = (out / "train.log").read_text()
     assert f"3 more chips from {extra}" in log and "synthetic: 5 chips" in log
     meta = {p.key: p.value for p in onnx.load(str(out / "model.onnx")).metadata_props}
     training = json.loads(meta["borderwatch.training"])
-    assert training["added_chips"] == ["winter.pkl"] and training["synth_dates"] == "2025-07-31, 2025-09-13"
+    assert training["added_chips"] == ["winter.pkl"] and training["synth_dates"] == ["2025-07-31", "2025-09-13"]
+    for bad, why in ((tmp_path / "none.pkl", "not a file"), (out / "train.log", "not a chip cache")):
+        with pytest.raises(SystemExit, match=f"--add-chips: .*{why}"):
+            script.main(["--synth-seeds", "100:101", "--add-chips", str(bad), "--out", str(tmp_path / "bad")])
