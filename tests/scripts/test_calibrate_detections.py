@@ -61,7 +61,7 @@ def test_only_the_detections_the_register_was_built_on_are_counted(tmp_path):
     c = load_corridor("yalu-upper[0:4]")
     _store(tmp_path / "s.gpkg", c, [K1])
     got = _script().outcomes(tmp_path / "s.gpkg", World(c), c, (0.0, 4.0), [DAY], 4.0)
-    assert got == [(0.8, True)]
+    assert got == [(0.8, True, "large_vehicle")]
 
 
 @pytest.mark.parametrize("keys", [[K1, K2], [None]])
@@ -70,3 +70,31 @@ def test_sites_from_several_result_keys_or_none_are_refused(tmp_path, keys):
     _store(tmp_path / "s.gpkg", c, keys)
     with pytest.raises(InputError, match="result key"):
         _script().outcomes(tmp_path / "s.gpkg", World(c), c, (0.0, 4.0), [DAY], 4.0)
+
+
+def test_the_table_shows_each_class_apart():
+    """A truck at 0.42 and a car at 0.42 are not equally likely to be vehicles: the table says so per class."""
+    rows = [(0.42, True, "large_vehicle")] * 3 + [(0.42, False, "small_vehicle")] * 3 + [(0.8, True, "small_vehicle")]
+    text = _script().format_table(rows)
+    blocks = {b.split(" (", 1)[0]: b for b in text.split("\n") if not b.startswith(" ")}
+    assert set(blocks) == {"all", "small_vehicle", "large_vehicle", "heavy_equipment"}
+    lines = text.split("\n")
+    row = {name: lines[lines.index(head) + 2] for name, head in blocks.items()}  # the 0.40-0.45 bin
+    assert row["all"].endswith("6 detections, share that are vehicles 0.50")
+    assert row["large_vehicle"].endswith("3 detections, share that are vehicles 1.00")
+    assert row["small_vehicle"].endswith("3 detections, share that are vehicles 0.00")
+    assert row["heavy_equipment"].endswith("0 detections, share that are vehicles -")
+
+
+def test_stores_of_several_seeds_take_one_seed_each_or_one_for_all():
+    per_store = _script()._per_store
+    assert per_store([2], ["a", "b"], "--seed") == [2, 2]
+    assert per_store([1, 2], ["a", "b"], "--seed") == [1, 2]
+    with pytest.raises(InputError, match="one per --store"):
+        per_store([1, 2], ["a", "b", "c"], "--seed")
+
+
+def test_held_out_seeds_are_refused_among_several(tmp_path, capsys):
+    code = _script().main(["--store", str(tmp_path / "a.gpkg"), "--seed", "3", "--store", str(tmp_path / "b.gpkg"),
+                           "--seed", "1004", "--km", "0:4", "--dates", DAY.isoformat()])
+    assert code == 2 and "held out" in capsys.readouterr().err

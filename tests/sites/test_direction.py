@@ -64,28 +64,6 @@ def test_a_detection_that_is_surely_no_vehicle_says_nothing_and_a_likely_one_say
         estimate_share([True] * 3, [0.9] * 3, [1.0, 1.0])
 
 
-def test_the_bundled_detectors_belief_rises_with_score_and_others_have_none():
-    from borderwatch.sites.belief import belief_for
-
-    b = belief_for("borderwatch-vehicles@0.2.2+front-2+screen-1")
-    r = b([0.35, 0.4, 0.45, 0.5, 0.6, 0.9])
-    assert np.all(np.diff(r) >= 0) and r[0] < 0.4 and r[-1] == 1.0
-    assert belief_for("borderwatch-vehicles@9.9") is None and belief_for(None) is None
-
-
-def test_the_shipped_detector_has_a_belief_table():
-    """A new bundled model needs its own table (scripts/calibrate_detections.py): without one its direction
-    shares would silently count every detection fully."""
-    from borderwatch.analysis.detect.runtime import Detector
-    from borderwatch.sites.belief import belief_for
-
-    name = Detector.load_default().name
-    b = belief_for(name)
-    assert b is not None, f"no score belief for the bundled {name}"
-    r = b([0.35, 0.4, 0.45, 0.5, 0.6, 0.9])
-    assert np.all(np.diff(r) >= 0) and r[0] < 0.4 and r[-1] > 0.9
-
-
 def _coverage(scale_truth: float, front_scale: tuple[float, float], sites: int = 400) -> float:
     """Share of simulated sites whose true share lies in the interval, when fronts claimed 0.85 sure are
     right 0.5 + scale_truth * 0.35 of the time (a place where the calibration is off)."""

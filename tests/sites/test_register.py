@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import shapely
 
 from borderwatch.corridor import load_corridor
 from borderwatch.sites import SiteParams, renumber_register, update_register
+from borderwatch.sites.belief import belief_for
 from borderwatch.store import Store
 from borderwatch.store.store import corridor_record
 
@@ -236,6 +238,26 @@ def test_likely_false_alarms_barely_move_the_share_of_the_bundled_detector(tmp_p
         else:  # a detector without a measured belief: every detection counts fully, and the row says so
             assert c["share_toward"]["KP"] == pytest.approx(0.5, abs=0.01) and c["share_belief"] is None
         assert build(store, stretch, params=SiteParams(weigh_by_belief=False)).observations[0]["counts"]["share_belief"] is None
+
+
+def test_faint_trucks_decide_the_share_over_faint_cars(tmp_path, stretch):
+    """At the same low score a "truck" is nearly always a truck and a "car" often a roof corner (sites.belief): four
+    faint trucks facing KP outweigh four faint cars facing CN, where one curve for all classes would call it even."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True, detector="borderwatch-vehicles@0.2.3+front-4.1+screen-1")
+        s.ford(1.0)
+        river = stretch.direction_deg_at(1.0, 100.0)
+        store.write_rows("detections", _vehicles(s, stretch, [
+            *[(40 + 8 * i, river - 90, "large_vehicle", 0.4) for i in range(4)],
+            *[(80 + 8 * i, river + 90, "small_vehicle", 0.4) for i in range(4)],
+        ]))
+        c = build(store, stretch).observations[0]["counts"]
+        assert c["toward"] == {"KP": 4, "CN": 4} and c["share_toward"]["KP"] > 0.75
+        assert "per class" in c["share_belief"]
+        # the expected vehicles count each class by its own curve: about three of the trucks, hardly any car
+        b = belief_for("borderwatch-vehicles@0.2.3")
+        assert c["expected_vehicles"] == pytest.approx(float(np.sum(b([0.4] * 8, ["large_vehicle"] * 4 + ["small_vehicle"] * 4))), abs=0.01)
+        assert b([0.4], ["large_vehicle"])[0] > 0.5 > b([0.4])[0] > b([0.4], ["small_vehicle"])[0]
 
 
 @pytest.mark.parametrize("items, scale", [

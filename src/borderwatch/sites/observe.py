@@ -65,7 +65,7 @@ def observe(
     cargo = _carried(inside)
     movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
     toward = {corridor.left_country: 0, corridor.right_country: 0}
-    faces_left, p_front, scores, factors = [], [], [], []
+    faces_left, p_front, scores, classes, factors = [], [], [], [], []
     share_from = dict.fromkeys(VEHICLES, 0)
     measured: dict[str, dict | None] = {}
     if movers:
@@ -77,13 +77,14 @@ def observe(
                 share_from[d["class"]] += 1
                 p_front.append(d.get("heading_conf"))
                 scores.append(float(d.get("score") or 0.0))
+                classes.append(d["class"])
                 rel = d.get("front_reliability")  # measured on this image's queues (sites.fronts), if it could be
                 factors.append(factor_and_range(rel, front_scale))
                 if d["class"] not in measured:
                     measured[d["class"]] = {**rel.as_dict(), "applied": round(factors[-1][0], 3)} if rel is not None else None
     queued = _queued(movers, convergence_deg)
     k = np.array(factors, float).reshape(-1, 3)
-    share = estimate_share(faces_left, p_front, belief(scores) if belief is not None and scores else None,
+    share = estimate_share(faces_left, p_front, belief(scores, classes) if belief is not None and scores else None,
                            front_scale=(k[:, 1], k[:, 2]), factor=k[:, 0])
     parking = [c for c in clues if c.kind == "parking"]
     areas = [float(c.details.get("area_m2", 0.0)) for c in clues if c.kind in ("cleared_bank", "cleared_area", "cleared_bar", "track_to_water")]
@@ -92,7 +93,8 @@ def observe(
         "vehicles": sum(by_class.values()),
         # how many of them are likely vehicles (each weighed by sites.belief; the count itself without one): what
         # the scale's "small" rests on
-        "expected_vehicles": round(float(np.sum(belief([float(d.get("score") or 0.0) for d in inside])))
+        "expected_vehicles": round(float(np.sum(belief([float(d.get("score") or 0.0) for d in inside],
+                                                      [d["class"] for d in inside])))
                                    if belief is not None and inside else float(len(inside)), 2),
         "heavy_in_water": sum(d["class"] == "heavy_equipment" and d.get("ground") in ("water", "bar") for d in inside),
         "vehicles_on_sandbar": sum(d["class"] in VEHICLES and d.get("ground") == "bar" for d in inside),
