@@ -197,6 +197,8 @@ def test_crossing_sites_folder_numbered_in_river_order(corridor, scenes, registe
             "factor applied 1.12") in d1 and "fronts on 2025-07-31, cars" not in d1
     assert "on 2025-07-31: longest queue 9 vehicles; a convoy of 7 identical dump_truck" in d1
     assert "on 2025-09-13: longest queue" not in d1
+    assert "on 2025-09-13: 58% of the imagery looks snow-covered (snow, ice or cloud): car counts are doubtful" in d1
+    assert "on 2025-07-31: 1% of the imagery" not in d1  # flagged dates only
     run_id = obs[1]["run_id"]
     assert f"run {run_id} (2025-07-31, 2025-09-13)" in d1
     assert replaced_run not in d1  # the replaced observation is not cited

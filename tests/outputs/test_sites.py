@@ -116,6 +116,9 @@ def test_geojson_has_one_numbered_polygon_per_site_with_per_date_counts(corridor
     # the longest queue and convoy of identical vehicles, where the register recorded them
     assert (p1["longest_queue_2025-07-31"], p1["convoy_2025-07-31"], p1["convoy_subclass_2025-07-31"]) == (9, 7, "dump_truck")
     assert p1["convoy_2025-09-13"] is None
+    # how much of each date's imagery looked snow-covered, and whether its counts are flagged for it
+    assert (p1["snow_cover_2025-07-31"], p1["snow_flag_2025-07-31"]) == (0.01, False)
+    assert (p1["snow_cover_2025-09-13"], p1["snow_flag_2025-09-13"]) == (0.58, True)
     assert p1["toward_KP_2025-07-31"] == 6 and p1["activity_score_2025-09-13"] == 0.93 and p1["scale_2025-07-31"] == "large"
     assert p1["dates"]["2025-07-31"]["vehicles"] == 14 and p1["dates"]["2025-07-31"]["share_toward"]["KP"] == 0.75
     assert p1["dates"]["2025-07-31"]["run_id"] == p1["run_id_2025-07-31"]

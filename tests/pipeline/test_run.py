@@ -41,6 +41,9 @@ def test_run_stores_every_tile_and_date(tmp_path, short_corridor, scenes):
     assert all(s["coverage"] > 0.99 for s in full if s.get("watched_pixels", 1))
     half = [s["coverage"] for (t, d), s in results.items() if d == D2.isoformat()]
     assert min(half) == 0.0 and max(half) > 0.99  # the eastern half has no imagery on date 2
+    # how much looks snow-covered (sites.register flags snowy dates); unknown where a tile has no imagery
+    assert all(0.0 <= s["snow_share"] < 0.05 for s in results.values() if s.get("valid_pixels"))
+    assert not any("snow_share" in s for s in results.values() if not s.get("valid_pixels"))
     assert runs[-1]["status"] == "finished"
     assert runs[-1]["parameters"]["gsd_m"] == 4.0
 

@@ -24,8 +24,10 @@ def stretch():
 class Scene:
     """Evidence and tile rows written the way the pipeline writes them."""
 
-    def __init__(self, store: Store, corridor, detect: bool = False, detector: str | None = None):
+    def __init__(self, store: Store, corridor, detect: bool = False, detector: str | None = None,
+                 snow: dict[str, float] | None = None):
         self.store, self.c = store, corridor
+        self.snow = snow or {}  # date -> the tiles' snow_share (the pipeline's stat; absent in older results)
         store.upsert_corridor(*corridor_record(corridor))
         versions = {"borderwatch": "test", **({"detector": detector} if detector else {})}
         self.run_id = store.start_run(corridor.name, {"detect": detect, "landcover": True}, versions)
@@ -39,7 +41,8 @@ class Scene:
             self.store.put_tile_results([{
                 "tile_id": tid, "date": date, "param_hash": PKEY, "versions_hash": VKEY, "run_id": self.run_id,
                 "chainage_km": km, "geometry": geom,
-                "stats": {"coverage": 1.0, "landcover": {"water": water, "vegetation": 1 - water} if water else {"vegetation": 1.0}},
+                "stats": {"coverage": 1.0, "landcover": {"water": water, "vegetation": 1 - water} if water else {"vegetation": 1.0},
+                          **({"valid_pixels": 1000, "snow_share": self.snow[date]} if date in self.snow else {})},
             }])
         return tid
 
@@ -431,3 +434,36 @@ def test_a_site_that_loses_its_confirmation_gets_its_number_back_when_confirmed_
         s.evidence("cleared_bank", 1.02, -60.0, DATES[1], area_m2=600.0)
         third = build(store, stretch)
         assert [(r["label"], r["status"]) for r in third.sites] == [("1", "site"), ("2", "site")]
+
+
+def test_a_snowy_date_is_flagged_in_its_observations_and_warned_about(tmp_path, stretch):
+    """The detector over-counts cars on snow: a register must say which dates were snowy before anyone compares them."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, snow={DATES[0]: 0.01, DATES[1]: 0.62})
+        for d in DATES:
+            s.ford(1.0, d)
+        reg = build(store, stretch)
+        by_date = {str(o["date"])[:10]: o["counts"] for o in reg.observations}
+        assert (by_date[DATES[0]]["snow_cover"], by_date[DATES[0]]["snow_flag"]) == (0.01, False)
+        assert (by_date[DATES[1]]["snow_cover"], by_date[DATES[1]]["snow_flag"]) == (0.62, True)
+        snowy = [w for w in reg.warnings if "snow" in w]
+        assert len(snowy) == 1 and snowy[0].startswith(f"{DATES[1]}: 62% of the watched area looks snow-covered")
+
+
+def test_results_without_a_snow_share_say_unknown_not_snow_free(tmp_path, stretch):
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        Scene(store, stretch).ford(1.0)
+        reg = build(store, stretch)
+        (obs,) = reg.observations
+        assert obs["counts"]["snow_cover"] is None and obs["counts"]["snow_flag"] is None
+        assert not any("snow" in w for w in reg.warnings)
+
+
+def test_the_snow_cover_of_a_date_weighs_each_tile_by_its_imagery():
+    from borderwatch.sites.register import snow_cover
+
+    tiles = [{"date": DATES[0], "stats": {"valid_pixels": 300, "snow_share": 0.9}},
+             {"date": DATES[0], "stats": {"valid_pixels": 100, "snow_share": 0.1}},
+             {"date": DATES[0], "stats": {"valid_pixels": 0}},  # no imagery: no say
+             {"date": DATES[1], "stats": {"valid_pixels": 500}}]  # analysed before the share was recorded
+    assert snow_cover(tiles) == {DATES[0]: pytest.approx(0.7)}

@@ -185,6 +185,9 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
                 "front factor cars / large", "– / ×1.12 (81)", "–"]
             assert popup.locator("tr.bw-site-queue").inner_text().split("\t") == [
                 "longest queue / convoy", "9 / 7 dump_truck", "–"]
+            # how much of each date's imagery looked snow-covered; a flagged date says its counts are doubtful
+            assert popup.locator("tr.bw-site-snow").inner_text().split("\t") == [
+                "snow / ice / cloud", "1%", "58%: counts doubtful"]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")

@@ -392,6 +392,9 @@ def _site_html(
                           f"{_e(str(v['convoy_subclass'] or 'vehicles'))}<br/>")
         elif v["longest_queue"]:
             queues.append(f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>")
+        if v["snow_flag"]:  # the detector over-counts cars on snow (sites.register)
+            queues.append(f"on {d}: {v['snow_cover']:.0%} of the imagery looks snow-covered (snow, ice or cloud): "
+                          "car counts are doubtful and tracks may be hidden<br/>")
         if v["run_id"]:
             runs.setdefault(str(v["run_id"]), []).append(d)
     table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"

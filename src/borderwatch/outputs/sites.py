@@ -215,6 +215,9 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
         out[f"front_factor_{cls}"] = _round((fronts.get(cls) or {}).get("applied"), 3) if obs else None
         out[f"front_pairs_{cls}"] = _num((fronts.get(cls) or {}).get("pairs")) if obs else None
     out["convoy_subclass"] = counts.get("convoy_subclass") if obs else None
+    # share of the date's imagery that looks snow-covered (snow, ice or cloud) and whether counts are flagged for it
+    out["snow_cover"] = _round(counts.get("snow_cover"), 3) if obs else None
+    out["snow_flag"] = counts.get("snow_flag") if obs else None
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")

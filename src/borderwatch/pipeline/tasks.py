@@ -206,6 +206,12 @@ def analyse_tile(task: TileTask) -> TileResult:
         stats["band_std"] = [round(float(v), 2) for v in px.std(axis=1)]
         grey = px[:3].mean(axis=0)
         stats["brightness_p5_p50_p95"] = [round(float(v), 1) for v in np.percentile(grey, [5, 50, 95])]
+        from borderwatch.analysis.landcover.snow import snow_share
+
+        # snow, ice or cloud: the register flags dates where car counts are doubtful (sites.register)
+        snow = snow_share(img.data[(slice(None), *inner)], valid)
+        if snow is not None:
+            stats["snow_share"] = round(snow, 4)
     water = zones = None
     evidence: tuple[dict, ...] = ()
     outer_transform = from_origin(minx - margin, maxy + margin, gsd, gsd)

@@ -27,6 +27,10 @@ from borderwatch.sites.summary import summarise
 SCALE_ORDER = {"large": 3, "small": 2, "active": 1, "inactive": 0}
 #: tiles with at least this much imagery in the watched area and no water at all get a warning
 NO_WATER_MIN_COVERAGE = 0.5
+#: a date whose watched area is at least this much bright, colourless ground (analysis.landcover.snow: snow, ice
+#: or cloud) is flagged: the detector over-counts cars on snow, and snow hides tracks. Synthetic snow dates read
+#: 0.4-0.8 at crossing sites, snow-free ones under 0.02; a city's concrete can reach 0.1-0.2 over a whole image.
+SNOW_FLAG_SHARE = 0.25
 
 
 @dataclass
@@ -101,6 +105,8 @@ def update_register(
     tiles = [r for r in store.tile_results() if r["param_hash"] == pkey and r["versions_hash"] == vkey]
     dates = sorted({str(r["date"]) for r in tiles})
     warnings = _check_water(corridor, tiles)
+    snow = snow_cover(tiles)
+    warnings += _check_snow(snow)
     if not any("landcover" in (r.get("stats") or {}) for r in tiles):
         warnings.append("no land cover in these results (run with --landcover, on scenes that cover the river): no evidence, no sites")
         return Register(river, [], [], summarise([], [], corridor.length_km, corridor.name), warnings)
@@ -142,6 +148,9 @@ def update_register(
                 counts, activity, scale = observe(
                     whole, g.outline, dets_by_date.get(date, []), [c for c in g.clues if c.date == date],
                     detected=detected, convergence_deg=turn, belief=belief, front_scale=tuple(params.front_scale))
+                # the date's share of snow-like ground over the stretch (None: not measured) and whether it is flagged
+                counts["snow_cover"] = round(snow[date], 3) if date in snow else None
+                counts["snow_flag"] = bool(snow[date] >= SNOW_FLAG_SHARE) if date in snow else None
                 obs.append({"site_id": sid, "date": date, "run_id": run_by_date.get(date), "counts": counts,
                             "activity_score": activity, "scale": scale})
             seen = [o["date"] for o in obs if o["scale"] != "inactive"] or g.dates
@@ -314,6 +323,27 @@ def _detection_ran(store, tiles: list[dict]) -> tuple[bool, str | None]:
     ran = [r for r in ran if bool((r.get("parameters") or {}).get("detect"))]
     names = sorted({str((r.get("model_versions") or {}).get("detector") or "") for r in ran} - {""})
     return bool(ran), (names[0] if len(names) == 1 else None)
+
+
+def snow_cover(tiles: list[dict]) -> dict[str, float]:
+    """Per date, the share of the watched area's imagery that looks snow-covered (tile stats ``snow_share``, weighed
+    by each tile's valid pixels). Dates whose tiles were analysed before the share was recorded are left out."""
+    acc: dict[str, list[float]] = {}
+    for r in tiles:
+        st = r.get("stats") or {}
+        n = float(st.get("valid_pixels") or 0)
+        if n > 0 and st.get("snow_share") is not None:
+            a = acc.setdefault(str(r["date"]), [0.0, 0.0])
+            a[0] += float(st["snow_share"]) * n
+            a[1] += n
+    return {d: a[0] / a[1] for d, a in sorted(acc.items())}
+
+
+def _check_snow(cover: dict[str, float]) -> list[str]:
+    return [f"{date}: {share:.0%} of the watched area looks snow-covered (bright, colourless ground: snow, ice or cloud); "
+            "the detector over-counts cars on snow (about half its cars false on synthetic snow, its model card) and "
+            "snow hides tracks: do not read this date's counts against snow-free dates as a change in traffic"
+            for date, share in cover.items() if share >= SNOW_FLAG_SHARE]
 
 
 def _check_water(corridor: Corridor, tiles: list[dict]) -> list[str]:

@@ -203,6 +203,11 @@
       function one(x) { return x ? "×" + fmt(x.applied, 2) + " (" + fmt(x.pairs) + ")" : "–"; }
       return m ? one(m.small_vehicle) + " / " + one(m.large_vehicle) : "–";
     });
+    // snow, ice or cloud over much of that date's imagery: the detector over-counts cars on snow
+    row("snow / ice / cloud", "bw-site-snow", function (o) {
+      if (o.snow_cover === null || o.snow_cover === undefined) return "–";
+      return Math.round(o.snow_cover * 100) + "%" + (o.snow_flag ? ": counts doubtful" : "");
+    });
     row("activity", null, function (o) { return fmt(o.activity_score, 2); });
     row("scale", null, function (o) { return fmt(o.scale); });
     box.appendChild(dates);
