@@ -212,6 +212,7 @@ def analyse_tile(task: TileTask) -> TileResult:
         snow = snow_share(img.data[(slice(None), *inner)], valid)
         if snow is not None:
             stats["snow_share"] = round(snow, 4)
+        lap("stats")
     water = zones = None
     evidence: tuple[dict, ...] = ()
     outer_transform = from_origin(minx - margin, maxy + margin, gsd, gsd)
