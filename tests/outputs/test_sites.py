@@ -184,6 +184,9 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     assert rows[1][9] == "-"  # nobody heading across: no share
     assert lines[6].startswith("to KP/CN: share of vehicles facing each bank") and "95 % interval" in lines[6]
     assert "front factor" in lines[6] and "convoy" in lines[6]  # where the rest of the evidence is
+    # a date the register flagged as snowy says so over its columns and under the table
+    assert f"{DATES[1]} (snow)" in lines[0] and f"{DATES[0]} (snow)" not in lines[0]
+    assert lines[7].startswith(f"{DATES[1]} (snow): 58% of that date's imagery looks snow-covered")
     # the per-date columns line up under their date
     col = lines[0].index(DATES[1])
     assert lines[1][col:].startswith("veh") or lines[1][col:].lstrip().startswith("veh")

@@ -430,7 +430,8 @@ def format_register(
             any_share |= share_text != "-"
         rows.append(row)
     right = {0, 2} | {7 + 3 * i for i in range(len(dates))}
-    groups = [(7 + 3 * i, d) for i, d in enumerate(dates)]
+    snowy = _snowy_dates(observations)
+    groups = [(7 + 3 * i, f"{d} (snow)" if d in snowy else d) for i, d in enumerate(dates)]
     lines = _text_table(head, rows, right, groups)
     if not sites:
         lines = ["no crossing sites"]
@@ -439,9 +440,23 @@ def format_register(
                      "interval, how many cars / large vehicles it rests on, the front factor measured on the image's "
                      "queued vehicles, and the longest queue and convoy are in the CSV, GeoJSON, KML and web map "
                      "(real fronts are measured for cars only)")
+    for d, cover in snowy.items():
+        lines.append(f"{d} (snow): {cover:.0%} of that date's imagery looks snow-covered (snow, ice or cloud); the detector "
+                     "over-counts cars on snow: do not read its counts against snow-free dates")
     if summary:
         lines += ["", *summary_lines(summary)]
     return "\n".join(lines)
+
+
+def _snowy_dates(observations: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """ISO date -> snow cover, for dates the register flagged as snowy (sites.register)."""
+    out: dict[str, float] = {}
+    for o in observations:
+        c = o.get("counts") or {}
+        if c.get("snow_flag"):
+            d = iso_date(o["date"])
+            out[d] = max(out.get(d, 0.0), float(c.get("snow_cover") or 0.0))
+    return dict(sorted(out.items()))
 
 
 def summary_lines(summary: Mapping[str, Any]) -> list[str]:

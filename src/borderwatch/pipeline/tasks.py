@@ -201,15 +201,12 @@ def analyse_tile(task: TileTask) -> TileResult:
         "gsd_m": gsd,
     }
     if n_valid:
-        px = img.data[(slice(None), *inner)][:, valid].astype(np.float32)
-        stats["band_mean"] = [round(float(v), 2) for v in px.mean(axis=1)]
-        stats["band_std"] = [round(float(v), 2) for v in px.std(axis=1)]
-        grey = px[:3].mean(axis=0)
-        stats["brightness_p5_p50_p95"] = [round(float(v), 1) for v in np.percentile(grey, [5, 50, 95])]
+        pixels = img.data[(slice(None), *inner)]
+        stats.update(pixel_stats(pixels, valid))
         from borderwatch.analysis.landcover.snow import snow_share
 
         # snow, ice or cloud: the register flags dates where car counts are doubtful (sites.register)
-        snow = snow_share(img.data[(slice(None), *inner)], valid)
+        snow = snow_share(pixels, valid)
         if snow is not None:
             stats["snow_share"] = round(snow, 4)
         lap("stats")
@@ -242,6 +239,38 @@ def analyse_tile(task: TileTask) -> TileResult:
         lap("detect")
     stats["seconds"] = timing  # per stage, for benchmarks and for finding slow tiles
     return TileResult(task.tile, task.date, stats, detections, evidence)
+
+
+def pixel_stats(data: np.ndarray, valid: np.ndarray) -> dict:
+    """Per-band mean and standard deviation, and the 5th/50th/95th percentiles of grey brightness (the mean of the
+    first three bands), over the ``valid`` pixels of a (bands, H, W) image.
+
+    8-bit imagery is summarised from histograms: exact, and several times faster than copying a tile's pixels out
+    as floats (which cost about as much as the land cover on the 81 km bench).
+    """
+    if data.dtype != np.uint8:
+        px = data[:, valid].astype(np.float64)
+        grey = px[:3].mean(axis=0)
+        return {"band_mean": [round(float(v), 2) for v in px.mean(axis=1)],
+                "band_std": [round(float(v), 2) for v in px.std(axis=1)],
+                "brightness_p5_p50_p95": [round(float(v), 1) for v in np.percentile(grey, [5, 50, 95])]}
+    n = int(np.count_nonzero(valid))
+    levels = np.arange(256, dtype=np.float64)
+    means, stds = [], []
+    for band in data:
+        h = np.bincount(band[valid], minlength=256)
+        m = float(h @ levels) / n
+        means.append(round(m, 2))
+        stds.append(round(float(np.sqrt(h @ (levels - m) ** 2 / n)), 2))
+    total = data[0].astype(np.uint16) + data[1] + data[2]  # grey x 3, exact in 0..765
+    cum = np.cumsum(np.bincount(total[valid], minlength=766))
+    out = []
+    for q in (5, 50, 95):  # np.percentile's linear interpolation between order statistics
+        pos = (n - 1) * q / 100.0
+        i = int(np.floor(pos))
+        a, b = (int(np.searchsorted(cum, k, side="right")) for k in (i, min(i + 1, n - 1)))
+        out.append(round((a + (pos - i) * (b - a)) / 3.0, 1))
+    return {"band_mean": means, "band_std": stds, "brightness_p5_p50_p95": out}
 
 
 def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, watched_geom, river_bearing_deg: float | None):
