@@ -39,7 +39,7 @@ def counts(large: int, small: int, heavy: int, toward_kp: int, toward_cn: int, *
         "evidence": extra.get("evidence", {"track": 2}),
     }
     for key in ("share_interval", "share_from", "front_reliability", "longest_queue", "convoy", "convoy_subclass",
-                "snow_cover", "snow_flag"):
+                "snow_cover", "snow_flag", "counts_withheld"):
         if key in extra:
             out[key] = extra[key]
     return out

@@ -197,6 +197,7 @@ def test_crossing_sites_folder_numbered_in_river_order(corridor, scenes, registe
             "factor applied 1.12") in d1 and "fronts on 2025-07-31, cars" not in d1
     assert "on 2025-07-31: longest queue 9 vehicles; a convoy of 7 identical dump_truck" in d1
     assert "on 2025-09-13: longest queue" not in d1
+    # counts kept on a snowy date (a detector validated on snow): doubtful; left out: said so
     assert "on 2025-09-13: 58% of the imagery looks snow-covered (snow, ice or cloud): car counts are doubtful" in d1
     assert "on 2025-07-31: 1% of the imagery" not in d1  # flagged dates only
     run_id = obs[1]["run_id"]
@@ -215,3 +216,19 @@ def test_sites_in_kmz_and_none_without_sites(corridor, register, tmp_path):
     plain = etree.parse(str(write_corridor_kml(corridor, tmp_path / "plain.kml")))
     assert "Crossing sites" not in _folders(plain)
     assert not [st for st in plain.iterfind(".//k:Style", NS) if st.get("id").startswith("site-")]
+
+
+def test_a_snowy_date_whose_counts_were_left_out_says_so():
+    """The register leaves a snowy date's counts out (sites.register): the description says why its cells are empty."""
+    from borderwatch.corridor import load_corridor
+    from borderwatch.outputs.kml import _site_html
+
+    c = load_corridor("yalu-upper[0:4]")
+    site = {"site_id": "yalu-upper:km001.000", "number": 1, "chainage_km": 1.0, "kind": "ford", "scale": "small",
+            "status": "site", "bank_evidence": "both"}
+    counts = {k: None for k in ("vehicles", "small_vehicle", "large_vehicle", "heavy_equipment", "toward")}
+    obs = {"2026-02-10": {"date": "2026-02-10", "scale": "active", "activity_score": 0.4,
+                          "counts": {**counts, "snow_cover": 0.6, "snow_flag": True, "counts_withheld": "snow"}}}
+    html = _site_html(c, site, obs, ["2026-02-10"], ["KP", "CN"])
+    assert "on 2026-02-10: 60% of the imagery looks snow-covered (snow, ice or cloud): vehicle counts left out" in html
+    assert "<td>2026-02-10</td><td>&#8211;</td>" in html  # unknown, not zero

@@ -467,3 +467,26 @@ def test_the_snow_cover_of_a_date_weighs_each_tile_by_its_imagery():
              {"date": DATES[0], "stats": {"valid_pixels": 0}},  # no imagery: no say
              {"date": DATES[1], "stats": {"valid_pixels": 500}}]  # analysed before the share was recorded
     assert snow_cover(tiles) == {DATES[0]: pytest.approx(0.7)}
+
+
+def test_a_snowy_dates_detections_are_left_out_unless_asked_for(tmp_path, stretch):
+    """On snow the bundled detector reports thousands of false cars: their counts and clues would be a fake surge of
+    traffic. The register leaves them out (unknown, not zero) unless the detector is known to work on snow."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True, detector="borderwatch-vehicles@0.2.3", snow={DATES[0]: 0.0, DATES[1]: 0.6})
+        river = stretch.direction_deg_at(1.0, 100.0)
+        for d in DATES:
+            s.ford(1.0, d)
+            rows = _vehicles(s, stretch, [(40 + 10 * i, river - 90, "small_vehicle", 0.8) for i in range(6)])
+            store.write_rows("detections", [{**r, "date": d, "tile_id": s.tile(d, 1.0)} for r in rows])
+        reg = build(store, stretch)
+        c = {str(o["date"])[:10]: o for o in reg.observations}
+        assert c[DATES[0]]["counts"]["vehicles"] == 6 and c[DATES[0]]["scale"] == "small"
+        snowy = c[DATES[1]]["counts"]
+        assert snowy["vehicles"] is None and snowy["share_toward"] is None and snowy["counts_withheld"] == "snow"
+        assert snowy["detections_run"] is True and snowy["snow_flag"] is True
+        assert c[DATES[1]]["scale"] == "active"  # from the ground evidence alone, as without a detector
+        assert any(w.startswith(f"{DATES[1]}: 60% of the watched area") and "left out of the register" in w
+                   for w in reg.warnings)
+        kept = {str(o["date"])[:10]: o["counts"] for o in build(store, stretch, params=SiteParams(counts_on_snow=True)).observations}
+        assert kept[DATES[1]]["vehicles"] == 6 and "counts_withheld" not in kept[DATES[1]]

@@ -392,9 +392,10 @@ def _site_html(
                           f"{_e(str(v['convoy_subclass'] or 'vehicles'))}<br/>")
         elif v["longest_queue"]:
             queues.append(f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>")
-        if v["snow_flag"]:  # the detector over-counts cars on snow (sites.register)
+        if v["snow_flag"]:  # the detector reports many false cars on snow (sites.register)
+            what = "vehicle counts left out" if v["counts_withheld"] else "car counts are doubtful"
             queues.append(f"on {d}: {v['snow_cover']:.0%} of the imagery looks snow-covered (snow, ice or cloud): "
-                          "car counts are doubtful and tracks may be hidden<br/>")
+                          f"{what}, and tracks may be hidden<br/>")
         if v["run_id"]:
             runs.setdefault(str(v["run_id"]), []).append(d)
     table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"

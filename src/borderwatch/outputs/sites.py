@@ -218,6 +218,7 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
     # share of the date's imagery that looks snow-covered (snow, ice or cloud) and whether counts are flagged for it
     out["snow_cover"] = _round(counts.get("snow_cover"), 3) if obs else None
     out["snow_flag"] = counts.get("snow_flag") if obs else None
+    out["counts_withheld"] = counts.get("counts_withheld") if obs else None  # "snow": the detector ran, counts unknown
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")
@@ -442,7 +443,8 @@ def format_register(
                      "(real fronts are measured for cars only)")
     for d, cover in snowy.items():
         lines.append(f"{d} (snow): {cover:.0%} of that date's imagery looks snow-covered (snow, ice or cloud); the detector "
-                     "over-counts cars on snow: do not read its counts against snow-free dates")
+                     "reports many false cars on snow: its counts are left out (-), or, where kept, not to be read "
+                     "against snow-free dates")
     if summary:
         lines += ["", *summary_lines(summary)]
     return "\n".join(lines)

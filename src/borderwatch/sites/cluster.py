@@ -42,6 +42,10 @@ class SiteParams:
     # how far a place's front accuracy may sit from heading_conf (factor on 2p - 1; sites.direction): the
     # range measured on five real scenes, each against a calibration fitted on the other four (0.59-1.19)
     front_scale: tuple[float, float] = (0.6, 1.2)
+    # on a date flagged as snowy (sites.register.SNOW_FLAG_SHARE) the detections are left out of the register: the
+    # bundled detector, trained without snow, reports thousands of false cars there. True only for a detector
+    # validated on snow.
+    counts_on_snow: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

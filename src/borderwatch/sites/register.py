@@ -107,7 +107,8 @@ def update_register(
     dates = sorted({str(r["date"]) for r in tiles})
     warnings = _check_water(corridor, tiles)
     snow = snow_cover(tiles)
-    warnings += _check_snow(snow)
+    snowy = {d for d, share in snow.items() if share >= SNOW_FLAG_SHARE}
+    warnings += _check_snow(snow, withheld=not params.counts_on_snow)
     if not any("landcover" in (r.get("stats") or {}) for r in tiles):
         warnings.append("no land cover in these results (run with --landcover, on scenes that cover the river): no evidence, no sites")
         return Register(river, [], [], summarise([], [], corridor.length_km, corridor.name), warnings)
@@ -115,6 +116,8 @@ def update_register(
     belief = belief_for(detector) if params.weigh_by_belief else None
     clues = [c for c in evidence_clues(whole, store.current_rows("evidence", pkey, vkey)) if span[0] <= c.km <= span[1]]
     dets = [d for d in detection_points(whole, store.current_rows("detections", pkey, vkey)) if span[0] <= d["km"] <= span[1]]
+    withheld = snowy if detected and not params.counts_on_snow else set()
+    dets = [d for d in dets if str(d["date"]) not in withheld]  # neither counts nor clues from a snowy date's detections
     dets_by_date: dict[str, list[dict]] = {}
     for d in dets:
         dets_by_date.setdefault(str(d["date"]), []).append(d)
@@ -148,10 +151,14 @@ def update_register(
             for date in dates:
                 counts, activity, scale = observe(
                     whole, g.outline, dets_by_date.get(date, []), [c for c in g.clues if c.date == date],
-                    detected=detected, convergence_deg=turn, belief=belief, front_scale=tuple(params.front_scale))
+                    detected=detected and date not in withheld, convergence_deg=turn, belief=belief,
+                    front_scale=tuple(params.front_scale))
                 # the date's share of snow-like ground over the stretch (None: not measured) and whether it is flagged
                 counts["snow_cover"] = round(snow[date], 3) if date in snow else None
-                counts["snow_flag"] = bool(snow[date] >= SNOW_FLAG_SHARE) if date in snow else None
+                counts["snow_flag"] = (date in snowy) if date in snow else None
+                if date in withheld:  # the detector ran, but its counts are not given: unknown, not zero
+                    counts["detections_run"] = True
+                    counts["counts_withheld"] = "snow"
                 obs.append({"site_id": sid, "date": date, "run_id": run_by_date.get(date), "counts": counts,
                             "activity_score": activity, "scale": scale})
             seen = [o["date"] for o in obs if o["scale"] != "inactive"] or g.dates
@@ -340,10 +347,13 @@ def snow_cover(tiles: list[dict]) -> dict[str, float]:
     return {d: a[0] / a[1] for d, a in sorted(acc.items())}
 
 
-def _check_snow(cover: dict[str, float]) -> list[str]:
-    return [f"{date}: {share:.0%} of the watched area looks snow-covered (bright, colourless ground: snow, ice or cloud); "
-            "the detector over-counts cars on snow (about half its cars false on synthetic snow, its model card) and "
-            "snow hides tracks: do not read this date's counts against snow-free dates as a change in traffic"
+def _check_snow(cover: dict[str, float], withheld: bool) -> list[str]:
+    what = ("its vehicle counts are left out of the register (unknown, not zero; the detections stay in the store "
+            "and detections.geojson)" if withheld else
+            "its counts are kept (counts_on_snow): do not read them against snow-free dates as a change in traffic")
+    return [f"{date}: {round(share, 3):.0%} of the watched area looks snow-covered (bright, colourless ground: snow, ice "
+            f"or cloud); the bundled detector, trained without snow, reports many false cars there and snow hides "
+            f"tracks, so {what}"
             for date, share in cover.items() if share >= SNOW_FLAG_SHARE]
 
 

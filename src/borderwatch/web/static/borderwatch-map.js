@@ -206,7 +206,8 @@
     // snow, ice or cloud over much of that date's imagery: the detector over-counts cars on snow
     row("snow / ice / cloud", "bw-site-snow", function (o) {
       if (o.snow_cover === null || o.snow_cover === undefined) return "–";
-      return Math.round(o.snow_cover * 100) + "%" + (o.snow_flag ? ": counts doubtful" : "");
+      return Math.round(o.snow_cover * 100) + "%" +
+        (o.counts_withheld ? ": counts left out" : o.snow_flag ? ": counts doubtful" : "");
     });
     row("activity", null, function (o) { return fmt(o.activity_score, 2); });
     row("scale", null, function (o) { return fmt(o.scale); });
