@@ -448,6 +448,7 @@ def test_a_snowy_date_is_flagged_in_its_observations_and_warned_about(tmp_path, 
         assert (by_date[DATES[1]]["snow_cover"], by_date[DATES[1]]["snow_flag"]) == (0.62, True)
         snowy = [w for w in reg.warnings if "snow" in w]
         assert len(snowy) == 1 and snowy[0].startswith(f"{DATES[1]}: 62% of the watched area looks snow-covered")
+        assert "hides tracks" in snowy[0] and "counts" not in snowy[0]  # no detector ran: nothing left out
 
 
 def test_results_without_a_snow_share_say_unknown_not_snow_free(tmp_path, stretch):

@@ -108,11 +108,11 @@ def update_register(
     warnings = _check_water(corridor, tiles)
     snow = snow_cover(tiles)
     snowy = {d for d, share in snow.items() if share >= SNOW_FLAG_SHARE}
-    warnings += _check_snow(snow, withheld=not params.counts_on_snow)
+    detected, detector = _detection_ran(store, tiles)
+    warnings += _check_snow(snow, detected=detected, withheld=detected and not params.counts_on_snow)
     if not any("landcover" in (r.get("stats") or {}) for r in tiles):
         warnings.append("no land cover in these results (run with --landcover, on scenes that cover the river): no evidence, no sites")
         return Register(river, [], [], summarise([], [], corridor.length_km, corridor.name), warnings)
-    detected, detector = _detection_ran(store, tiles)
     belief = belief_for(detector) if params.weigh_by_belief else None
     clues = [c for c in evidence_clues(whole, store.current_rows("evidence", pkey, vkey)) if span[0] <= c.km <= span[1]]
     dets = [d for d in detection_points(whole, store.current_rows("detections", pkey, vkey)) if span[0] <= d["km"] <= span[1]]
@@ -347,14 +347,18 @@ def snow_cover(tiles: list[dict]) -> dict[str, float]:
     return {d: a[0] / a[1] for d, a in sorted(acc.items())}
 
 
-def _check_snow(cover: dict[str, float], withheld: bool) -> list[str]:
-    what = ("its vehicle counts are left out of the register (unknown, not zero; the detections stay in the store "
-            "and detections.geojson)" if withheld else
-            "its counts are kept (counts_on_snow): do not read them against snow-free dates as a change in traffic")
+def _check_snow(cover: dict[str, float], *, detected: bool, withheld: bool) -> list[str]:
+    if not detected:
+        what = "snow hides tracks and fords: fewer traces there need not mean less traffic"
+    elif withheld:
+        what = ("the bundled detector, trained without snow, reports many false cars there, so this date's vehicle "
+                "counts are left out of the register (unknown, not zero; the detections stay in the store and "
+                "detections.geojson)")
+    else:
+        what = ("its counts are kept (counts_on_snow): do not read them against snow-free dates as a change in "
+                "traffic")
     return [f"{date}: {round(share, 3):.0%} of the watched area looks snow-covered (bright, colourless ground: snow, ice "
-            f"or cloud); the bundled detector, trained without snow, reports many false cars there and snow hides "
-            f"tracks, so {what}"
-            for date, share in cover.items() if share >= SNOW_FLAG_SHARE]
+            f"or cloud); {what}" for date, share in cover.items() if share >= SNOW_FLAG_SHARE]
 
 
 def _check_water(corridor: Corridor, tiles: list[dict]) -> list[str]:
