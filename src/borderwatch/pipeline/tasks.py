@@ -20,6 +20,7 @@ from rasterio.transform import from_origin
 from borderwatch import __version__
 from borderwatch.corridor.tiling import Tile
 from borderwatch.imagery.scene import Scene
+from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
 TILE_ANALYSIS_VERSION = "tile-stats-6"
@@ -203,8 +204,6 @@ def analyse_tile(task: TileTask) -> TileResult:
     if n_valid:
         pixels = img.data[(slice(None), *inner)]
         stats.update(pixel_stats(pixels, valid))
-        from borderwatch.analysis.landcover.snow import snow_share
-
         # snow, ice or cloud: the register flags dates where car counts are doubtful (sites.register)
         snow = snow_share(pixels, valid)
         if snow is not None:

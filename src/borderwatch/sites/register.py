@@ -27,7 +27,7 @@ from borderwatch.sites.summary import summarise
 SCALE_ORDER = {"large": 3, "small": 2, "active": 1, "inactive": 0}
 #: tiles with at least this much imagery in the watched area and no water at all get a warning
 NO_WATER_MIN_COVERAGE = 0.5
-#: a date whose watched area is at least this much bright, colourless ground (analysis.landcover.snow: snow, ice
+#: a date whose watched area is at least this much bright, colourless ground (imagery.snow: snow, ice
 #: or cloud) is flagged: the detector over-counts cars on snow, and snow hides tracks. Synthetic snow dates read
 #: 0.4-0.8 at crossing sites and 0.58-0.60 over a stretch through Hyesan, snow-free ones under 0.02 and 0.001; grey
 #: concrete passes too (real Munich city-block images: median 0.12, one 0.44), hence a share of the whole watched area.

@@ -4,7 +4,6 @@
     lc.classes, lc.water_mask, lc.share("water"), lc.method
 
 RGB at 3-10 m (e.g. NAIP at 5 m) takes its water from a small conv net run with onnxruntime (cnn.py).
-snow_share(img, valid) says how much of a tile looks snow-covered (bright and colourless: snow, ice, cloud).
 GSD above MAX_GSD_M (10 m, e.g. 300 m Landsat) warns LandcoverRangeWarning: the classes are not meaningful there.
 
 Codes: see codes.CODES (0 nodata, 1 water, 2 sandbar, 3 disturbed, 4 vegetation,
@@ -14,9 +13,8 @@ Codes: see codes.CODES (0 nodata, 1 water, 2 sandbar, 3 disturbed, 4 vegetation,
 from borderwatch.analysis.landcover.classify import MAX_GSD_M, LandCover, LandcoverRangeWarning, classify_landcover
 from borderwatch.analysis.landcover.codes import CODES, LANDCOVER_VERSION, NAMES
 from borderwatch.analysis.landcover.reference import iou, ndwi_water_reference
-from borderwatch.analysis.landcover.snow import snow_share
 
 __all__ = [
     "CODES", "LANDCOVER_VERSION", "MAX_GSD_M", "NAMES", "LandCover", "LandcoverRangeWarning", "classify_landcover", "iou",
-    "ndwi_water_reference", "snow_share",
+    "ndwi_water_reference",
 ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from borderwatch.analysis.landcover import snow_share
-from borderwatch.analysis.landcover.snow import SNOW_MAX_SPREAD, SNOW_MIN_VALUE
+from borderwatch.imagery.snow import SNOW_MAX_SPREAD, SNOW_MIN_VALUE, snow_share
 
 
 def _image(*colours: tuple[int, int, int], bands: int = 3) -> np.ndarray:

@@ -10,6 +10,8 @@ SNOW_MAX_SPREAD): open snow, river ice, and also cloud and thick haze, all of
 which make counts doubtful. It is a flag for a person to look, not a snow map:
 grey concrete in a town passes it too, which is why the register flags a date
 only when a large share of the whole watched area does (sites.register).
+It lives with the imagery, not the land cover: every tile measures it, with or
+without land cover, and it needs nothing heavier than NumPy.
 
 Measured 2026-11-26 on image crops at crossing sites (share of pixels per crop, median / largest): synthetic
 development seeds 500-503 at 0.5 m, 31 July / 13 September / 20 October 0.001 / 0.003-0.018, 10 December
