@@ -2,13 +2,15 @@
 
 Renders the synthetic corridor (block by block, to a COG; timed as its own
 stage), then runs, in one process and one run:
-  read-only  a plain loop reading every tile's pixels (the I/O floor: the baseline);
+  read-only  a plain loop reading every tile's pixels (the I/O floor: the baseline), and a sample of
+             tiles read from the scene moved half a pixel off the grid (the warp every scene in
+             another grid or CRS goes through);
   pipeline   run_pipeline with land cover, crossing evidence and (unless --no-detect)
              detection, into a fresh GeoPackage store;
   register   update_register over the stored evidence and detections.
 Prints seconds and Mpx/s per stage (the pipeline's stages from the per-tile timings),
 peak RSS, and the register against the synthetic truth.
-Usage: python bench/bench_sites.py [--km 0:81.08] [--gsd 0.5] [--no-detect] [--workers 2] [--workdir DIR]
+Usage: python bench/bench_sites.py [--km 0:81.08] [--gsd 0.5] [--no-detect] [--workers 2] [--off-grid] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+import rasterio
+import rasterio.shutil
+from affine import Affine
 
 from borderwatch.corridor import load_corridor
 from borderwatch.imagery import register_scene
@@ -36,6 +42,18 @@ from borderwatch.synth import SynthWorld, write_scenes
 DATE = dt.date(2025, 9, 13)
 
 
+#: every how many tiles the off-grid read is timed
+WARP_SAMPLE = 4
+
+
+def _off_grid_copy(tif: Path, vrt: Path) -> Path:
+    """A VRT of ``tif`` moved half a pixel south-east, so every read of it goes through the warp."""
+    rasterio.shutil.copy(tif, vrt, driver="VRT")
+    with rasterio.open(vrt, "r+") as ds:
+        ds.transform = ds.transform * Affine.translation(0.5, 0.5)
+    return vrt
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--km", default="0:81.08")
@@ -45,6 +63,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="dask worker processes (1 = in-process)")
     ap.add_argument("--front-calibration", choices=("real", "none"), default="real",
                     help="heading_conf calibrated on real streets (default) or the front check's own (synthetic)")
+    ap.add_argument("--off-grid", action="store_true",
+                    help="run the pipeline on the scene moved half a pixel off the grid (every read warped, as for "
+                         "imagery in another grid or CRS)")
     ap.add_argument("--workdir", help="keep the rendered scene here and reuse it (default: a temporary folder)")
     args = ap.parse_args()
     a, b = (float(v) for v in args.km.split(":"))
@@ -78,13 +99,24 @@ def main() -> None:
         for t in tasks:
             read_tile([scene], t.tile.bounds, corridor.crs, args.gsd)
         read_only = time.perf_counter() - t0
-        print(f"read-only baseline           {read_only:7.1f} s  {mpx / read_only:6.2f} Mpx/s")
+        print(f"read-only baseline           {read_only:7.1f} s  {mpx / read_only:6.2f} Mpx/s  "
+              f"(the scene is on the corridor grid: read without a warp)")
+        off_grid = register_scene(_off_grid_copy(tif, work / "off-grid.vrt"))
+        sample = tasks[::WARP_SAMPLE]
+        t0 = time.perf_counter()
+        for t in sample:
+            read_tile([off_grid], t.tile.bounds, corridor.crs, args.gsd)
+        warped = time.perf_counter() - t0
+        sample_mpx = sum(t.tile.shape_at(args.gsd)[0] ** 2 for t in sample) / 1e6
+        print(f"  the same off the grid        {warped:7.1f} s  {sample_mpx / warped:6.2f} Mpx/s  (every {WARP_SAMPLE}th tile of "
+              f"the scene shifted half a pixel: warped, as imagery in another grid or CRS is)")
 
         executor = make_executor(workers=args.workers if args.workers > 1 else None, scheduler=None)
         try:
             with Store.open(work / f"bench-sites-{time.time_ns()}.gpkg", create=True) as store:
                 t0 = time.perf_counter()
-                summary = run_pipeline(corridor, [scene], store, params=params, executor=executor)
+                summary = run_pipeline(corridor, [off_grid if args.off_grid else scene], store, params=params,
+                                       executor=executor)
                 pipe = time.perf_counter() - t0
                 t0 = time.perf_counter()
                 reg = update_register(corridor, store, (summary.param_hash, summary.versions_hash))
@@ -96,6 +128,8 @@ def main() -> None:
         finally:
             executor.close()
         total = pipe + register
+        if args.off_grid:
+            print("pipeline on the off-grid scene (every read warped)")
         print(f"pipeline ({executor.name:10s})     {pipe:7.1f} s  {mpx / pipe:6.2f} Mpx/s  ratio {pipe / read_only:.1f}x the read-only baseline")
         for k, v in stage.items():
             print(f"  {k:10s} (CPU s in tiles) {v:7.1f} s  {mpx / v if v else float('inf'):6.2f} Mpx per CPU-s")

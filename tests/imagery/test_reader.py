@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
+from affine import Affine
+from pyproj import CRS
 from pyproj import Transformer
 from rasterio.enums import ColorInterp
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
 
 from borderwatch.errors import InputError, SceneError
 from borderwatch.imagery import read_tile, register_scene
+from borderwatch.imagery import reader
 from borderwatch.imagery.handles import dataset_for
+from borderwatch.imagery.reader import same_grid_window
 from imagery_helpers import rotated_corner, write_tif
 
 TAGS = {"CAPTURE_DATE": "2023-05-14"}
@@ -101,9 +107,8 @@ def test_nodata_in_the_fine_scene_shows_the_coarse_one(tmp_path, centre):
     assert (tile.data[:, :, :25] == 50).all() and (tile.data[:, :, 35:] == 200).all()
 
 
-@pytest.mark.parametrize("kind", ["nodata", "internal_mask", "alpha", "plain"])
-def test_mask_honoured_and_outside_invalid(tmp_path, centre, kind):
-    x, y, _, _ = centre
+def _masked_scene(tmp_path, x, y, kind):
+    """A 64 x 64 px scene at 10 m, grey 150, whose west quarter has no data (marked the ``kind`` way)."""
     data = np.full((3, 64, 64), 150, np.uint8)
     masked = np.zeros((64, 64), bool)
     masked[:, :16] = True  # west quarter has no data
@@ -121,16 +126,134 @@ def test_mask_honoured_and_outside_invalid(tmp_path, centre, kind):
         if kind == "internal_mask":
             with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(path, "r+") as ds:
                 ds.write_mask(np.where(masked, 0, 255).astype(np.uint8))
-    s = register_scene(path)
+    return register_scene(path)
+
+
+@pytest.mark.parametrize("gsd", [5.0, 10.0], ids=["warped", "same-grid"])
+@pytest.mark.parametrize("kind", ["nodata", "internal_mask", "alpha", "plain"])
+def test_mask_honoured_and_outside_invalid(tmp_path, centre, kind, gsd):
+    x, y, _, _ = centre
+    s = _masked_scene(tmp_path, x, y, kind)
     # window: 100 m west of the scene to its centre, rows inside
-    tile = read_tile([s], (x - 420, y - 100, x, y + 100), 32652, 5.0)
+    tile = read_tile([s], (x - 420, y - 100, x, y + 100), 32652, gsd)
     cols_valid = tile.valid.any(axis=0)
     first = int(np.argmax(cols_valid))
     edge = 0 if kind == "plain" else 160  # metres from the scene's west edge where data starts
-    assert first * 5 == pytest.approx(100 + edge, abs=5)
+    assert first * gsd == pytest.approx(100 + edge, abs=5)
     assert tile.valid[:, first + 2 :].all()
     assert (tile.data[:, tile.valid] >= 140).all()  # no black nodata leaking in
     assert (tile.data[:, ~tile.valid] == 0).all()
+
+
+def _warped(monkeypatch, *args, **kw):
+    """read_tile with the same-grid shortcut switched off: the warp's answer."""
+    with monkeypatch.context() as m:
+        m.setattr(reader, "same_grid_window", lambda *a, **k: None)
+        return read_tile(*args, **kw)
+
+
+@pytest.mark.parametrize("kind", ["nodata", "internal_mask", "alpha", "plain"])
+def test_same_grid_reads_skip_the_warp_and_match_it(tmp_path, centre, kind, monkeypatch):
+    x, y, _, _ = centre
+    s = _masked_scene(tmp_path, x, y, kind)
+    warps = []
+
+    def counted(*args, **kw):
+        warps.append(kw)
+        return WarpedVRT(*args, **kw)
+
+    monkeypatch.setattr(reader, "WarpedVRT", counted)
+    windows = [(x - 420, y - 100, x, y + 100), (x + 200, y - 500, x + 500, y - 200), (x - 1000, y, x - 500, y + 100)]
+    for rs in ("bilinear", "nearest", "cubic"):
+        for win in windows:  # across the west edge, across the south-east corner, wholly outside
+            want = _warped(monkeypatch, [s], win, 32652, 10.0, resampling=rs)
+            warps.clear()
+            got = read_tile([s], win, 32652, 10.0, resampling=rs)
+            assert not warps
+            assert np.array_equal(got.data, want.data) and np.array_equal(got.valid, want.valid), (rs, win)
+            assert got.scene_ids == want.scene_ids
+    # half a pixel off the scene's grid, a finer GSD, or a smoothing resampling: warped as before
+    for win, gsd, rs in [((x - 415, y - 100, x + 5, y + 100), 10.0, "bilinear"), ((x - 420, y - 100, x, y + 100), 5.0, "bilinear"),
+                         ((x - 420, y - 100, x, y + 100), 10.0, "cubic_spline")]:
+        warps.clear()
+        read_tile([s], win, 32652, gsd, resampling=rs)
+        assert len(warps) == 1
+
+
+@pytest.mark.parametrize("crs", [32652, 3857])
+def test_windows_wholly_inside_valid_pixels_warp_without_the_mask(tmp_path, centre, monkeypatch, crs):
+    """Off the scene's grid, a window whose source pixels are all valid skips GDAL's masked warp, same pixels."""
+    x, y, _, lat = centre
+    rng = np.random.default_rng(5)
+    data = rng.integers(1, 256, (3, 128, 128), dtype=np.uint8)  # texture: interpolation differences would show
+    data[:, :, :32] = 0  # the west quarter is nodata
+    s = register_scene(write_tif(tmp_path / "n.tif", data, origin=(x - 320, y + 320), gsd=5.0, nodata=0, tags=TAGS))
+    plain = []
+
+    def counted(*args, **kw):
+        got = inside(*args, **kw)
+        plain.append(got is not None)
+        return got
+
+    inside = reader._warp_inside
+    monkeypatch.setattr(reader, "_warp_inside", counted)
+    win = (x - 101.7, y - 201.7, x + 248.3, y + 148.3)  # wholly inside the valid three quarters, off the grid
+    k = 1.0
+    if crs != 32652:  # the same window in Web Mercator: a real reprojection, whose metres are 1 / cos(lat) ground metres
+        win, k = transform_bounds("EPSG:32652", f"EPSG:{crs}", *win), 1.0 / np.cos(np.radians(lat))
+    # finer than the scene, or the same GSD off the grid: plain; coarser (GDAL widens the kernel) or nearest: masked
+    cases = [(5.0 / 1.5, "bilinear", "plain"), (3.0, "cubic", "plain"), (6.5, "bilinear", "masked"),
+             (5.0 / 1.5, "nearest", "masked")]
+    if crs == 32652:  # (reprojected, the same GSD spans a little more than one source pixel's box: masked)
+        cases.append((5.0, "bilinear", "plain"))
+    for gsd, rs, mode in cases:
+        plain.clear()
+        got = read_tile([s], win, crs, gsd * k, resampling=rs)
+        want = _masked_warp(monkeypatch, [s], win, crs, gsd * k, resampling=rs)
+        assert plain == [True] if mode == "plain" else plain in ([], [False])
+        assert got.valid.all() and np.array_equal(got.valid, want.valid)
+        d = np.abs(got.data.astype(int) - want.data)
+        assert d.max() <= 1 and (d > 0).mean() < 0.01, (gsd, rs, d.max(), (d > 0).mean())  # rounding apart, at most
+    for win in [(x - 250, y - 200, x + 100, y + 150), (x + 200, y - 200, x + 500, y + 100)]:  # over the hole; off the edge
+        plain.clear()
+        got = read_tile([s], win, 32652, 5.0 / 1.5)
+        assert plain == [False]
+        want = _masked_warp(monkeypatch, [s], win, 32652, 5.0 / 1.5)
+        assert np.array_equal(got.data, want.data) and np.array_equal(got.valid, want.valid)
+        assert 0.1 < got.valid.mean() < 0.9
+
+
+def _masked_warp(monkeypatch, *args, **kw):
+    """read_tile through GDAL's masked warp only."""
+    with monkeypatch.context() as m:
+        m.setattr(reader, "_warp_inside", lambda *a, **k: None)
+        return read_tile(*args, **kw)
+
+
+def test_same_grid_window():
+    utm, other = CRS.from_epsg(32652), CRS.from_epsg(32651)
+    scene = Affine(0.5, 0.0, 1000.0, 0.0, -0.5, 5000.0)
+    assert same_grid_window(utm, scene, utm, Affine(0.5, 0.0, 1010.5, 0.0, -0.5, 4990.0)) == (21, 20)
+    assert same_grid_window(utm, scene, utm, Affine(0.5, 0.0, 990.0, 0.0, -0.5, 5001.0)) == (-20, -2)
+    assert same_grid_window(utm, scene, utm, Affine(0.5, 0.0, 1010.25, 0.0, -0.5, 4990.0)) is None  # half a pixel off
+    assert same_grid_window(utm, scene, utm, Affine(1.0, 0.0, 1010.0, 0.0, -1.0, 4990.0)) is None  # other GSD
+    assert same_grid_window(other, scene, utm, Affine(0.5, 0.0, 1010.5, 0.0, -0.5, 4990.0)) is None  # other CRS
+    turned = scene * Affine.rotation(10.0)
+    assert same_grid_window(utm, turned, utm, Affine(0.5, 0.0, 1010.5, 0.0, -0.5, 4990.0)) is None
+
+
+def test_nodata_pixel_is_valid_where_any_band_has_data(tmp_path, centre):
+    """The mask read with the bands follows GDAL's: a pixel is nodata only where every band is."""
+    x, y, _, _ = centre
+    data = np.full((4, 32, 32), 90, np.uint8)
+    data[:3, :, :8] = 0  # RGB nodata, near-infrared not: still a valid pixel
+    data[:, :, 8:12] = 0  # every band nodata
+    s = register_scene(write_tif(tmp_path / "n.tif", data, origin=(x, y), gsd=10.0, nodata=0, tags=TAGS, photometric="MINISBLACK"))
+    for gsd in (10.0, 5.0):  # same grid, warped
+        tile = read_tile([s], (x, y - 320, x + 320, y), 32652, gsd)
+        k = int(10 / gsd)
+        assert tile.valid[:, : 8 * k - 1].all() and not tile.valid[:, 8 * k + 1 : 12 * k - 1].any()
+        assert tile.valid[:, 12 * k + 1 :].all()
 
 
 def test_sixteen_bit_is_stretched_and_single_band_repeated(tmp_path, centre):
@@ -167,6 +290,8 @@ def test_bad_reads(tmp_path, centre):
         read_tile([a, b], win, 32652, 10.0)
     with pytest.raises(InputError, match="resampling"):
         read_tile([a], win, 32652, 10.0, resampling="sideways")
+    with pytest.raises(InputError, match="resampling 'gauss'"):  # a GDAL resampling the warper lacks
+        read_tile([a], win, 32652, 10.0, resampling="gauss")
     with pytest.raises(InputError):
         read_tile([a], win, 32652, 0.0)
     empty = read_tile([], win, 32652, 10.0)
