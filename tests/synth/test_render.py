@@ -160,3 +160,18 @@ def test_overlapping_windows_agree(world, corridor, dates):
     b = world.render((x0 + 40.0, y0 - 30.0, x1 + 40.0, y1 - 30.0), 0.5, dates[0])
     # b starts 80 px east and 60 px south of a
     assert np.array_equal(a[:, 60:, 80:], b[:, :-60, :-80])
+
+
+@pytest.mark.parametrize("offset", [900.0, -700.0])
+def test_snowy_forest_is_dark_crowns_over_white_snow(corridor, offset):
+    """In winter trees stand out of the snow: dark crowns and white snow, neither a grey speckle nor a white-out."""
+    winter = SynthWorld(corridor, seed=7, dates=[date(2025, 9, 13), date(2026, 2, 10)])
+    b = _window(corridor, 3.0, offset=offset, size=160.0, gsd=0.5)
+    summer, lab = winter.render_with_landcover(b, 0.5, date(2025, 9, 13))
+    forest = lab == 5
+    assert forest.mean() > 0.2
+    grey = winter.render(b, 0.5, date(2026, 2, 10)).astype(float).mean(axis=0)[forest]
+    dark, median, bright = np.percentile(grey, [10, 50, 90])
+    assert dark < 90 and 195 < bright < 235  # crowns, and snow that is white but not clipped
+    assert 0.25 < (grey < 110).mean() < 0.6 and 100 < median < 170
+    assert summer.mean(axis=0)[forest].mean() < 90  # the summer canopy is unchanged: dark green

@@ -19,7 +19,7 @@ from borderwatch.synth.catalog import KINDS
 from borderwatch.synth.layout import Mod, Obj
 from borderwatch.synth.noise import Upsampler, fbm2, hash2, key, rand2
 from borderwatch.synth.profile import VILLAGE_SEG_M
-from borderwatch.synth.season import shadow_vector
+from borderwatch.synth.season import phenology, shadow_vector
 
 MARGIN_PX = 8
 LAT_M = 8.0
@@ -77,6 +77,8 @@ def render_window(world, bounds, gsd: float, date_index: int, want_labels: bool 
     img = lut[ids]  # (h, w, 3) float32
     bright = _brightness(world, grid, ids, fields)
     img *= bright[..., None]
+    if phenology(d)["snow"]:
+        _snow_under_trees(img, ids, fields)
     water = ids == P.WATER
     _water_colour(world, img, water, fields)
     _fence(world, img, fields, sites, grid)
@@ -349,6 +351,31 @@ def _brightness(world, grid, ids, F) -> np.ndarray:
         stripes = 0.5 + 0.5 * np.sin(s * (2 * math.pi / 2.4)).astype(np.float32)
         b[crops] *= 0.93 + 0.1 * stripes
     return b
+
+
+#: winter crowns seen from above: bare deciduous branches, and conifers
+_BARE_CROWN = np.array((92, 82, 72), np.float32)
+_CONIFER_CROWN = np.array((40, 52, 42), np.float32)
+_SNOW = np.array((226, 229, 235), np.float32)
+
+
+def _snow_under_trees(img, ids, F) -> None:
+    """Forest on a snowy date: dark crowns over white snow, not the summer canopy's texture whitened.
+
+    Seen from above, trees stand out of the snow: crown blobs (the 3 m texture
+    lattice) of bare branches or conifer needles, with snow showing between
+    them. Whitening the summer canopy's strong texture instead gave a grey
+    speckle no real forest shows (and that the vehicle detector fired on).
+    """
+    forest = ids == P.FOREST
+    if not forest.any():
+        return
+    crown = 0.7 * F["N3"][forest] + 0.3 * F["N1"][forest]
+    cover = np.clip((crown - 0.35) / 0.3, 0.0, 1.0)[:, None]  # about half the ground under crowns
+    conifer = np.clip((F["TU"][forest] - 0.45) / 0.15, 0.0, 1.0)[:, None]
+    tree = _BARE_CROWN * (1.0 - conifer) + _CONIFER_CROWN * conifer
+    snow = _SNOW * (0.85 + 0.2 * F["SH"][forest])[:, None]
+    img[forest] = snow * (1.0 - cover) + tree * cover * (0.85 + 0.3 * F["N1"][forest])[:, None]
 
 
 def _water_colour(world, img, water, F) -> None:
