@@ -101,7 +101,7 @@ def main() -> None:
         read_only = time.perf_counter() - t0
         print(f"read-only baseline           {read_only:7.1f} s  {mpx / read_only:6.2f} Mpx/s  "
               f"(the scene is on the corridor grid: read without a warp)")
-        off_grid = register_scene(_off_grid_copy(tif, work / "off-grid.vrt"))
+        off_grid = register_scene(_off_grid_copy(tif, scene_dir / "off-grid.vrt"))
         sample = tasks[::WARP_SAMPLE]
         t0 = time.perf_counter()
         for t in sample:
