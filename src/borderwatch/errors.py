@@ -13,6 +13,10 @@ class BorderwatchError(Exception):
         self.problem = problem
         super().__init__(f"{self.source}: {problem}" if self.source else problem)
 
+    def __reduce__(self):
+        # rebuilt from (source, problem), so the error survives the trip back from a worker process
+        return type(self), (self.source, self.problem)
+
 
 class CorridorError(BorderwatchError):
     """A corridor file or name that cannot be used."""
@@ -28,6 +32,24 @@ class StoreError(BorderwatchError):
 
 class InputError(BorderwatchError):
     """Any other bad argument (dates, ranges, options)."""
+
+
+def library_message(exc: BaseException) -> str:
+    """What the library underneath (GDAL, OGR, PROJ) said, on one line.
+
+    rasterio's outer errors often say only "See previous exception for details", so the chain of causes is
+    read: its first informative line, and the innermost one where it adds something.
+    """
+    lines: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(lines) < 20:
+        text = str(cause).strip().splitlines()
+        if text and "previous exception" not in text[0]:
+            lines.append(text[0])
+        cause = cause.__cause__
+    if not lines:
+        return type(exc).__name__
+    return lines[0] if lines[-1] in lines[0] else f"{lines[0]} ({lines[-1]})"
 
 
 def positive_gsd(gsd_m: object, source: str | Path | None = "gsd") -> float:

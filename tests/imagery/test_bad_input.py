@@ -1,12 +1,14 @@
-"""Each bad input is a one-line SceneError naming the file and the problem."""
+"""Each bad input is a one-line SceneError naming the file and the problem, which survives a worker process."""
 
 from __future__ import annotations
 
+import pickle
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
+from tblib import pickling_support
 
 from borderwatch.errors import SceneError
 from borderwatch.imagery import check_covers, register_scene
@@ -20,6 +22,9 @@ def _raises(path_part: str, problem: str, fn, *args, **kw) -> SceneError:
     assert "\n" not in msg
     assert path_part in msg, msg
     assert problem in msg, msg
+    pickling_support.install(info.value)  # as dask's workers send errors back: with their context
+    back = pickle.loads(pickle.dumps(info.value))
+    assert type(back) is SceneError and str(back) == msg
     return info.value
 
 

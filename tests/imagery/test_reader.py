@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import rasterio
@@ -12,6 +14,7 @@ from pyproj import Transformer
 from rasterio.enums import ColorInterp
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
+from tblib import pickling_support
 
 from borderwatch.errors import InputError, SceneError
 from borderwatch.imagery import read_tile, register_scene
@@ -228,6 +231,37 @@ def _masked_warp(monkeypatch, *args, **kw):
     with monkeypatch.context() as m:
         m.setattr(reader, "_warp_inside", lambda *a, **k: None)
         return read_tile(*args, **kw)
+
+
+def _damaged_scene(tmp_path, x, y):
+    """A tiled, compressed GeoTIFF at 1 m whose middle bytes are overwritten: it opens, but blocks fail to decode."""
+    path = tmp_path / "damaged.tif"
+    data = np.random.default_rng(0).integers(1, 256, (3, 512, 512), dtype=np.uint8)
+    with rasterio.open(path, "w", driver="GTiff", width=512, height=512, count=3, dtype="uint8", crs="EPSG:32652",
+                       transform=Affine(1.0, 0.0, x - 256, 0.0, -1.0, y + 256), tiled=True, blockxsize=128,
+                       blockysize=128, compress="deflate") as dst:
+        dst.write(data)
+        dst.update_tags(**TAGS)
+    scene = register_scene(path)
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2
+    raw[middle : middle + 40_000] = b"\x55" * 40_000
+    path.write_bytes(bytes(raw))
+    return scene
+
+
+def test_damaged_pixels_name_the_file_and_window(tmp_path, centre):
+    x, y, _, _ = centre
+    s = _damaged_scene(tmp_path, x, y)
+    for shift, gsd in [(0.0, 1.0), (0.3, 1.0), (0.0, 2.0)]:  # same grid, off the grid inside the scene, warped
+        win = (x - 200 + shift, y - 200, x + 200 + shift, y + 200)
+        with pytest.raises(SceneError, match="could not be read, the file may be damaged") as exc:
+            read_tile([s], win, 32652, gsd)
+        assert exc.value.source == s.path and "IReadBlock failed" in exc.value.problem
+    # the pipeline's dask workers send it back pickled with its context (tblib): it must arrive whole
+    pickling_support.install(exc.value)
+    back = pickle.loads(pickle.dumps(exc.value))
+    assert type(back) is SceneError and back.source == s.path and back.problem == exc.value.problem
 
 
 def test_same_grid_window():

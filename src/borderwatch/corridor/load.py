@@ -11,7 +11,7 @@ from shapely.geometry import LineString, Point
 from shapely.ops import linemerge, substring
 
 from borderwatch.corridor.model import DEFAULT_BANK_WIDTH_M, Corridor, utm_crs_for
-from borderwatch.errors import CorridorError
+from borderwatch.errors import CorridorError, library_message
 
 MAX_JOIN_GAP_M = 2000.0
 
@@ -28,7 +28,7 @@ def read_line_lonlat(path: str | Path) -> tuple[LineString, dict]:
     try:
         gdf = pyogrio.read_dataframe(path)
     except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise CorridorError(path, f"not a readable vector file ({_first_line(exc)})") from None
+        raise CorridorError(path, f"not a readable vector file ({library_message(exc)})") from None
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
     lines = [g for g in gdf.geometry if g is not None and g.geom_type in ("LineString", "MultiLineString")]
@@ -129,7 +129,3 @@ def corridor_from_lonlat_line(
         chainage_offset_km=offset_km,
         place_points=list(places or []),
     )
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

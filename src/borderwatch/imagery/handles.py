@@ -17,7 +17,7 @@ from collections import OrderedDict
 import rasterio
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-from borderwatch.errors import SceneError
+from borderwatch.errors import SceneError, library_message
 from borderwatch.imagery.scene import Scene
 
 #: Open datasets kept per thread.
@@ -40,7 +40,9 @@ def open_raster(path: str):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(path)
     except RasterioIOError as exc:
-        raise SceneError(path, f"not a raster image GDAL can read ({_first_line(exc)})") from None
+        failure = library_message(exc)
+    # raised outside the handler: GDAL's own error, as its context, would not unpickle from a worker process
+    raise SceneError(path, f"not a raster image GDAL can read ({failure})")
 
 
 def _cache() -> OrderedDict:
@@ -76,8 +78,3 @@ def close_all() -> None:
     while cache:
         _, ds = cache.popitem()
         ds.close()
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

@@ -25,11 +25,12 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
+from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import SUPPORTED_RESAMPLING, reproject, transform_bounds
 from rasterio.windows import Window
 
-from borderwatch.errors import InputError, SceneError
+from borderwatch.errors import InputError, SceneError, library_message
 from borderwatch.imagery.footprint import decimation, stretch_limits, to_uint8
 from borderwatch.imagery.handles import dataset_for
 from borderwatch.imagery.scene import Scene
@@ -115,25 +116,42 @@ def _warp(scene: Scene, dst_crs: CRS, dst_t: Affine, width: int, height: int, rs
     unique = sorted(set(picks))
     src_crs = CRS.from_wkt(scene.crs_wkt) if scene.transform is not None else CRS.from_user_input(src.crs)
     src_t = Affine(*scene.transform) if scene.transform is not None else src.transform
-    window = same_grid_window(src_crs, src_t, dst_crs, dst_t) if rs in _EXACT_ON_GRID else None
-    if window is not None:
-        raw, ok = _read_on_grid(src, unique, window, width, height)
-    elif rs in _MASK_COSTLY and (inside := _warp_inside(src, unique, src_crs, src_t, dst_crs, dst_t, width, height, rs)):
-        raw, ok = inside
-    else:
-        kw = dict(crs=dst_crs, transform=dst_t, width=width, height=height, resampling=rs)
-        if scene.transform is not None:
-            kw.update(src_crs=src_crs, src_transform=src_t)
-        if src.nodata is None and ColorInterp.alpha not in src.colorinterp:
-            # an added alpha band carries the source's mask (or its edge) through the warp
-            kw["add_alpha"] = True
-        with WarpedVRT(src, **kw) as vrt:
-            raw, ok = _read_with_mask(vrt, unique)
+    try:
+        raw, ok = _read_window(scene, src, unique, src_crs, src_t, dst_crs, dst_t, width, height, rs)
+        failure = None
+    except RasterioError as exc:
+        failure = library_message(exc)
+    if failure is not None:  # raised outside the handler: GDAL's own errors, as its context, would not unpickle
+        left, top = dst_t.c, dst_t.f
+        right, bottom = dst_t * (width, height)
+        window = ", ".join(f"{v:.1f}" for v in (left, bottom, right, top))
+        raise SceneError(scene.path, f"pixels for the window ({window}) could not be read, the file may be damaged "
+                                     f"({failure})")
     values = raw[[unique.index(b) for b in picks]]
     if values.dtype != np.uint8:
         limits = _limits(scene)
         values = to_uint8(values, [limits[b - 1] for b in picks])
     return values, ok
+
+
+def _read_window(scene: Scene, src, unique: list[int], src_crs: CRS, src_t: Affine, dst_crs: CRS, dst_t: Affine,
+                 width: int, height: int, rs: Resampling) -> tuple[np.ndarray, np.ndarray]:
+    """Bands ``unique`` of one scene on the window grid, in the scene's data type, and their validity."""
+    window = same_grid_window(src_crs, src_t, dst_crs, dst_t) if rs in _EXACT_ON_GRID else None
+    if window is not None:
+        return _read_on_grid(src, unique, window, width, height)
+    if rs in _MASK_COSTLY:
+        inside = _warp_inside(src, unique, src_crs, src_t, dst_crs, dst_t, width, height, rs)
+        if inside is not None:
+            return inside
+    kw = dict(crs=dst_crs, transform=dst_t, width=width, height=height, resampling=rs)
+    if scene.transform is not None:
+        kw.update(src_crs=src_crs, src_transform=src_t)
+    if src.nodata is None and ColorInterp.alpha not in src.colorinterp:
+        # an added alpha band carries the source's mask (or its edge) through the warp
+        kw["add_alpha"] = True
+    with WarpedVRT(src, **kw) as vrt:
+        return _read_with_mask(vrt, unique)
 
 
 #: kernels whose masked warp costs several times the plain one (nearest and average cost about the same either way)

@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from borderwatch.errors import InputError, SceneError
+from borderwatch.errors import InputError, SceneError, library_message
 
 from .labels import Detection
 from .nms import TileDetections, merge_tiles
@@ -308,7 +308,7 @@ def detect_raster(
     try:
         ds = rasterio.open(path)
     except Exception as e:  # noqa: BLE001 - rasterio raises RasterioIOError and others
-        raise SceneError(path, f"cannot open raster: {str(e).splitlines()[0]}") from None
+        raise SceneError(path, f"cannot open raster: {library_message(e)}") from None
     with ds:
         src = RasterSource(ds, stretch=stretch, source=path)
         check_gsd_for(src.gsd_m, detector.gsd_range, path)
