@@ -1,4 +1,4 @@
-"""The command line: help everywhere, corridor show, and bad input that leaves the store untouched."""
+"""The command line: help everywhere, corridor show, bad input that leaves the store untouched, a damaged scene."""
 
 from __future__ import annotations
 
@@ -127,3 +127,42 @@ def test_synth_command_writes_scenes_and_truth(tmp_path, capsys):
     assert (out / "2025-07-31.tif").exists() and (out / "truth" / "sites.geojson").exists()
     code, _, err = call(["synth", "--km", "5:2", "--out", str(out)], capsys)
     assert code == 2 and "--km" in err
+
+
+def test_run_over_a_damaged_scene_names_it_and_leaves_a_store_that_resumes(tmp_path, short_corridor, capsys):
+    """A scene that opens but whose pixels fail to decode (a truncated download): a one-line error naming the
+    file, the run marked failed, the tiles already done kept, and the same error again on a rerun."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from borderwatch.store import Store
+
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    path = tmp_path / "damaged.tif"
+    w, h = int((maxx - minx) / 4.0), int((maxy - miny) / 4.0)
+    data = np.random.default_rng(1).integers(20, 230, (3, h, w), dtype=np.uint8)
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs="EPSG:32652",
+                       transform=from_origin(minx, maxy, 4.0, 4.0), tiled=True, blockxsize=128, blockysize=128,
+                       compress="deflate") as dst:
+        dst.write(data)
+    store, out = tmp_path / "store.gpkg", tmp_path / "out"
+    code, _, err = call(["scenes", "add", str(path), "--date", "2025-09-13", "--store", str(store)], capsys)
+    assert code == 0, err
+    raw = bytearray(path.read_bytes())
+    start = int(len(raw) * 0.8)
+    raw[start : start + 20_000] = b"\x55" * 20_000  # blocks near the end of the file no longer decode
+    path.write_bytes(bytes(raw))
+    argv = ["run", "--corridor", "yalu-upper[0:2]", "--gsd", "4", "--store", str(store), "--out", str(out)]
+    code, _, err = call(argv, capsys)
+    errors = [ln for ln in err.splitlines() if "error" in ln]
+    assert code == 2 and len(errors) == 1, err
+    assert "damaged.tif" in errors[0] and "could not be read, the file may be damaged" in errors[0]
+    with Store.open(store) as s:
+        assert [r["status"] for r in s.runs()] == ["failed"]
+        done = len(s.tile_results())
+        assert len(s.scenes()) == 1
+    assert done > 0  # the tiles before the damaged ones were saved
+    code, _, err = call(argv, capsys)
+    assert code == 2 and "damaged.tif" in err
+    with Store.open(store) as s:
+        assert len(s.tile_results()) == done and [r["status"] for r in s.runs()] == ["failed", "failed"]
