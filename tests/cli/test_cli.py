@@ -10,8 +10,11 @@ import sys
 
 import numpy as np
 import pytest
+import rasterio
 from PIL import Image
+from rasterio.transform import from_origin
 
+from borderwatch.store import Store
 from cli_helpers import call
 
 SUBCOMMANDS = [[], ["corridor"], ["corridor", "show"], ["corridor", "list"], ["corridor", "export"], ["scenes"],
@@ -132,11 +135,6 @@ def test_synth_command_writes_scenes_and_truth(tmp_path, capsys):
 def test_run_over_a_damaged_scene_names_it_and_leaves_a_store_that_resumes(tmp_path, short_corridor, capsys):
     """A scene that opens but whose pixels fail to decode (a truncated download): a one-line error naming the
     file, the run marked failed, the tiles already done kept, and the same error again on a rerun."""
-    import rasterio
-    from rasterio.transform import from_origin
-
-    from borderwatch.store import Store
-
     minx, miny, maxx, maxy = short_corridor.area.bounds
     path = tmp_path / "damaged.tif"
     w, h = int((maxx - minx) / 4.0), int((maxy - miny) / 4.0)

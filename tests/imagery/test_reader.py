@@ -9,16 +9,14 @@ import pytest
 import rasterio
 import shapely
 from affine import Affine
-from pyproj import CRS
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 from rasterio.enums import ColorInterp
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from tblib import pickling_support
 
 from borderwatch.errors import InputError, SceneError
-from borderwatch.imagery import read_tile, register_scene
-from borderwatch.imagery import reader
+from borderwatch.imagery import read_tile, reader, register_scene
 from borderwatch.imagery.handles import dataset_for
 from borderwatch.imagery.reader import same_grid_window
 from imagery_helpers import rotated_corner, write_tif
@@ -148,10 +146,11 @@ def test_mask_honoured_and_outside_invalid(tmp_path, centre, kind, gsd):
     assert (tile.data[:, ~tile.valid] == 0).all()
 
 
-def _warped(monkeypatch, *args, **kw):
-    """read_tile with the same-grid shortcut switched off: the warp's answer."""
+def _gdal_warp(monkeypatch, *args, **kw):
+    """read_tile with both shortcuts (same grid, plain warp) switched off: GDAL's masked warp, the reference."""
     with monkeypatch.context() as m:
         m.setattr(reader, "same_grid_window", lambda *a, **k: None)
+        m.setattr(reader, "_warp_inside", lambda *a, **k: None)
         return read_tile(*args, **kw)
 
 
@@ -169,7 +168,7 @@ def test_same_grid_reads_skip_the_warp_and_match_it(tmp_path, centre, kind, monk
     windows = [(x - 420, y - 100, x, y + 100), (x + 200, y - 500, x + 500, y - 200), (x - 1000, y, x - 500, y + 100)]
     for rs in ("bilinear", "nearest", "cubic"):
         for win in windows:  # across the west edge, across the south-east corner, wholly outside
-            want = _warped(monkeypatch, [s], win, 32652, 10.0, resampling=rs)
+            want = _gdal_warp(monkeypatch, [s], win, 32652, 10.0, resampling=rs)
             warps.clear()
             got = read_tile([s], win, 32652, 10.0, resampling=rs)
             assert not warps
@@ -212,7 +211,7 @@ def test_windows_wholly_inside_valid_pixels_warp_without_the_mask(tmp_path, cent
     for gsd, rs, mode in cases:
         plain.clear()
         got = read_tile([s], win, crs, gsd * k, resampling=rs)
-        want = _masked_warp(monkeypatch, [s], win, crs, gsd * k, resampling=rs)
+        want = _gdal_warp(monkeypatch, [s], win, crs, gsd * k, resampling=rs)
         assert plain == [True] if mode == "plain" else plain in ([], [False])
         assert got.valid.all() and np.array_equal(got.valid, want.valid)
         d = np.abs(got.data.astype(int) - want.data)
@@ -221,16 +220,9 @@ def test_windows_wholly_inside_valid_pixels_warp_without_the_mask(tmp_path, cent
         plain.clear()
         got = read_tile([s], win, 32652, 5.0 / 1.5)
         assert plain == [False]
-        want = _masked_warp(monkeypatch, [s], win, 32652, 5.0 / 1.5)
+        want = _gdal_warp(monkeypatch, [s], win, 32652, 5.0 / 1.5)
         assert np.array_equal(got.data, want.data) and np.array_equal(got.valid, want.valid)
         assert 0.1 < got.valid.mean() < 0.9
-
-
-def _masked_warp(monkeypatch, *args, **kw):
-    """read_tile through GDAL's masked warp only."""
-    with monkeypatch.context() as m:
-        m.setattr(reader, "_warp_inside", lambda *a, **k: None)
-        return read_tile(*args, **kw)
 
 
 def _damaged_scene(tmp_path, x, y):

@@ -26,6 +26,7 @@ from affine import Affine
 from pyproj import CRS
 from rasterio.enums import ColorInterp, MaskFlags, Resampling
 from rasterio.errors import RasterioError
+from rasterio.transform import array_bounds
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import SUPPORTED_RESAMPLING, reproject, transform_bounds
 from rasterio.windows import Window
@@ -122,9 +123,7 @@ def _warp(scene: Scene, dst_crs: CRS, dst_t: Affine, width: int, height: int, rs
     except RasterioError as exc:
         failure = library_message(exc)
     if failure is not None:  # raised outside the handler: GDAL's own errors, as its context, would not unpickle
-        left, top = dst_t.c, dst_t.f
-        right, bottom = dst_t * (width, height)
-        window = ", ".join(f"{v:.1f}" for v in (left, bottom, right, top))
+        window = ", ".join(f"{v:.1f}" for v in array_bounds(height, width, dst_t))
         raise SceneError(scene.path, f"pixels for the window ({window}) could not be read, the file may be damaged "
                                      f"({failure})")
     values = raw[[unique.index(b) for b in picks]]
@@ -177,9 +176,7 @@ def _warp_inside(src, unique: list[int], src_crs: CRS, src_t: Affine, dst_crs: C
     mask.
     Windows at a scene's edge or over its holes go the masked way (None).
     """
-    left, top = dst_t.c, dst_t.f
-    right, bottom = dst_t * (width, height)
-    box = transform_bounds(dst_crs, src_crs, left, bottom, right, top, densify_pts=21)
+    box = transform_bounds(dst_crs, src_crs, *array_bounds(height, width, dst_t), densify_pts=21)
     inv = ~src_t
     cols, rows = zip(*(inv * xy for xy in ((box[0], box[1]), (box[0], box[3]), (box[2], box[1]), (box[2], box[3]))))
     per_pixel = max((max(cols) - min(cols)) / width, (max(rows) - min(rows)) / height)
