@@ -4,7 +4,8 @@ Not a test: prints numbers. OpenCV and BLAS are pinned to one thread so the figu
 ``python bench/bench_landcover.py`` times --samples tiles of 512 m at 0.5 m (and 0.8 m),
 rendered once up front (rendering is not timed), each classified --repeat times (best kept).
 At 3-10 m (``--gsd 5``) the RGB path runs the conv water net; ``--baseline-net OLD.onnx`` times that path again
-with another net file in the same run and prints the ratio (e.g. a net before a refit).
+with another net file in the same run and prints the ratio (e.g. a net before a refit); ``--baseline-params OLD.json``
+does the same for the MLP heads (params.json) at every GSD.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1, help="OpenCV threads (1 = per-core figure)")
     ap.add_argument("--baseline-net", help="another water_cnn.onnx to time the 3-10 m RGB path with, for a ratio")
+    ap.add_argument("--baseline-params", help="another params.json (MLP heads) to time the RGB path with, for a ratio")
     args = ap.parse_args()
     cv2.setNumThreads(args.threads)
 
@@ -64,8 +66,12 @@ def main() -> None:
               f"(threads={args.threads}); whole corridor ({len(tiles)} tiles, {full / 1e9:.2f} Gpx): "
               f"{full / rgb_best / 1e6 / 60:.1f} min RGB on one core")
         if args.baseline_net and uses_regions(gsd):
-            base = _with_net(args.baseline_net, lambda: _best_rgb(world, pick, gsd, d, args.repeat))
+            base = _with_file("cnn", args.baseline_net, lambda: _best_rgb(world, pick, gsd, d, args.repeat))
             print(f"  baseline net {args.baseline_net}: RGB {px / base / 1e6:.2f} Mpx/s wall; shipped net "
+                  f"{rgb_best:.2f}, {base / t_rgb:.2f}x the baseline's speed")
+        if args.baseline_params:
+            base = _with_file("model", args.baseline_params, lambda: _best_rgb(world, pick, gsd, d, args.repeat))
+            print(f"  baseline heads {args.baseline_params}: RGB {px / base / 1e6:.2f} Mpx/s wall; shipped heads "
                   f"{rgb_best:.2f}, {base / t_rgb:.2f}x the baseline's speed")
 
 
@@ -78,20 +84,22 @@ def _best_rgb(world, pick, gsd, d, repeat) -> float:
     return total
 
 
-def _with_net(path, fn):
-    """fn() with the 3-10 m water net read from `path` instead of the shipped file."""
+def _with_file(which: str, path, fn):
+    """fn() with the 3-10 m water net (which="cnn") or the MLP heads (which="model") read from `path` instead of the
+    shipped file."""
+    from importlib import import_module
     from pathlib import Path
 
-    from borderwatch.analysis.landcover import cnn
-
-    shipped = cnn.CNN_FILE
-    cnn.CNN_FILE = Path(path)
-    cnn.load_cnn.cache_clear()
+    mod = import_module(f"borderwatch.analysis.landcover.{which}")
+    attr, loader = ("CNN_FILE", mod.load_cnn) if which == "cnn" else ("PARAMS_FILE", mod.load_params)
+    shipped = getattr(mod, attr)
+    setattr(mod, attr, Path(path))
+    loader.cache_clear()
     try:
         return fn()
     finally:
-        cnn.CNN_FILE = shipped
-        cnn.load_cnn.cache_clear()
+        setattr(mod, attr, shipped)
+        loader.cache_clear()
 
 
 def corridor_px(tiles, gsd) -> float:

@@ -114,14 +114,15 @@ class Params:
         return _fused(self, True)
 
 
-_FUSED: dict[tuple[int, bool], Fused] = {}
+_FUSED: dict[tuple[int, bool], tuple[Params, Fused]] = {}
 
 
 def _fused(p: Params, nir: bool) -> Fused:
     key = (id(p), nir)
-    if key not in _FUSED:
-        _FUSED[key] = Fused(p.water_nir if nir and p.water_nir is not None else p.water_rgb, p.land)
-    return _FUSED[key]
+    held = _FUSED.get(key)
+    if held is None or held[0] is not p:  # the entry holds its Params, so an id is never reused for other weights
+        held = _FUSED[key] = (p, Fused(p.water_nir if nir and p.water_nir is not None else p.water_rgb, p.land))
+    return held[1]
 
 
 @lru_cache(maxsize=4)
