@@ -3,7 +3,7 @@
 
 Recipe (reproducible; the MLP heads need numpy only, the conv net torch + onnx at fit time, never at run time):
 
-    python scripts/fit_landcover.py fit  --naip DIR_WITH_NAIP_TIFS [--seeds 100-139] [--out params.json]
+    python scripts/fit_landcover.py fit  --naip DIR_WITH_NAIP_TIFS [--seeds 100-139] [--synth-dates D1,D2,...] [--out params.json]
     python scripts/fit_landcover.py fit-cnn --naip DIR_WITH_NAIP_TIFS --seed S --out net_S.onnx   # one 3-10 m conv water net
                                                                         # the shipped members: --channels 32,48,64 --epochs 180
                                                                         # [--device cuda] (a GPU: ~5 min; one CPU core: ~1.7 h)
@@ -15,22 +15,25 @@ Recipe (reproducible; the MLP heads need numpy only, the conv net torch + onnx a
     python scripts/fit_landcover.py crops --naip DIR --landsat DIR   # test fixtures
     python scripts/fit_landcover.py eval --naip DIR_WITH_NAIP_TIFS --landsat DIR_WITH_LANDSAT_TIFS [--seeds 1000-1007]
                                          [--no-synth] [--cnn NET.onnx] [--dates 20190904]   # --dates: NAIP scenes to score
+                                         [--params P.json] [--synth-dates D1,D2,...]   # synthetic scores per date
 
 Training data
 - synthetic: SynthWorld(load_corridor("yalu-upper"), seed) for seeds in --seeds (100-199 are the
   fitting seeds; 1000+ are held out for scoring), tiles of 256 m at 0.5 / 0.8 / 0.3 / 1.0 m GSD,
   half at random chainages near the river and half centred on truth sites (to see disturbed
-  ground), on the world's two default dates (July and September). Labels: the truth code at
-  the centre of each coarse feature cell.
+  ground), on the world's two default dates (July and September) or on --synth-dates (tile k on
+  date k modulo their number). Labels: the truth code at the centre of each coarse feature cell.
 - real: the NAIP lakes series (RGBN, 5 m). Water labels from ndwi_water_reference (see
   reference.py). Only the left half (columns < W/2) of the TRAIN_DATES scenes is used for
   fitting (fit-cnn --part both, tried and not shipped, would use the whole width); scoring uses the right
   half of the other dates (and, for information, whole scenes).
-Heads: water_rgb (water vs not, RGB features, synthetic + NAIP), land (classes 2..7, synthetic
-only, RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
+Heads: water_rgb (water vs not, RGB features, synthetic + NAIP), land (classes 2..7, and 8 = ice when a
+frozen date was rendered; synthetic only, RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
 (fit-cnn) for RGB at 3-10 m. Dates 2010, 2014, 2016, 2018, 2020 are never fitted.
 
-Shipped now (LANDCOVER_VERSION lc-mlp-cnn-6): the MLP heads of params.json (tag fit-20261125e), and the water net:
+Shipped now (LANDCOVER_VERSION lc-mlp-cnn-7): the MLP heads of params.json (fit --seeds 100-139 --tiles 14 --keep 0.12
+--epochs 10 --hidden-land 48 --synth-dates 2025-05-20,2025-07-31,2025-09-13,2025-10-25,2025-12-05,2026-01-15,2026-03-20
+--nir-from <fit-20261125e params.json> --tag fit-20261127-seasons), and the water net:
 three fits of fit-cnn --channels 32,48,64 --epochs 180 (seeds 0, 1, 2; on a GPU, --device cuda) merged by
 `ensemble` (tag cnn-20261126-wide-ens3). Every recipe tried, every choice and every figure, with dates:
 docs/landcover-fitting.md. Current figures: the model card (src/borderwatch/analysis/landcover/MODEL_CARD.md).
@@ -71,13 +74,14 @@ PARTS = {"left": "left half", "both": "whole scene"}  # fit-cnn --part -> the ne
 
 
 # -- data ---------------------------------------------------------------------------------
-def synth_tiles(seed: int, n_tiles: int, gsds, rng):
-    """Yield (rgb, truth, gsd) tiles of one synthetic world."""
+def synth_tiles(seed: int, n_tiles: int, gsds, rng, dates=None):
+    """Yield (rgb, truth, gsd) tiles of one synthetic world seen on ``dates`` (default: the world's default
+    dates, July and September); tile k is rendered on date k modulo their number."""
     from borderwatch.corridor import load_corridor
     from borderwatch.synth import SynthWorld
 
     c = load_corridor("yalu-upper")
-    w = SynthWorld(c, seed=seed)
+    w = SynthWorld(c, seed=seed, dates=dates)
     sites = w.sites()
     for k in range(n_tiles):
         gsd = gsds[k % len(gsds)]
@@ -163,14 +167,14 @@ def fit(args) -> None:
     xs, ys = [], []
     t0 = time.time()
     for sd in seeds:
-        for rgb, lc, gsd in synth_tiles(sd, args.tiles, GSDS, rng):
+        for rgb, lc, gsd in synth_tiles(sd, args.tiles, GSDS, rng, parse_dates(args.synth_dates)):
             x, y = cells(rgb, lc, gsd)
             keep = (y > 0) & (rng.random(len(y)) < args.keep)
             xs.append(x[keep])
             ys.append(y[keep])
     xs_syn, ys_syn = np.concatenate(xs), np.concatenate(ys)
     print(f"synthetic cells {len(ys_syn)} from {len(seeds)} seeds in {time.time() - t0:.0f}s; "
-          f"class counts {np.bincount(ys_syn, minlength=8).tolist()}", file=sys.stderr)
+          f"class counts {np.bincount(ys_syn, minlength=len(CODES)).tolist()}", file=sys.stderr)
     xn, yn = [], []
     for name, a in naip_scenes(Path(args.naip)):
         if name not in TRAIN_DATES:
@@ -190,27 +194,37 @@ def fit(args) -> None:
     ww = np.concatenate([np.full(len(ys_syn), 0.5 / len(ys_syn)), np.full(len(yn), 0.5 / len(yn))])
     print("water_rgb", file=sys.stderr)
     water_rgb = train_head(xw, yw, (0, 1), ww, hidden=args.hidden_water, epochs=args.epochs)
-    print("water_nir", file=sys.stderr)
-    water_nir = train_head(xn, yn.astype(int), (0, 1), None, hidden=16, epochs=args.epochs)
+    if args.nir_from:  # the NIR head fits NAIP only: keep a validated one rather than refit it on another sample
+        donor = json.loads(Path(args.nir_from).read_text())
+        water_nir, nir_source = donor["water_nir"], f"kept from {donor['version']}"
+    else:
+        print("water_nir", file=sys.stderr)
+        water_nir, nir_source = train_head(xn, yn.astype(int), (0, 1), None, hidden=16, epochs=args.epochs).to_dict(), "fitted"
     land = ys_syn != 1
     yl = ys_syn[land]
-    cnt = np.bincount(yl, minlength=8).astype(float)
+    cnt = np.bincount(yl, minlength=len(CODES)).astype(float)
     wl = 1.0 / np.sqrt(np.maximum(cnt[yl], 1))
-    print("land", file=sys.stderr)
-    land_head = train_head(xs_syn[land], yl, (2, 3, 4, 5, 6, 7), wl, hidden=args.hidden_land, epochs=args.epochs)
+    land_classes = tuple(int(c) for c in np.flatnonzero(cnt))  # ice only when a frozen date was rendered
+    print(f"land {land_classes}", file=sys.stderr)
+    land_head = train_head(xs_syn[land], yl, land_classes, wl, hidden=args.hidden_land, epochs=args.epochs)
     out = {
         "version": args.tag,
         "meta": {"landcover_version": LANDCOVER_VERSION, "seeds": args.seeds, "tiles_per_seed": args.tiles,
-                 "gsds": list(GSDS), "hidden": {"water_rgb": args.hidden_water, "water_nir": 16, "land": args.hidden_land}, "naip_train_dates": list(TRAIN_DATES), "naip_train_part": "left half",
-                 "recipe": "scripts/fit_landcover.py fit"},
-        "water_rgb": water_rgb.to_dict(), "water_nir": water_nir.to_dict(), "land": land_head.to_dict(),
+                 "gsds": list(GSDS), "synth_dates": [str(d) for d in parse_dates(args.synth_dates) or ()] or "world default", "hidden": {"water_rgb": args.hidden_water, "water_nir": 16, "land": args.hidden_land}, "naip_train_dates": list(TRAIN_DATES), "naip_train_part": "left half",
+                 "water_nir": nir_source, "recipe": "scripts/fit_landcover.py fit"},
+        "water_rgb": water_rgb.to_dict(), "water_nir": water_nir, "land": land_head.to_dict(),
     }
     Path(args.out).write_text(json.dumps(out, separators=(",", ":")))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size} bytes) in {time.time() - t0:.0f}s", file=sys.stderr)
 
 
 # -- scoring ------------------------------------------------------------------------------
-def confusion(pred, truth, n=8):
+def parse_dates(text: str | None):
+    """--synth-dates: comma-separated ISO dates, or None for the synthetic world's default dates."""
+    return [date.fromisoformat(t.strip()) for t in text.split(",")] if text else None
+
+
+def confusion(pred, truth, n=len(CODES)):
     m = truth > 0
     return np.bincount(truth[m].astype(int) * n + pred[m], minlength=n * n).reshape(n, n)
 
@@ -242,15 +256,24 @@ def evaluate(args) -> None:
     rng = np.random.default_rng(7)
     seeds = parse_seeds(args.seeds)
     report = {"method": None, "synthetic": {}, "naip": {}, "landsat": {}}
+    synth_dates = parse_dates(args.synth_dates)
+    from borderwatch.corridor import load_corridor
+
+    yalu = load_corridor("yalu-upper")
     for gsd in () if args.no_synth else (0.5, 0.8):
-        cm = np.zeros((8, 8), np.int64)
-        for sd in seeds:
-            for rgb, lc, g in synth_tiles(sd, args.tiles, (gsd,), rng):
-                res = classify_landcover(rgb, np.ones(lc.shape, bool), g)
-                report["method"] = res.method
-                cm += confusion(res.classes, lc)
-        report["synthetic"][str(gsd)] = {"seeds": args.seeds, "pixel_accuracy": float(np.trace(cm) / cm.sum()),
-                                         "classes": prf(cm)}
+        # one score over the world's default dates, or one per date asked for (the same tiles on each)
+        for d in [None] if synth_dates is None else synth_dates:
+            cm = np.zeros((len(CODES), len(CODES)), np.int64)
+            tiles_rng = rng if d is None else np.random.default_rng(7)  # per date: the same tiles on every date
+            ice = d is not None and yalu.may_freeze_on(d)  # river ice is offered in the freeze season only, as in a run
+            for sd in seeds:
+                for rgb, lc, g in synth_tiles(sd, args.tiles, (gsd,), tiles_rng, None if d is None else [d]):
+                    res = classify_landcover(rgb, np.ones(lc.shape, bool), g, ice=ice)
+                    report["method"] = res.method
+                    cm += confusion(res.classes, lc)
+            key = str(gsd) if d is None else f"{gsd} {d}"
+            report["synthetic"][key] = {"seeds": args.seeds, "pixel_accuracy": float(np.trace(cm) / cm.sum()),
+                                        "classes": prf(cm)}
     if args.naip:
         for name, a in naip_scenes(Path(args.naip)):
             if args.dates and name not in args.dates.split(","):
@@ -635,7 +658,11 @@ def main(argv=None) -> None:
     f.add_argument("--epochs", type=int, default=8)
     f.add_argument("--hidden-water", type=int, default=16)
     f.add_argument("--hidden-land", type=int, default=24)
+    f.add_argument("--synth-dates", metavar="DATES", help="comma-separated ISO dates the synthetic worlds are seen on "
+                   "(tile k on date k modulo their number; default: the world's default dates, July and September)")
     f.add_argument("--tag", default=date.today().strftime("fit-%Y%m%d"))
+    f.add_argument("--nir-from", metavar="PARAMS", help="copy the water_nir head from this params file instead of "
+                   "refitting it (it fits NAIP only; a refit on another random sample moved 2010 from 0.71 to 0.50)")
     f.add_argument("--out", default=str(PARAMS_FILE))
     e = sub.add_parser("eval")
     e.add_argument("--naip")
@@ -645,6 +672,8 @@ def main(argv=None) -> None:
     e.add_argument("--params", help="parameters to score instead of the shipped params.json")
     e.add_argument("--cnn", help="conv water net to score instead of the shipped water_cnn.onnx")
     e.add_argument("--no-synth", action="store_true", help="skip the synthetic scores (NAIP / Landsat only)")
+    e.add_argument("--synth-dates", metavar="DATES", help="score the synthetic tiles on each of these ISO dates "
+                   "(comma-separated; default: once, over the world's default dates)")
     e.add_argument("--dates", help="comma-separated NAIP dates to score (default: all), e.g. 20190904 for the "
                    "development protocol")
     n = sub.add_parser("fit-cnn")

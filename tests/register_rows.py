@@ -39,7 +39,7 @@ def counts(large: int, small: int, heavy: int, toward_kp: int, toward_cn: int, *
         "evidence": extra.get("evidence", {"track": 2}),
     }
     for key in ("share_interval", "share_from", "front_reliability", "longest_queue", "convoy", "convoy_subclass",
-                "snow_cover", "snow_flag", "counts_withheld"):
+                "snow_cover", "snow_flag", "counts_withheld", "river_ice"):
         if key in extra:
             out[key] = extra[key]
     return out
@@ -81,10 +81,11 @@ def make_register(store, corridor, *, km_offset: float = 0.0, shuffled: bool = T
                           front_reliability={"large_vehicle": {"factor": 1.3, "range": [1.12, 1.6], "pairs": 81,
                                                                "agree": 0.963, "expected": 0.811, "applied": 1.12},
                                              "small_vehicle": None},
-                          longest_queue=9, convoy=7, convoy_subclass="dump_truck", snow_cover=0.01, snow_flag=False)},
-        # the second date was snowy (sites.register flags it: car counts doubtful)
+                          longest_queue=9, convoy=7, convoy_subclass="dump_truck", snow_cover=0.01, snow_flag=False,
+                          river_ice=0.12)},
+        # the second date was snowy (sites.register flags it: car counts doubtful), the river frozen
         {"site_id": ids[0], "date": DATES[1], "run_id": runs[1], "activity_score": 0.93, "scale": "large",
-         "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2, snow_cover=0.58, snow_flag=True)},
+         "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2, snow_cover=0.58, snow_flag=True, river_ice=0.93)},
         {"site_id": ids[1], "date": DATES[0], "run_id": runs[1], "activity_score": 0.41, "scale": "small",
          "counts": counts(0, 4, 0, 0, 0)},
         {"site_id": ids[1], "date": DATES[1], "run_id": runs[1], "activity_score": 0.5, "scale": "small",

@@ -134,6 +134,8 @@ def corridor_show(spec, width, left_country, right_country, origin, as_json) -> 
         return
     console.print(f"[bold]{c.name}[/bold]: {c.length_km:.1f} km from {c.origin_name}, {info['crs']}")
     console.print(f"left bank {c.left_country} {c.left_width_m:g} m, right bank {c.right_country} {c.right_width_m:g} m")
+    console.print("river ice read from " + (info["freeze_season"].replace("/", " to ") + " (month-day)" if info["freeze_season"]
+                                            else "no date (no freeze season given)"))
     table = Table("place", "km", "offset m", "bank", "in corridor")
     for p in places:
         table.add_row(p["name"], f"{p['chainage_km']:.2f}", str(p["offset_m"]), p["country"], "yes" if p["in_corridor"] else "no")

@@ -164,3 +164,30 @@ def test_corridor_from_geopackage(tmp_path):
     c = load_corridor(str(path))
     assert c.name == "test-river" and c.length_km == pytest.approx(8.6, abs=0.3)
     assert c.line_lonlat.coords[0][0] == pytest.approx(128.0, abs=1e-4)
+
+
+def test_the_yalu_can_be_frozen_from_mid_november_to_mid_april_and_a_stretch_keeps_its_season():
+    from datetime import date
+
+    for c in (load_corridor("yalu-upper"), load_corridor("yalu-upper[2:4]"), load_corridor("yalu")):
+        assert c.describe()["freeze_season"] == "11-15/04-15"
+        assert [c.may_freeze_on(date(2025, m, d)) for m, d in ((7, 31), (9, 13), (11, 14), (11, 15), (12, 31))] == [
+            False, False, False, True, True]
+        assert [c.may_freeze_on(date(2026, m, d)) for m, d in ((1, 1), (2, 10), (4, 15), (4, 16))] == [True, True, True, False]
+
+
+def test_a_corridor_file_may_give_its_freeze_season(tmp_path):
+    from datetime import date
+
+    coords = [[128.0, 41.40], [128.05, 41.41], [128.10, 41.40]]
+    plain = load_corridor(str(_write_line(tmp_path, coords, left_country="KP", right_country="CN")))
+    assert plain.freeze_season is None and not plain.may_freeze_on(date(2026, 1, 15))  # unknown: never ice
+    (tmp_path / "b").mkdir()
+    inside = _write_line(tmp_path / "b", coords, left_country="A", right_country="B", freeze_season="01-05/02-20")
+    c = load_corridor(str(inside))
+    assert c.freeze_season == ((1, 5), (2, 20)) and c.may_freeze_on(date(2026, 2, 1)) and not c.may_freeze_on(date(2026, 3, 1))
+    for i, bad in enumerate(("11-15", "13-01/02-01", "winter", "11-31/04-15")):
+        (tmp_path / str(i)).mkdir()
+        path = _write_line(tmp_path / str(i), coords, left_country="A", right_country="B", freeze_season=bad)
+        with pytest.raises(CorridorError, match=r"line.geojson: freeze season .* is not 'MM-DD/MM-DD'"):
+            load_corridor(str(path))

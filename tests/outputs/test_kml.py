@@ -199,6 +199,8 @@ def test_crossing_sites_folder_numbered_in_river_order(corridor, scenes, registe
     assert "on 2025-09-13: longest queue" not in d1
     # counts kept on a snowy date (a detector validated on snow): doubtful; left out: said so
     assert "on 2025-09-13: 58% of the imagery looks snow-covered (snow, ice or cloud): car counts are doubtful" in d1
+    assert "on 2025-09-13: the river looks frozen (93% of its surface is ice)" in d1
+    assert "on 2025-07-31: the river looks frozen" not in d1
     assert "on 2025-07-31: 1% of the imagery" not in d1  # flagged dates only
     run_id = obs[1]["run_id"]
     assert f"run {run_id} (2025-07-31, 2025-09-13)" in d1

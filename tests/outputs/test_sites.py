@@ -119,6 +119,8 @@ def test_geojson_has_one_numbered_polygon_per_site_with_per_date_counts(corridor
     # how much of each date's imagery looked snow-covered, and whether its counts are flagged for it
     assert (p1["snow_cover_2025-07-31"], p1["snow_flag_2025-07-31"]) == (0.01, False)
     assert (p1["snow_cover_2025-09-13"], p1["snow_flag_2025-09-13"]) == (0.58, True)
+    # how much of the river's surface was ice (the second date: frozen)
+    assert (p1["river_ice_2025-07-31"], p1["river_ice_2025-09-13"]) == (0.12, 0.93)
     assert p1["toward_KP_2025-07-31"] == 6 and p1["activity_score_2025-09-13"] == 0.93 and p1["scale_2025-07-31"] == "large"
     assert p1["dates"]["2025-07-31"]["vehicles"] == 14 and p1["dates"]["2025-07-31"]["share_toward"]["KP"] == 0.75
     assert p1["dates"]["2025-07-31"]["run_id"] == p1["run_id_2025-07-31"]
@@ -184,8 +186,8 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     assert rows[1][9] == "-"  # nobody heading across: no share
     assert lines[6].startswith("to KP/CN: share of vehicles facing each bank") and "95 % interval" in lines[6]
     assert "front factor" in lines[6] and "convoy" in lines[6]  # where the rest of the evidence is
-    # a date the register flagged as snowy says so over its columns and under the table
-    assert f"{DATES[1]} (snow)" in lines[0] and f"{DATES[0]} (snow)" not in lines[0]
+    # a date the register flagged as snowy says so over its columns and under the table; a frozen river over them
+    assert f"{DATES[1]} (snow, river frozen)" in lines[0] and f"{DATES[0]} (" not in lines[0]
     assert lines[7].startswith(f"{DATES[1]} (snow): 58% of that date's imagery looks snow-covered")
     # the per-date columns line up under their date
     col = lines[0].index(DATES[1])

@@ -25,9 +25,10 @@ class Scene:
     """Evidence and tile rows written the way the pipeline writes them."""
 
     def __init__(self, store: Store, corridor, detect: bool = False, detector: str | None = None,
-                 snow: dict[str, float] | None = None):
+                 snow: dict[str, float] | None = None, ice: dict[str, float] | None = None):
         self.store, self.c = store, corridor
         self.snow = snow or {}  # date -> the tiles' snow_share (the pipeline's stat; absent in older results)
+        self.ice = ice or {}  # date -> the share of the tiles' river surface that the land cover read as ice
         store.upsert_corridor(*corridor_record(corridor))
         versions = {"borderwatch": "test", **({"detector": detector} if detector else {})}
         self.run_id = store.start_run(corridor.name, {"detect": detect, "landcover": True}, versions)
@@ -38,11 +39,14 @@ class Scene:
         if (tid, date) not in self.tiles:
             self.tiles.add((tid, date))
             geom = self.c.to_lonlat(self.c.point_at(km).buffer(300, cap_style="square"))
+            ice = self.ice.get(date, 0.0)
+            cover = {"water": water * (1 - ice), "ice": water * ice, "vegetation": 1 - water} if water else {"vegetation": 1.0}
             self.store.put_tile_results([{
                 "tile_id": tid, "date": date, "param_hash": PKEY, "versions_hash": VKEY, "run_id": self.run_id,
                 "chainage_km": km, "geometry": geom,
-                "stats": {"coverage": 1.0, "landcover": {"water": water, "vegetation": 1 - water} if water else {"vegetation": 1.0},
-                          **({"valid_pixels": 1000, "snow_share": self.snow[date]} if date in self.snow else {})},
+                "stats": {"coverage": 1.0, "landcover": {k: v for k, v in cover.items() if v},
+                          **({"valid_pixels": 1000} if date in self.snow or date in self.ice else {}),
+                          **({"snow_share": self.snow[date]} if date in self.snow else {})},
             }])
         return tid
 
@@ -460,6 +464,31 @@ def test_results_without_a_snow_share_say_unknown_not_snow_free(tmp_path, stretc
         assert not any("snow" in w for w in reg.warnings)
 
 
+def test_a_frozen_river_is_said_and_a_route_over_the_ice_makes_a_site(tmp_path, stretch):
+    """On a frozen date the landings face each other across the ice: an ice road joins them as a ford trace does
+    across water, the river's ice share is in the observations, and ice is not taken for a dry river."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, ice={DATES[0]: 0.0, DATES[1]: 1.0})
+        s.ford(1.0, DATES[0])
+        s.evidence("track_to_water", 1.0, 60.0, DATES[1])
+        p_kp, p_cn = stretch.point_at(1.01, 50.0), stretch.point_at(1.01, -50.0)
+        ends = [list(stretch.to_lonlat(p).coords[0]) for p in (p_kp, p_cn)]
+        s.evidence("ice_road", 1.01, 0.0, DATES[1], ends=["land", "land"], ends_lonlat=ends)
+        reg = build(store, stretch)
+        assert [(r["status"], r["kind"], r["bank_evidence"]) for r in reg.sites] == [("site", "ford", "both")]
+        assert reg.sites[0]["details"]["evidence"] == {"cleared_bank": 1, "ice_road": 1, "track_to_water": 2}
+        by_date = {str(o["date"])[:10]: o["counts"] for o in reg.observations}
+        assert (by_date[DATES[0]]["river_ice"], by_date[DATES[1]]["river_ice"]) == (0.0, 1.0)
+        assert [w for w in reg.warnings if "frozen" in w] == [
+            f"{DATES[1]}: the river looks frozen (100% of its surface is ice): vehicles cross on the ice, so look for "
+            "ice roads rather than ford traces, and read fewer fords as a change of route, not of traffic"]
+        assert not any("no water" in w for w in reg.warnings)
+        # the ice road alone, from land to land, reaches both banks (as a ford trace would)
+        for kind in ("track_to_water", "cleared_bank"):
+            store.delete_rows("evidence", {"kind": kind})
+        assert [(r["status"], r["bank_evidence"]) for r in build(store, stretch).sites] == [("site", "both")]
+
+
 def test_the_snow_cover_of_a_date_weighs_each_tile_by_its_imagery():
     from borderwatch.sites.register import snow_cover
 
@@ -491,3 +520,14 @@ def test_a_snowy_dates_detections_are_left_out_unless_asked_for(tmp_path, stretc
                    for w in reg.warnings)
         kept = {str(o["date"])[:10]: o["counts"] for o in build(store, stretch, params=SiteParams(counts_on_snow=True)).observations}
         assert kept[DATES[1]]["vehicles"] == 6 and "counts_withheld" not in kept[DATES[1]]
+
+
+def test_the_river_ice_of_a_date_weighs_each_tiles_river_by_its_imagery():
+    from borderwatch.sites.register import river_ice
+
+    tiles = [{"date": DATES[0], "stats": {"valid_pixels": 300, "landcover": {"ice": 0.2, "water": 0.1, "forest": 0.7}}},
+             {"date": DATES[0], "stats": {"valid_pixels": 100, "landcover": {"water": 0.3, "forest": 0.7}}},
+             {"date": DATES[0], "stats": {"valid_pixels": 100, "landcover": {"forest": 1.0}}},  # no river: no say
+             {"date": DATES[1], "stats": {"valid_pixels": 500}},  # no land cover: not measured
+             {"date": DATES[1], "stats": {"valid_pixels": 500, "landcover": {"vegetation": 1.0}}}]
+    assert river_ice(tiles) == {DATES[0]: pytest.approx(60 / (90 + 30))}

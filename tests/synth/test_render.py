@@ -175,3 +175,60 @@ def test_snowy_forest_is_dark_crowns_over_white_snow(corridor, offset):
     assert dark < 90 and 195 < bright < 235  # crowns, and snow that is white but not clipped
     assert 0.25 < (grey < 110).mean() < 0.6 and 100 < median < 170
     assert summer.mean(axis=0)[forest].mean() < 90  # the summer canopy is unchanged: dark green
+
+
+def test_the_river_freezes_from_the_banks_in_december_and_is_closed_in_february(corridor):
+    """Ice truth (code 8) grows out from both banks; closed but for open leads in February; gone by November."""
+    dates = [date(2025, 9, 13), date(2025, 11, 15), date(2025, 12, 10), date(2026, 2, 10)]
+    w = SynthWorld(corridor, seed=7, dates=dates)
+    b = _window(corridor, 5.0, size=400.0, gsd=1.0)
+    labels = {d: w.render_with_landcover(b, 1.0, d)[1] for d in dates}
+    channel = labels[dates[0]] == 1  # open water in September
+    assert channel.mean() > 0.1 and LANDCOVER[8] == "ice"
+    assert not (labels[dates[1]] == 8).any() and np.array_equal(labels[dates[1]] == 1, channel)
+    dec, feb = labels[dates[2]][channel], labels[dates[3]][channel]
+    assert set(np.unique(dec)) == {1, 8} and 0.3 < (dec == 8).mean() < 0.8
+    assert set(np.unique(feb)) == {1, 8} and (feb == 8).mean() > 0.6  # an open lead runs through this window
+    closed = []
+    for km in (1.0, 9.0, 13.0, 17.0):  # along the river, most of it is closed in February
+        bk = _window(corridor, km, size=600.0, gsd=2.0)
+        open_sept = w.render_with_landcover(bk, 2.0, dates[0])[1] == 1
+        closed.append((w.render_with_landcover(bk, 2.0, dates[3])[1][open_sept] == 8).mean())
+    assert np.mean(closed) > 0.85
+    # freeze-up: the ice lies along the banks, the open water mid-channel
+    from scipy import ndimage
+
+    from_bank = ndimage.distance_transform_edt(channel)
+    assert from_bank[channel][dec == 8].mean() < 0.75 * from_bank[channel][dec == 1].mean()
+    # snow on the ice is white; land outside the channel is unchanged in its truth
+    rgb = w.render(b, 1.0, dates[3]).astype(float).mean(axis=0)
+    assert np.median(rgb[labels[dates[3]] == 8]) > 190
+    assert np.array_equal(labels[dates[3]][~channel], labels[dates[0]][~channel])
+
+
+def test_a_ford_is_a_packed_snow_road_across_the_ice(corridor):
+    """Where vehicles ford the open river, in February they drive across the ice: a darker band, bank to bank,
+    that find_ice_roads reads off the rendered image and its truth (as find_ford_traces reads the ford)."""
+    from affine import Affine
+
+    from borderwatch.analysis.crossings import find_ford_traces, find_ice_roads
+    from borderwatch.analysis.landcover.codes import ICE, SANDBAR, WATER
+
+    dates = [date(2025, 9, 13), date(2026, 2, 10)]
+    w = SynthWorld(corridor, seed=7, dates=dates)
+    ford = next(s for s in w.sites() if s["kind"] == "ford" and 2.0 < s["chainage_km"] < 3.0)
+    gsd, cell = 0.5, 2.0
+    x0, y0 = np.floor(ford["x"] / cell) * cell - 200.0, np.floor(ford["y"] / cell) * cell - 200.0
+    transform = Affine(cell, 0, x0, 0, -cell, y0 + 400.0)
+    found = {}
+    for d, finder in zip(dates, (find_ford_traces, find_ice_roads)):
+        rgb, lab = w.render_with_landcover((x0, y0, x0 + 400.0, y0 + 400.0), gsd, d)
+        grid = lab[2::4, 2::4]
+        found[d] = finder(rgb, grid, transform, cell, np.isin(grid, (WATER, ICE, SANDBAR)))
+    summer, winter = found.values()
+    assert [e.kind for e in summer] == ["ford_trace"] and {e.kind for e in winter} == {"ice_road"}
+    # the road runs from bank to bank over the ice and the bar between its channels, on the ford's line
+    assert np.hypot(summer[0].x - ford["x"], summer[0].y - ford["y"]) < 60.0
+    (road,) = [e for e in winter if np.hypot(e.x - ford["x"], e.y - ford["y"]) < 60.0]
+    assert road.details["ends"] == ["land", "land"] and road.details["darker_by"] > 15 and road.details["cover"] > 0.8
+    assert road.details["warmer_by"] > 2  # dirt, not clear ice

@@ -188,6 +188,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             # how much of each date's imagery looked snow-covered; a flagged date says its counts are doubtful
             assert popup.locator("tr.bw-site-snow").inner_text().split("\t") == [
                 "snow / ice / cloud", "1%", "58%: counts doubtful"]
+            # how much of the river's surface the land cover read as ice
+            assert popup.locator("tr.bw-site-ice").inner_text().split("\t") == ["river ice", "12%", "93%: frozen"]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")

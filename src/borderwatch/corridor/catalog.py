@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from borderwatch.corridor.load import corridor_from_lonlat_line, read_line_lonlat
-from borderwatch.corridor.model import DEFAULT_BANK_WIDTH_M, Corridor, _match_place
+from borderwatch.corridor.model import DEFAULT_BANK_WIDTH_M, Corridor, _match_place, parse_season
 from borderwatch.errors import CorridorError
 
 OSM_ATTRIBUTION = "Border line © OpenStreetMap contributors, ODbL 1.0 (via @osm_borders/maritime_10m 1.1.0)"
@@ -24,6 +24,10 @@ YALU_PLACES = ["Hyesan", "Changbai", "Kimjongsuk-up", "Poch'on-up", "Kimhyongjik
 
 #: Countries: looking downstream on the Yalu, North Korea (KP) is on the left (south/east) bank.
 YALU_LEFT, YALU_RIGHT = "KP", "CN"
+
+#: When the upper Yalu can be frozen: it freezes over in December and breaks up in late March or early April; the
+#: season is taken wide, so that early shore ice and late ice are read as ice.
+YALU_FREEZE_SEASON = ((11, 15), (4, 15))
 
 BUNDLED = {
     "yalu": "The whole Yalu (Amnok) along the OSM China-North Korea boundary, from the source near Paektu to the estuary.",
@@ -65,6 +69,7 @@ def _bundled(name: str) -> Corridor:
         source="OpenStreetMap China-North Korea boundary along the Yalu (proxy for the river course)",
         attribution=f"{OSM_ATTRIBUTION}; {GEONAMES_ATTRIBUTION}",
         places=yalu_places(),
+        freeze_season=YALU_FREEZE_SEASON,
     )
     if name == "yalu":
         # the file runs source -> estuary; orient from its start
@@ -153,4 +158,5 @@ def _from_file(path: str, left: str | None, right: str | None, origin: str | Non
         left_width_m=float(props.get("left_width_m", DEFAULT_BANK_WIDTH_M)),
         right_width_m=float(props.get("right_width_m", DEFAULT_BANK_WIDTH_M)),
         places=yalu_places(),
+        freeze_season=parse_season(props["freeze_season"], str(path)) if props.get("freeze_season") else None,
     )

@@ -86,6 +86,7 @@ def corridor_from_lonlat_line(
     source: str = "",
     attribution: str = "",
     places: list[tuple[str, float, float, str, str]] | None = None,
+    freeze_season: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> Corridor:
     """Build a Corridor from a lon/lat line, oriented from ``origin`` (name, lon, lat).
 
@@ -128,4 +129,5 @@ def corridor_from_lonlat_line(
         parent_line=full if origin is not None else None,
         chainage_offset_km=offset_km,
         place_points=list(places or []),
+        freeze_season=freeze_season,
     )

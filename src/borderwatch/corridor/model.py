@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -78,6 +79,9 @@ class Corridor:
     parent_line: LineString | None = None
     chainage_offset_km: float = 0.0
     place_points: list[tuple[str, float, float, str, str]] = field(default_factory=list)
+    # ((month, day), (month, day)): the part of the year the river can be frozen, first and last day (None: never
+    # considered). Land cover offers river ice only on these dates, so bright ground in summer is never a frozen river.
+    freeze_season: tuple[tuple[int, int], tuple[int, int]] | None = None
 
     def __post_init__(self) -> None:
         if self.line.is_empty or self.line.length <= 0:
@@ -263,7 +267,16 @@ class Corridor:
             parent_line=parent,
             chainage_offset_km=base + start_km,
             place_points=list(self.place_points),
+            freeze_season=self.freeze_season,
         )
+
+    def may_freeze_on(self, d: date) -> bool:
+        """Whether the river can be frozen on date ``d`` (its freeze season; a season may run over New Year)."""
+        if self.freeze_season is None:
+            return False
+        start, end = self.freeze_season
+        md = (d.month, d.day)
+        return start <= md <= end if start <= end else (md >= start or md <= end)
 
     def with_widths(self, left_m: float, right_m: float) -> "Corridor":
         from dataclasses import replace
@@ -285,7 +298,27 @@ class Corridor:
             "chainage_offset_km": round(self.chainage_offset_km, 3),
             "source": self.source,
             "attribution": self.attribution,
+            "freeze_season": format_season(self.freeze_season),
         }
+
+
+def parse_season(text: str, source: str = "freeze_season") -> tuple[tuple[int, int], tuple[int, int]]:
+    """'MM-DD/MM-DD' (first and last day, e.g. '11-15/04-15') as ((month, day), (month, day))."""
+    try:
+        days = []
+        for part in str(text).split("/"):
+            m, d = (int(v) for v in part.strip().split("-"))
+            date(2000, m, d)  # a real day (29 February allowed)
+            days.append((m, d))
+        if len(days) != 2:
+            raise ValueError
+    except ValueError:
+        raise CorridorError(source, f"freeze season {text!r} is not 'MM-DD/MM-DD' (first and last day, e.g. 11-15/04-15)") from None
+    return days[0], days[1]
+
+
+def format_season(season: tuple[tuple[int, int], tuple[int, int]] | None) -> str | None:
+    return None if season is None else "/".join(f"{m:02d}-{d:02d}" for m, d in season)
 
 
 def _clean(geom):

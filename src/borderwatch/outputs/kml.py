@@ -38,6 +38,7 @@ from borderwatch.outputs.sites import (
 )
 from borderwatch.outputs.style import country_colour, kml_colour
 from borderwatch.sites.numbering import site_label
+from borderwatch.sites.register import FROZEN_SHARE
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 _K = "{%s}" % KML_NS
@@ -396,6 +397,8 @@ def _site_html(
             what = "vehicle counts left out" if v["counts_withheld"] else "car counts are doubtful"
             queues.append(f"on {d}: {v['snow_cover']:.0%} of the imagery looks snow-covered (snow, ice or cloud): "
                           f"{what}, and tracks may be hidden<br/>")
+        if (v["river_ice"] or 0.0) >= FROZEN_SHARE:  # crossings on the ice leave ice roads, not fords
+            queues.append(f"on {d}: the river looks frozen ({v['river_ice']:.0%} of its surface is ice)<br/>")
         if v["run_id"]:
             runs.setdefault(str(v["run_id"]), []).append(d)
     table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"

@@ -23,7 +23,7 @@ CLASS_COLOURS = {"small_vehicle": "#00e5ff", "large_vehicle": "#ffd600", "heavy_
 CLASS_ORDER = ("small_vehicle", "large_vehicle", "heavy_equipment")
 #: Crossing evidence on the map: marks in the water blue, landings and tracks orange, cleared areas brown, fences grey.
 EVIDENCE_COLOURS = {
-    "bridge": "#d500f9", "ford_trace": "#2979ff", "cleared_bar": "#00b0ff", "track_to_water": "#ff9100",
+    "bridge": "#d500f9", "ford_trace": "#2979ff", "ice_road": "#304ffe", "cleared_bar": "#00b0ff", "track_to_water": "#ff9100",
     "cleared_bank": "#ffab40", "cleared_area": "#a1887f", "fence_opening": "#ff3d00", "fence_line": "#9e9e9e",
 }
 

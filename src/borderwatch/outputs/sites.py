@@ -26,6 +26,7 @@ from borderwatch.errors import InputError, StoreError
 from borderwatch.fileio import write_atomically
 from borderwatch.outputs.geo import geojson_geometry
 from borderwatch.sites.numbering import SiteNumber, site_label, site_number
+from borderwatch.sites.register import FROZEN_SHARE
 
 if TYPE_CHECKING:
     from borderwatch.corridor import Corridor
@@ -218,6 +219,7 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
     # share of the date's imagery that looks snow-covered (snow, ice or cloud) and whether counts are flagged for it
     out["snow_cover"] = _round(counts.get("snow_cover"), 3) if obs else None
     out["snow_flag"] = counts.get("snow_flag") if obs else None
+    out["river_ice"] = _round(counts.get("river_ice"), 3) if obs else None  # share of the river's surface read as ice
     out["counts_withheld"] = counts.get("counts_withheld") if obs else None  # "snow": the detector ran, counts unknown
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
@@ -432,7 +434,13 @@ def format_register(
         rows.append(row)
     right = {0, 2} | {7 + 3 * i for i in range(len(dates))}
     snowy = _snowy_dates(observations)
-    groups = [(7 + 3 * i, f"{d} (snow)" if d in snowy else d) for i, d in enumerate(dates)]
+    frozen = _frozen_dates(observations)
+
+    def label(d: str) -> str:
+        marks = [m for m, on in (("snow", d in snowy), ("river frozen", d in frozen)) if on]
+        return f"{d} ({', '.join(marks)})" if marks else d
+
+    groups = [(7 + 3 * i, label(d)) for i, d in enumerate(dates)]
     lines = _text_table(head, rows, right, groups)
     if not sites:
         lines = ["no crossing sites"]
@@ -448,6 +456,11 @@ def format_register(
     if summary:
         lines += ["", *summary_lines(summary)]
     return "\n".join(lines)
+
+
+def _frozen_dates(observations: Iterable[Mapping[str, Any]]) -> set[str]:
+    """ISO dates whose river surface the land cover read as mostly ice (sites.register.FROZEN_SHARE)."""
+    return {iso_date(o["date"]) for o in observations if ((o.get("counts") or {}).get("river_ice") or 0.0) >= FROZEN_SHARE}
 
 
 def _snowy_dates(observations: Iterable[Mapping[str, Any]]) -> dict[str, float]:

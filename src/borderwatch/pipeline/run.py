@@ -83,7 +83,8 @@ def plan_tasks(
                 empty.append(TileResult(tile, date, {"coverage": 0.0, "nodata_share": 1.0, "scene_ids": [], "gsd_m": params.gsd_m}))
                 continue
             watched = shapely.intersection(cell, area)
-            tasks.append(TileTask(tile, date, touching, shapely.to_wkb(watched), crs_wkt, params, bearing[tile.tile_id]))
+            tasks.append(TileTask(tile, date, touching, shapely.to_wkb(watched), crs_wkt, params, bearing[tile.tile_id],
+                                  corridor.may_freeze_on(date)))
     return tiles, tasks, empty, skipped
 
 

@@ -23,7 +23,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-6"
+TILE_ANALYSIS_VERSION = "tile-stats-7"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -140,6 +140,7 @@ class TileTask:
     crs_wkt: str
     params: AnalysisParams = field(default_factory=AnalysisParams)
     river_bearing_deg: float | None = None  # grid bearing of the corridor line at the tile (ford and fence direction)
+    river_may_freeze: bool = False  # the date lies in the corridor's freeze season: land cover may read river ice
 
 
 @dataclass(frozen=True)
@@ -215,11 +216,12 @@ def analyse_tile(task: TileTask) -> TileResult:
     if params.landcover and n_valid:
         from borderwatch.analysis.landcover import CODES, classify_landcover
 
-        lc = classify_landcover(img.data, img.valid, gsd)
+        lc = classify_landcover(img.data, img.valid, gsd, ice=task.river_may_freeze)
         inner_classes = np.where(watched, lc.classes[inner], 0)
-        counts = np.bincount(inner_classes.ravel(), minlength=8)
+        counts = np.bincount(inner_classes.ravel(), minlength=len(CODES))
         stats["landcover"] = {name: round(float(counts[code]) / n_valid, 4) for code, name in CODES.items() if code and counts[code]}
         stats["landcover_method"] = lc.method
+        stats["river_ice_considered"] = task.river_may_freeze  # in the corridor's freeze season (Corridor.freeze_season)
         water = lc.water_mask
         lap("landcover")
         evidence, zones = _crossing_evidence(img.data, img.valid, lc.classes, outer_transform, gsd, task.tile.bounds, watched_geom,
@@ -278,7 +280,7 @@ def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, wat
     import shapely
     from affine import Affine
 
-    from borderwatch.analysis.crossings import coarse_classes, find_evidence, find_fences, find_ford_traces
+    from borderwatch.analysis.crossings import coarse_classes, find_evidence, find_fences, find_ford_traces, find_ice_roads
     from borderwatch.analysis.landcover.features import factor_for
 
     f = factor_for(gsd)
@@ -290,6 +292,7 @@ def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, wat
     grid, grid_transform, cell = coarse_classes(classes, f), transform * Affine.scale(f), gsd * f
     found, zones = find_evidence(grid, grid_transform, cell, owns=owns, along_deg=river_bearing_deg)
     found += find_ford_traces(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg, owns=owns)
+    found += find_ice_roads(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg, owns=owns)
     found += find_fences(image, valid, transform, gsd, zones.river, grid_transform, along_deg=river_bearing_deg, owns=owns, clip=bounds)
     out = tuple(
         {"kind": e.kind, "score": e.score, "x": e.x, "y": e.y, "details": e.details, "geometry_wkb": shapely.to_wkb(e.geometry)}

@@ -21,9 +21,10 @@ from borderwatch.corridor.model import Corridor
 #: Clue kinds that stand on one bank (their side is the country of their offset).
 BANK_KINDS = frozenset({"track_to_water", "cleared_bank", "cleared_area", "parking", "fence_opening", "landing_queue"})
 #: Clue kinds in the river itself (a bridge spans it: it counts for both banks).
-RIVER_KINDS = frozenset({"bridge", "cleared_bar", "vehicles_on_bar", "vehicle_in_water", "heavy_at_water", "ford_trace", "bar_track"})
+RIVER_KINDS = frozenset({"bridge", "cleared_bar", "vehicles_on_bar", "vehicle_in_water", "vehicle_on_ice", "heavy_at_water",
+                         "ford_trace", "ice_road", "bar_track"})
 #: River clues on the line of a crossing: they carry a landing to the bank their far end reaches.
-CROSSING_LINES = frozenset({"ford_trace", "bar_track"})
+CROSSING_LINES = frozenset({"ford_trace", "ice_road", "bar_track"})
 #: Evidence that describes the ground around crossings but does not mark one (a fence along the bank).
 CONTEXT_KINDS = frozenset({"fence_line"})
 VEHICLES = ("small_vehicle", "large_vehicle")
@@ -123,10 +124,10 @@ def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 
     for d in dets:
         ground = d.get("ground")
         near_water = d.get("dist_water_m") is not None and d["dist_water_m"] <= 10.0
-        if d["class"] == "heavy_equipment" and (ground in ("water", "bar") or near_water):
+        if d["class"] == "heavy_equipment" and (ground in ("water", "ice", "bar") or near_water):
             clue("heavy_at_water", [d], d["score"], {"ground": ground})
-        elif d["class"] in VEHICLES and ground == "water":
-            clue("vehicle_in_water", [d], d["score"], {"ground": ground})
+        elif d["class"] in VEHICLES and ground in ("water", "ice"):
+            clue("vehicle_in_water" if ground == "water" else "vehicle_on_ice", [d], d["score"], {"ground": ground})
     on_bar = [d for d in dets if d.get("ground") == "bar" and d["class"] in (*VEHICLES, "heavy_equipment")]
     for group in _links(np.array([[d["x"], d["y"]] for d in on_bar]).reshape(-1, 2), 3 * link_m):
         members = [on_bar[i] for i in group]

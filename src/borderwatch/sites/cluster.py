@@ -55,7 +55,7 @@ class SiteParams:
 KIND_WEIGHT = {
     "bridge": 1.0, "track_to_water": 1.0, "cleared_bank": 0.8, "cleared_bar": 0.8, "vehicle_in_water": 0.6,
     "heavy_at_water": 0.6, "vehicles_on_bar": 0.6, "parking": 0.4, "cleared_area": 0.3, "ford_trace": 0.8,
-    "bar_track": 0.8, "fence_opening": 0.6, "landing_queue": 0.6,
+    "ice_road": 0.8, "vehicle_on_ice": 0.6, "bar_track": 0.8, "fence_opening": 0.6, "landing_queue": 0.6,
 }
 
 

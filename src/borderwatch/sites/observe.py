@@ -96,7 +96,7 @@ def observe(
         "expected_vehicles": round(float(np.sum(belief([float(d.get("score") or 0.0) for d in inside],
                                                       [d["class"] for d in inside])))
                                    if belief is not None and inside else float(len(inside)), 2),
-        "heavy_in_water": sum(d["class"] == "heavy_equipment" and d.get("ground") in ("water", "bar") for d in inside),
+        "heavy_in_water": sum(d["class"] == "heavy_equipment" and d.get("ground") in ("water", "ice", "bar") for d in inside),
         "vehicles_on_sandbar": sum(d["class"] in VEHICLES and d.get("ground") == "bar" for d in inside),
         "parking_vehicles": sum(int(c.details.get("vehicles", 0)) for c in parking),
         "parking_area_m2": round(max([float(c.details.get("area_m2", 0.0)) for c in parking] or [0.0]), 0),

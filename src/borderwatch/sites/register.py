@@ -27,6 +27,8 @@ from borderwatch.sites.summary import summarise
 SCALE_ORDER = {"large": 3, "small": 2, "active": 1, "inactive": 0}
 #: tiles with at least this much imagery in the watched area and no water at all get a warning
 NO_WATER_MIN_COVERAGE = 0.5
+#: a date whose river surface is at least this much ice is called frozen in the register's warnings
+FROZEN_SHARE = 0.5
 #: a date whose watched area is at least this much bright, colourless ground (imagery.snow: snow, ice
 #: or cloud) is flagged: the detector over-counts cars on snow, and snow hides tracks. Synthetic snow dates read
 #: 0.4-0.8 at crossing sites and 0.58-0.60 over a stretch through Hyesan, snow-free ones under 0.02 and 0.001; grey
@@ -108,6 +110,8 @@ def update_register(
     warnings = _check_water(corridor, tiles)
     snow = snow_cover(tiles)
     snowy = {d for d, share in snow.items() if share >= SNOW_FLAG_SHARE}
+    ice = river_ice(tiles)
+    warnings += _check_ice(ice)
     detected, detector = _detection_ran(store, tiles)
     warnings += _check_snow(snow, detected=detected, withheld=detected and not params.counts_on_snow)
     if not any("landcover" in (r.get("stats") or {}) for r in tiles):
@@ -156,6 +160,8 @@ def update_register(
                 # the date's share of snow-like ground over the stretch (None: not measured) and whether it is flagged
                 counts["snow_cover"] = round(snow[date], 3) if date in snow else None
                 counts["snow_flag"] = (date in snowy) if date in snow else None
+                # the share of the river's surface (water and ice) that the land cover read as ice (None: not measured)
+                counts["river_ice"] = round(ice[date], 3) if date in ice else None
                 if date in withheld:  # the detector ran, but its counts are not given: unknown, not zero
                     counts["detections_run"] = True
                     counts["counts_withheld"] = "snow"
@@ -336,15 +342,38 @@ def _detection_ran(store, tiles: list[dict]) -> tuple[bool, str | None]:
 def snow_cover(tiles: list[dict]) -> dict[str, float]:
     """Per date, the share of the watched area's imagery that looks snow-covered (tile stats ``snow_share``, weighed
     by each tile's valid pixels). Dates whose tiles were analysed before the share was recorded are left out."""
+    return _per_date(tiles, lambda st: None if st.get("snow_share") is None else (float(st["snow_share"]), 1.0))
+
+
+def river_ice(tiles: list[dict]) -> dict[str, float]:
+    """Per date, the share of the river's surface (water and ice) that the tiles' land cover read as ice (weighed by
+    each tile's valid pixels). Dates with no land cover, or neither water nor ice, are left out."""
+    def part(st: dict):
+        lc = st.get("landcover")
+        return None if lc is None else (float(lc.get("ice", 0.0)), float(lc.get("ice", 0.0)) + float(lc.get("water", 0.0)))
+
+    return _per_date(tiles, part)
+
+
+def _per_date(tiles: list[dict], part) -> dict[str, float]:
+    """Per date, sum(numerator x valid pixels) / sum(denominator x valid pixels) over the tiles where
+    ``part(stats)`` gives (numerator, denominator); dates where it never does, or the denominator is 0, are left out."""
     acc: dict[str, list[float]] = {}
     for r in tiles:
         st = r.get("stats") or {}
         n = float(st.get("valid_pixels") or 0)
-        if n > 0 and st.get("snow_share") is not None:
+        got = part(st) if n > 0 else None
+        if got is not None:
             a = acc.setdefault(str(r["date"]), [0.0, 0.0])
-            a[0] += float(st["snow_share"]) * n
-            a[1] += n
-    return {d: a[0] / a[1] for d, a in sorted(acc.items())}
+            a[0] += got[0] * n
+            a[1] += got[1] * n
+    return {d: a[0] / a[1] for d, a in sorted(acc.items()) if a[1] > 0}
+
+
+def _check_ice(share: dict[str, float]) -> list[str]:
+    return [f"{date}: the river looks frozen ({round(s, 3):.0%} of its surface is ice): vehicles cross on the ice, so look "
+            "for ice roads rather than ford traces, and read fewer fords as a change of route, not of traffic"
+            for date, s in share.items() if s >= FROZEN_SHARE]
 
 
 def _check_snow(cover: dict[str, float], *, detected: bool, withheld: bool) -> list[str]:
@@ -362,7 +391,7 @@ def _check_snow(cover: dict[str, float], *, detected: bool, withheld: bool) -> l
 
 
 def _check_water(corridor: Corridor, tiles: list[dict]) -> list[str]:
-    """Tiles on the river line with imagery but no water or bar found: nothing there can be a site."""
+    """Tiles on the river line with imagery but no water, ice or bar found: nothing there can be a site."""
     line = corridor.line_lonlat
     dry: dict[str, list[str]] = {}
     for r in tiles:
@@ -370,7 +399,7 @@ def _check_water(corridor: Corridor, tiles: list[dict]) -> list[str]:
         lc = st.get("landcover")
         if lc is None or st.get("coverage", 0) < NO_WATER_MIN_COVERAGE:
             continue
-        if lc.get("water", 0) == 0 and lc.get("sandbar", 0) == 0 and r["geometry"].intersects(line):
+        if not any(lc.get(cover, 0) for cover in ("water", "ice", "sandbar")) and r["geometry"].intersects(line):
             dry.setdefault(str(r["date"]), []).append(r["tile_id"])
     out = []
     for date, ids in sorted(dry.items()):

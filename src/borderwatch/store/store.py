@@ -691,6 +691,7 @@ def corridor_record(corridor: Any) -> tuple[dict[str, Any], LineString]:
         "length_km": float(corridor.length_km),
         "source": corridor.source,
         "attribution": corridor.attribution,
-        "params": {"chainage_offset_km": float(corridor.chainage_offset_km)},
+        "params": {"chainage_offset_km": float(corridor.chainage_offset_km),
+                   "freeze_season": corridor.describe().get("freeze_season")},
     }
     return record, corridor.line_lonlat

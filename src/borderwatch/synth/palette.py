@@ -13,12 +13,14 @@ WATER, BAR, VEGISLAND, BEACH, GRASS, ROAD_DIRT, ROAD_PAVED, FOREST, FIELD_EDGE =
 CROP0, N_CROPS = 10, 8  # 10..17 growing, 50..57 harvested
 HARV0 = 50
 YARD, LANE = 20, 21
+ICE = 40  # river ice (its colour is drawn per pixel: render._ice_colour)
 YARD_SHADOW = 200
 ROOF0, N_ROOFS = 22, 8  # 22..29 lit half, 30..37 shaded half
 ROOF_SHADE = 8
 
 #: land-cover truth codes (landcover_<date>.tif)
-LANDCOVER = {0: "nodata", 1: "water", 2: "sandbar", 3: "disturbed", 4: "vegetation", 5: "forest", 6: "built_up", 7: "road"}
+LANDCOVER = {0: "nodata", 1: "water", 2: "sandbar", 3: "disturbed", 4: "vegetation", 5: "forest", 6: "built_up", 7: "road",
+             8: "ice"}
 
 _GREEN = [(62, 92, 44), (90, 124, 58), (80, 112, 58), (88, 130, 66), (100, 120, 72), (118, 122, 84), (66, 92, 52), (108, 128, 90)]
 _RIPE = [(152, 138, 82), (176, 152, 70), (128, 118, 78), (184, 166, 92), (120, 118, 80), (150, 138, 96), (92, 100, 56), (128, 138, 92)]
@@ -102,4 +104,5 @@ def landcover_lut() -> np.ndarray:
     lc[ROOF0 : ROOF0 + 16] = 6
     lc[100 + ROOF0 : 100 + ROOF0 + 16] = 6
     lc[[ROAD_DIRT, ROAD_PAVED]] = 7
+    lc[ICE] = 8
     return lc

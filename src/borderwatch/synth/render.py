@@ -28,6 +28,10 @@ _AMP = P.texture_amp()
 _LC = P.landcover_lut()
 
 DIRT = np.array([166, 148, 120], np.float32)
+ICE_ROAD = np.array([150, 146, 138], np.float32)  # snow packed and dirtied by wheels and feet
+SNOW_ICE = np.array([224, 229, 235], np.float32)  # snow lying on river ice: whiter and smoother than on land
+GREY_ICE = np.array([170, 178, 184], np.float32)  # ice without snow (late March)
+BARE_ICE = np.array([112, 128, 138], np.float32)  # clear ice swept free of snow: dark, blue-grey
 RUT = np.array([128, 112, 92], np.float32)
 SILT = np.array([150, 142, 112], np.float32)
 DECK = (118, 104, 86)
@@ -81,6 +85,9 @@ def render_window(world, bounds, gsd: float, date_index: int, want_labels: bool 
         _snow_under_trees(img, ids, fields)
     water = ids == P.WATER
     _water_colour(world, img, water, fields)
+    ice = ids == P.ICE
+    if ice.any():
+        _ice_colour(img, ice, fields, snowy=bool(phenology(d)["snow"]))
     _fence(world, img, fields, sites, grid)
     _centre_line(world, img, ids, fields, grid)
     labels = _LC[ids] if want_labels else None
@@ -93,11 +100,11 @@ def render_window(world, bounds, gsd: float, date_index: int, want_labels: bool 
             mods.extend(world.layout.mods(st, i))
     decks = [m for m in mods if m.kind == "deck"]
     objs = _objects_in(world, grid, i, s_lo, s_hi)
-    # churned water around vehicles wading through a ford
+    # churned water around vehicles wading through a ford (on ice: churned, dirtied snow around them)
     for o in objs:
         if o.on == "water" and o.role == "crossing":
             mods.append(Mod("wake", o.to_world(_WAKE), 0.0, 0.55))
-    _ground_mods(img, [m for m in mods if m.kind != "deck"], grid, water, labels, bright)
+    _ground_mods(img, [m for m in mods if m.kind != "deck"], grid, water, labels, bright, ice)
     # shadows of objects and decks, then the objects themselves
     sv = shadow_vector(d)
     _shadows(img, objs, decks, grid, sv)
@@ -241,6 +248,9 @@ def _classify(world, F, i: int) -> np.ndarray:
     zone = edge < 0
     bar = F["BAR"] + 0.05 * (n3 - 0.5)
     ids[zone & (bar < 0)] = P.WATER
+    ice = world.pheno(i)["ice"]
+    if ice > 0:
+        _freeze(ids, F, ice)
     ids[zone & (bar >= 0)] = P.BAR
     ids[zone & (bar >= 0.2)] = P.VEGISLAND
     land = ~zone
@@ -378,6 +388,35 @@ def _snow_under_trees(img, ids, F) -> None:
     img[forest] = snow * (1.0 - cover) + tree * cover * (0.85 + 0.3 * F["N1"][forest])[:, None]
 
 
+def _freeze(ids, F, extent: float) -> None:
+    """In place: river water that is frozen on this date becomes ICE.
+
+    Ice grows out from both banks (the shallow, slow water freezes first), so at
+    ``extent`` e a band of about e x the half width freezes on each side; at 1 the
+    river is closed but for open leads over fast, turbulent water mid-channel.
+    """
+    water = ids == P.WATER
+    if not water.any():
+        return
+    inside = -F["E"][water]  # metres from the nearer bank
+    hw = np.maximum(F["HW"][water], 5.0)
+    edge = inside / hw + 0.25 * (F["N3"][water] - 0.5) + 0.4 * (F["MID"][water] - 0.5)
+    frozen = edge < 1.15 * extent
+    if extent >= 1.0:
+        frozen = ~((F["TU"][water] > 0.72) & (inside > 0.35 * hw))
+    ids[water] = np.where(frozen, P.ICE, P.WATER).astype(np.uint8)
+
+
+def _ice_colour(img, ice, F, snowy: bool) -> None:
+    """River ice: snow with wind-drift streaks along the river, and patches swept down to dark clear ice."""
+    top = SNOW_ICE if snowy else GREY_ICE
+    drift = 1.0 + 0.05 * (F["ST"][ice] - 0.5) + 0.02 * (F["N1"][ice] - 0.5)
+    bare = np.clip((0.34 - F["MID"][ice]) / 0.08, 0.0, 1.0) if snowy else np.zeros(int(ice.sum()), np.float32)
+    bare = bare * (0.8 + 0.4 * F["N3"][ice])
+    c = top * (1.0 - bare[:, None]) + BARE_ICE * bare[:, None]
+    img[ice] = c * drift[:, None]
+
+
 def _water_colour(world, img, water, F) -> None:
     if not water.any():
         return
@@ -440,7 +479,9 @@ def _offset_line(xy: np.ndarray, off: float) -> np.ndarray:
     return xy + n * off
 
 
-def _ground_mods(img, mods, grid: Grid, water, labels, bright) -> None:
+def _ground_mods(img, mods, grid: Grid, water, labels, bright, ice) -> None:
+    """Site ground changes: dirt and ruts on land, silt stirred up in the water; where the river is frozen,
+    the line of a ford is a packed, dirty-snow road across the ice instead (its truth stays ice)."""
     if not mods:
         return
     h, w = img.shape[:2]
@@ -465,7 +506,11 @@ def _ground_mods(img, mods, grid: Grid, water, labels, bright) -> None:
         elif m.kind == "wake":
             _paint(silt, [(pts, val)])
     tex = np.clip(bright, 0.7, 1.3)
-    for mask, colour, keep, k in ((dirt, DIRT, ~water, 0.92), (rut, RUT, ~water, 0.6), (silt, SILT, water, 1.0)):
+    land = ~water & ~ice
+    layers = [(dirt, DIRT, land, 0.92), (rut, RUT, land, 0.6), (silt, SILT, water, 1.0)]
+    if ice.any():
+        layers.append((silt, ICE_ROAD, ice, 0.85))
+    for mask, colour, keep, k in layers:
         ys, xs = np.nonzero(mask)
         if len(ys) == 0:
             continue
@@ -474,11 +519,13 @@ def _ground_mods(img, mods, grid: Grid, water, labels, bright) -> None:
         a[~keep[sl]] = 0.0
         if colour is SILT:
             a *= np.clip(0.35 + 0.9 * (tex[sl] - 0.7), 0.2, 0.9)
+        elif colour is ICE_ROAD:  # packed snow shows more plainly on white ice than silt does in water
+            a = np.minimum(a * 1.6, 0.85)
         sub = img[sl]
         sub *= (1 - a)[..., None]
         sub += (a * tex[sl])[..., None] * colour
     if labels is not None:
-        labels[(dirt > 127) & ~water] = 3
+        labels[(dirt > 127) & land] = 3
 
 
 def _objects_in(world, grid: Grid, i: int, s_lo: float, s_hi: float) -> list[Obj]:

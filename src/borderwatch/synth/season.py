@@ -30,7 +30,12 @@ def shadow_vector(d: date) -> tuple[float, float]:
 
 
 def phenology(d: date) -> dict[str, float]:
-    """Season knobs in [0, 1]: green (crop vigour), ripe (yellowing), harvested (share of fields cut), snow."""
+    """Season knobs in [0, 1]: green (crop vigour), ripe (yellowing), harvested (share of fields cut), snow,
+    and ice (how far river ice has grown out from the banks; 1 = frozen across but for open leads).
+
+    The upper Yalu at Hyesan freezes over in December and breaks up in late March: shore ice grows from
+    the first days of December, the river is closed by about 20 December and open again by early April.
+    """
     doy = d.timetuple().tm_yday
 
     def ramp(x, a, b):
@@ -42,4 +47,6 @@ def phenology(d: date) -> dict[str, float]:
     leaf = ramp(doy, 110, 150) * (1.0 - ramp(doy, 280, 305))  # deciduous canopy
     autumn = ramp(doy, 245, 285) * (1.0 - ramp(doy, 300, 315))
     snow = 1.0 if (doy < 75 or doy > 330) else 0.0
-    return {"green": green, "ripe": ripe, "harvested": harvested, "leaf": leaf, "autumn": autumn, "snow": snow}
+    ice = ramp(doy, 335, 355) if doy > 180 else 1.0 - ramp(doy, 75, 95)
+    return {"green": green, "ripe": ripe, "harvested": harvested, "leaf": leaf, "autumn": autumn, "snow": snow,
+            "ice": ice}

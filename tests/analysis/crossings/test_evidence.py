@@ -7,7 +7,7 @@ import pytest
 from affine import Affine
 
 from borderwatch.analysis.crossings import EvidenceParams, find_evidence
-from borderwatch.analysis.landcover.codes import BUILT_UP, DISTURBED, ROAD, SANDBAR, VEGETATION, WATER
+from borderwatch.analysis.landcover.codes import BUILT_UP, DISTURBED, ICE, ROAD, SANDBAR, VEGETATION, WATER
 
 CELL = 2.0
 T = Affine(CELL, 0, 1000.0, 0, -CELL, 5000.0)  # column 0 at x=1000, row 0 at y=5000
@@ -178,3 +178,21 @@ def test_a_route_over_a_bar_joined_to_a_bank_says_it_ends_on_land():
     found, _ = find_evidence(g, T, CELL, along_deg=90.0)
     routes = [e for e in found if e.kind == "bar_track"]
     assert len(routes) == 1 and sorted(routes[0].details["ends"]) == ["land", "water"]
+
+
+def test_a_frozen_river_is_still_the_river():
+    """Ice is the channel in winter: tracks reach it, decks span it, vehicles on it stand on ice, not land."""
+    g = river_grid()
+    g[60:90, :120] = ICE  # frozen, with an open lead in the east
+    g[10:60, 50:53] = DISTURBED  # a track down to the ice
+    g[55:95, 100:103] = BUILT_UP  # a deck across ice and water
+    found, zones = find_evidence(g, T, CELL)
+    assert kinds(found) == ["bridge", "track_to_water"]
+    assert zones.ground_at(*(T * (30, 75))) == "ice"
+    assert zones.ground_at(*(T * (160, 75))) == "water"
+    assert zones.ground_at(*(T * (30, 55))) == "bank"
+    assert zones.river[75, 30] and zones.river[75, 160] and not zones.river[30, 30]
+    g[60:90] = ICE  # closed all across: still the river
+    g[55:95, 100:103] = BUILT_UP
+    found, _ = find_evidence(g, T, CELL)
+    assert kinds(found) == ["bridge", "track_to_water"]

@@ -1,4 +1,5 @@
-"""Ford traces from small generated images: a lighter band across a channel, and what is not one."""
+"""Ford traces and ice roads from small generated images: a lighter band across a channel, a darker one
+across a frozen channel, and what is not one."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from borderwatch.analysis.crossings import FordParams, find_ford_traces
-from borderwatch.analysis.landcover.codes import SANDBAR, VEGETATION, WATER
+from borderwatch.analysis.crossings import FordParams, find_ford_traces, find_ice_roads
+from borderwatch.analysis.landcover.codes import ICE, SANDBAR, VEGETATION, WATER
 
 CELL = 2.0
 T = Affine(CELL, 0, 1000.0, 0, -CELL, 5000.0)  # column 0 at x=1000, row 0 at y=5000
@@ -103,3 +104,57 @@ def test_no_river_no_traces():
     classes[:] = VEGETATION
     assert find_ford_traces(as_u8(rgb), classes, T, CELL, classes == WATER, along_deg=ALONG) == []
 
+
+
+SNOW_ON_ICE = np.array([220.0, 226.0, 234.0])[:, None, None]  # white with the cold blue of snow on ice
+DIRTY_SNOW = np.array([-70.0, -74.0, -86.0])[:, None, None]  # a road: packed snow dirtied grey-brown by wheels
+BARE_ICE = np.array([-100.0, -96.0, -86.0])[:, None, None]  # clear ice swept bare: as dark, but bluer
+
+
+def frozen_scene(h: int = 160, w: int = 200, seed: int = 0):
+    """scene() in winter: the channel frozen and snow-covered (white ice between snowy grey-white banks)."""
+    rng = np.random.default_rng(seed)
+    classes = np.full((h, w), VEGETATION, np.uint8)
+    classes[50:110] = ICE
+    rgb = np.where(classes == ICE, SNOW_ON_ICE, 200.0) + rng.normal(0.0, 2.0, (3, h, w))
+    return rgb, classes, classes == ICE
+
+
+def test_darker_band_across_a_frozen_channel_is_an_ice_road():
+    rgb, classes, river = frozen_scene()
+    rgb[:, 50:110, 100:106] += DIRTY_SNOW  # packed, dirtied snow, 12 m wide, bank to bank
+    img = as_u8(rgb)
+    found = find_ice_roads(img, classes, T, CELL, river, along_deg=ALONG)
+    assert [e.kind for e in found] == ["ice_road"]
+    r = found[0]
+    assert r.details["ends"] == ["land", "land"] and r.details["darker_by"] > 30 and "lighter_by" not in r.details
+    assert r.details["warmer_by"] > 10
+    assert r.details["cover"] >= 0.9 and 100 <= r.details["length_m"] <= 125 and r.score > 0.5
+    # the ford filter looks for lighter water: on ice it finds nothing, and on open water the ice filter neither
+    assert find_ford_traces(img, classes, T, CELL, river, along_deg=ALONG) == []
+    water = np.where(classes == ICE, WATER, classes).astype(np.uint8)
+    assert find_ice_roads(img, water, T, CELL, water == WATER, along_deg=ALONG) == []
+
+
+@pytest.mark.parametrize("what", ["bare ice patch", "bare ice band", "drift along the river", "lighter band"])
+def test_ice_marks_that_are_not_a_road(what):
+    rgb, classes, river = frozen_scene()
+    if what == "bare ice patch":  # wind-swept clear ice: dark and round
+        yy, xx = np.mgrid[:160, :200]
+        rgb[:, (yy - 80) ** 2 + (xx - 100) ** 2 < 15**2] += BARE_ICE[:, :, 0]
+    elif what == "bare ice band":  # shaped like a road, as dark, but bluer than the snow: clear ice, not dirt
+        rgb[:, 50:110, 100:106] += BARE_ICE
+    elif what == "drift along the river":
+        rgb[:, 75:80, 20:180] += DIRTY_SNOW
+    else:
+        lighten(rgb, slice(50, 110), slice(100, 106), by=20.0)
+    assert find_ice_roads(as_u8(rgb), classes, T, CELL, river, along_deg=ALONG) == []
+
+
+def test_a_ford_through_an_open_lead_ends_on_the_shore_ice():
+    rgb, classes, river = scene()
+    classes[50:70] = ICE  # shore ice along the north bank; open water beyond it
+    river = np.isin(classes, (WATER, ICE))
+    lighten(rgb, slice(70, 110), slice(100, 105))
+    found = find_ford_traces(as_u8(rgb), classes, T, CELL, river, along_deg=ALONG)
+    assert [sorted(e.details["ends"]) for e in found] == [["ice", "land"]]

@@ -125,7 +125,7 @@ def test_shipped_parameters_fit_the_features():
     p = load_params()
     assert p.land.mu.shape == (len(RGB_FEATURES),) and p.water_rgb.mu.shape == (len(RGB_FEATURES),)
     assert p.water_nir is not None and p.water_nir.mu.shape == (len(RGB_FEATURES) + len(NIR_FEATURES),)
-    assert p.land.classes == (2, 3, 4, 5, 6, 7) and p.water_rgb.classes == (0, 1)
+    assert p.land.classes == (2, 3, 4, 5, 6, 7, 8) and p.water_rgb.classes == (0, 1)  # 8: river ice
     assert (p.land.sd > 0).all()
 
 

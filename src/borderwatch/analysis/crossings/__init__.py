@@ -10,6 +10,6 @@ from borderwatch.analysis.crossings.evidence import (
     find_evidence,
 )
 from borderwatch.analysis.crossings.fence import FenceParams, find_fences
-from borderwatch.analysis.crossings.ford import FordParams, find_ford_traces
+from borderwatch.analysis.crossings.ford import FordParams, find_ford_traces, find_ice_roads
 
-__all__ = ["GROUNDS", "KINDS", "Evidence", "EvidenceParams", "RiverZones", "coarse_classes", "find_evidence", "FordParams", "find_ford_traces", "FenceParams", "find_fences"]
+__all__ = ["GROUNDS", "KINDS", "Evidence", "EvidenceParams", "RiverZones", "coarse_classes", "find_evidence", "FordParams", "find_ford_traces", "find_ice_roads", "FenceParams", "find_fences"]

@@ -22,7 +22,7 @@ from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from borderwatch.analysis.landcover.codes import BUILT_UP, DISTURBED, ROAD, SANDBAR, WATER
+from borderwatch.analysis.landcover.codes import BUILT_UP, DISTURBED, ICE, ROAD, SANDBAR, WATER
 
 #: Evidence kinds, strongest first: what each says about a crossing.
 KINDS = {
@@ -34,13 +34,15 @@ KINDS = {
     "cleared_area": "a large cleared patch near the river (a lot or converted field)",
     # analysis.crossings.ford, from the image on the same grid
     "ford_trace": "a straight band of lighter, stirred-up water across a channel on the line of a crossing",
+    "ice_road": "a straight band of darker, packed or dirtied snow across a frozen channel (a route over the ice)",
     # analysis.crossings.fence, from the image at full resolution
     "fence_opening": "a gap in a fence along the bank with fence on both sides (a gate a track runs through)",
     "fence_line": "a thin dark line along the bank, alone, within reach of the river (a border fence)",
 }
 
-#: Where a point lies relative to the river, for detections (vehicles on bars, equipment in the water).
-GROUNDS = ("water", "bar", "bridge", "bank", "land")
+#: Where a point lies relative to the river, for detections (vehicles on bars, equipment in the water, vehicles on
+#: a frozen river). New grounds go at the end: stored zones are indices into this.
+GROUNDS = ("water", "bar", "bridge", "bank", "land", "ice")
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,8 @@ class RiverZones:
 
     @property
     def river(self) -> np.ndarray:
-        """The river (water and bars, ponds left out) on the coarse grid."""
-        return np.isin(self.zones, (GROUNDS.index("water") + 1, GROUNDS.index("bar") + 1))
+        """The river (water, ice and bars, ponds left out) on the coarse grid."""
+        return np.isin(self.zones, [GROUNDS.index(g) + 1 for g in ("water", "bar", "ice")])
 
     def ground_at(self, x: float, y: float) -> str | None:
         col, row = ~self.transform * (x, y)
@@ -131,6 +133,10 @@ def find_evidence(
     p = params or EvidenceParams()
     cell_area = cell_m * cell_m
     valid = classes > 0
+    ice = classes == ICE
+    if ice.any():
+        # a frozen channel is still the channel: decks span it, camps and tracks stand beside or on it
+        classes = np.where(ice, np.uint8(WATER), classes)
     river = _river(classes, p.min_river_m2 / cell_area)
     dist_river = cv2.distanceTransform((~river).astype(np.uint8), cv2.DIST_L2, 3) * cell_m if river.any() else None
     zones = np.zeros(classes.shape, np.uint8)
@@ -141,6 +147,7 @@ def find_evidence(
     zones[valid & (dist_river <= p.bank_m)] = GROUNDS.index("bank") + 1
     zones[river & (classes != WATER)] = GROUNDS.index("bar") + 1
     zones[river & (classes == WATER)] = GROUNDS.index("water") + 1
+    zones[river & ice] = GROUNDS.index("ice") + 1
     border = np.zeros(classes.shape, bool)
     border[[0, -1], :] = True
     border[:, [0, -1]] = True
@@ -400,8 +407,8 @@ def _beyond(classes: np.ndarray, tip: np.ndarray, u: np.ndarray, reach_cells: fl
 
 
 def end_name(code: int) -> str:
-    """What a line across the river ends on: nodata, water, bar or land (any other cover)."""
-    return {0: "nodata", WATER: "water", SANDBAR: "bar"}.get(int(code), "land")
+    """What a line across the river ends on: nodata, water, ice, bar or land (any other cover)."""
+    return {0: "nodata", WATER: "water", ICE: "ice", SANDBAR: "bar"}.get(int(code), "land")
 
 
 def _river(classes: np.ndarray, min_cells: float) -> np.ndarray:

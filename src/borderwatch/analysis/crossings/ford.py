@@ -1,4 +1,5 @@
-"""Ford traces: a lighter line of stirred-up silt across a channel, on the line of the tracks.
+"""Ford traces: a lighter line of stirred-up silt across a channel, on the line of the tracks; and
+ice roads: a darker line of packed, dirtied snow across a frozen channel.
 
 Vehicles driving through a shallow channel churn the bed; from above the
 ford shows as a straight band of lighter, muddier water running from one
@@ -7,6 +8,12 @@ beaches, turbid plumes) runs along the river instead, so the test is a line
 filter that looks only across the river: a strip of water lighter than the
 water on both of its sides, oriented at least ``min_angle_deg`` to the
 river's direction, and covering most of the channel it lies in.
+
+On a frozen river the same line filter, turned over, finds the winter route:
+wheels and feet pack the snow on the ice into a grey band from bank to bank,
+darker than the white ice on both of its sides (find_ice_roads). Patches of
+clear ice swept bare of snow are as dark, but bluer than the snow, where the
+dirt of a road is warmer: a strip bluer than the ice around it is no road.
 
 Tried and left out: the same filter for darker wheel ruts across sand bars. On
 synthetic bars it found the real tracks but also dozens of natural dark streaks
@@ -23,7 +30,7 @@ import numpy as np
 import shapely
 from affine import Affine
 
-from borderwatch.analysis.landcover.codes import WATER
+from borderwatch.analysis.landcover.codes import ICE, SANDBAR, WATER
 
 from .evidence import Evidence, angle_between, bearing_of, end_name, long_axis
 
@@ -41,6 +48,9 @@ class FordParams:
     max_width_m: float = 20.0
     min_cover: float = 0.5  # share of the channel crossing (water run along the trace) it covers
     max_cell_m: float = 4.0  # coarser grids do not resolve a 10 m trace reliably
+    # ice roads: packed snow dirtied by wheels is warmer (redder) than the ice around it; clear ice swept bare of snow
+    # is as dark but bluer (the water under it). (blue - red) of the strip at least this far below the ice's
+    ice_min_warmer: float = 2.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,30 +70,73 @@ def find_ford_traces(
     """Ford traces in a tile. ``rgb`` is the image (bands, H, W) at any multiple of the land-cover grid
     ``classes`` (its transform and cell size given); ``river`` marks the river's water and bars on that
     grid. ``along_deg`` is the river's grid bearing here (estimated from ``river`` when None)."""
-    p = params or FordParams()
+    return _strips_across(rgb, (classes == WATER) & river, classes, transform, cell_m, river, along_deg, owns,
+                          params or FordParams(), darker=False)
+
+
+def find_ice_roads(
+    rgb: np.ndarray,
+    classes: np.ndarray,
+    transform: Affine,
+    cell_m: float,
+    river: np.ndarray,
+    *,
+    along_deg: float | None = None,
+    owns=None,
+    params: FordParams | None = None,
+) -> list[Evidence]:
+    """Ice roads in a tile: find_ford_traces on the river's ice, looking for darker instead of lighter
+    strips (the same arguments and thresholds; ``lighter_by`` is then ``darker_by``).
+
+    The strip is looked for over the ice and the bars of a frozen river: packed, dirtied snow has the grey-brown
+    of a gravel bar, and the land cover reads a road across the ice as bar as often as ice."""
+    if np.count_nonzero((classes == ICE) & river) * cell_m * cell_m < 2000.0:
+        return []  # no frozen channel in view
+    return _strips_across(rgb, np.isin(classes, (ICE, SANDBAR)) & river, classes, transform, cell_m, river, along_deg,
+                          owns, params or FordParams(), darker=True)
+
+
+def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along_deg, owns, p: FordParams, *,
+                   darker: bool) -> list[Evidence]:
+    """Ford traces (lighter strips of water) or ice roads (darker strips of ice) across the river, owned by the tile."""
     if cell_m > p.max_cell_m:
         return []
-    h, w = classes.shape
-    water = (classes == WATER) & river
-    if water.sum() * cell_m * cell_m < 2000.0:
-        return []  # no channel in view
+    if surface.sum() * cell_m * cell_m < 2000.0:
+        return []  # no channel (open or frozen) in view
     if along_deg is None:
         along_deg = _principal_bearing(river)
         if along_deg is None:
             return []
-    grey = rgb[:3].astype(np.float32).mean(axis=0)
-    if grey.shape != (h, w):
-        grey = cv2.resize(grey, (w, h), interpolation=cv2.INTER_AREA)
-    return [ev for ev in _lighter_strips(grey, water, classes, transform, cell_m, along_deg, p) if owns is None or owns(ev.x, ev.y)]
+    h, w = classes.shape
+
+    def on_grid(band: np.ndarray) -> np.ndarray:
+        return band if band.shape == (h, w) else cv2.resize(band, (w, h), interpolation=cv2.INTER_AREA)
+
+    grey = on_grid(rgb[:3].astype(np.float32).mean(axis=0))
+    if darker:
+        blue_red = on_grid(rgb[2].astype(np.float32) - rgb[0].astype(np.float32))
+        found = _lighter_strips(255.0 - grey, surface, classes, transform, cell_m, along_deg, p, kind="ice_road",
+                                contrast_name="darker_by", tint=blue_red)
+    else:
+        found = _lighter_strips(grey, surface, classes, transform, cell_m, along_deg, p, kind="ford_trace",
+                                contrast_name="lighter_by")
+    return [ev for ev in found if owns is None or owns(ev.x, ev.y)]
 
 
-def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg: float, p: FordParams) -> list[Evidence]:
-    """Straight strips of ``surface`` (water) brighter than the surface on both sides, across the
-    river and over most of the surface's width on their line."""
+def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg: float, p: FordParams, *,
+                    kind: str, contrast_name: str, tint: np.ndarray | None = None) -> list[Evidence]:
+    """Straight strips of ``surface`` (water, or ice with ``grey`` turned over) brighter than the surface on both
+    sides, across the river and over most of the surface's width on their line. With ``tint`` (blue minus red per
+    cell), a strip must also be warmer than the surface around it by ``p.ice_min_warmer``."""
     wf = surface.astype(np.float32)
     k = max(3, int(round(p.background_m / cell_m)) | 1)
-    bg = cv2.blur(grey * wf, (k, k)) / np.maximum(cv2.blur(wf, (k, k)), 1e-3)
-    contrast = np.where(surface, grey - bg, 0.0).astype(np.float32)
+
+    def local_contrast(band: np.ndarray) -> np.ndarray:
+        bg = cv2.blur(band * wf, (k, k)) / np.maximum(cv2.blur(wf, (k, k)), 1e-3)
+        return np.where(surface, band - bg, 0.0).astype(np.float32)
+
+    contrast = local_contrast(grey)
+    bluer = local_contrast(tint) if tint is not None else None
     ridge = _across_ridge(contrast, wf, cell_m, along_deg, p)
     mask = (ridge >= p.min_ridge) & surface
     out: list[Evidence] = []
@@ -107,16 +160,23 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg:
         cover = (max(a, b) + 1.0) / max(run, 1.0)
         if cover < p.min_cover:
             continue
-        strength = float(ridge[y0: y0 + bh, x0: x0 + bw][lab[y0: y0 + bh, x0: x0 + bw] == i].mean())
+        comp = lab[y0: y0 + bh, x0: x0 + bw] == i
+        extra = {}
+        if bluer is not None:
+            warmer = -float(bluer[y0: y0 + bh, x0: x0 + bw][comp].mean())
+            if warmer < p.ice_min_warmer:
+                continue  # bare, clear ice (bluer than the snow), not a dirtied road
+            extra["warmer_by"] = round(warmer, 1)
+        strength = float(ridge[y0: y0 + bh, x0: x0 + bw][comp].mean())
         half = max(a, b) / 2.0
         end_xy = [transform * tuple(np.array([cx, cy]) + sign * u * half) for sign in (-1.0, 1.0)]
         mx, my = transform * (cx, cy)
-        out.append(Evidence("ford_trace", round(min(1.0, strength / 15.0) * min(1.0, cover), 3),
+        out.append(Evidence(kind, round(min(1.0, strength / 15.0) * min(1.0, cover), 3),
                             shapely.LineString(end_xy).buffer(max(width, cell_m) / 2.0, cap_style="flat"), mx, my, {
-            "length_m": round(length, 1), "width_m": round(width, 1), "lighter_by": round(strength, 1),
+            "length_m": round(length, 1), "width_m": round(width, 1), contrast_name: round(strength, 1),
             "crossing_m": round(run * cell_m, 1), "cover": round(min(cover, 1.0), 2),
             "angle_to_river_deg": round(angle_between(line_bearing, along_deg), 1), "ends": ends,
-            "ends_xy": [[round(float(x), 2), round(float(y), 2)] for x, y in end_xy]}))
+            "ends_xy": [[round(float(x), 2), round(float(y), 2)] for x, y in end_xy], **extra}))
     return out
 
 

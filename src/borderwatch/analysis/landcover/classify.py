@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from borderwatch.analysis.landcover.codes import CODES, LANDCOVER_VERSION, NAMES, NODATA, WATER
+from borderwatch.analysis.landcover.codes import CODES, ICE, LANDCOVER_VERSION, NAMES, NODATA, WATER
 from borderwatch.analysis.landcover.features import coarse_features, factor_for
 from borderwatch.analysis.landcover.model import load_params
 from borderwatch.analysis.landcover.cnn import load_cnn, water_proba
@@ -90,13 +90,16 @@ def _check(img, valid, gsd_m, nir) -> tuple[float, bool]:
 
 
 def classify_landcover(
-    rgb_or_rgbn: np.ndarray, valid: np.ndarray, gsd_m: float, *, nir: bool | None = None
+    rgb_or_rgbn: np.ndarray, valid: np.ndarray, gsd_m: float, *, nir: bool | None = None, ice: bool = False
 ) -> LandCover:
     """Land cover of one tile: features on a ~2 m grid, two small MLP heads, 3x3 smoothing, water hysteresis;
     on RGB at 3-10 m the water is decided by a small convolutional net smoothed with the tile's segments
     (cnn.py), where pixel colour fails on real lakes.
 
     nir=None uses the 4th band when present; nir=False ignores it (the RGB-only path).
+    ice=True offers the river-ice class: only for dates the river can be frozen (Corridor.may_freeze_on). Bright,
+    colourless ground (concrete, roofs, dry fields) looks like snow-covered ice to the colour features: on real
+    summer imagery 15-28 % of pixels were read as ice with it on, so it is off unless the season allows it.
     Pixels outside `valid` are NODATA (0). Raises InputError on wrong bands/dtypes/shapes; warns
     (LandcoverRangeWarning) when gsd_m > MAX_GSD_M, where the result is not meaningful.
     """
@@ -119,8 +122,10 @@ def classify_landcover(
     h, w, nf = feats.shape
     model = params.rgbn if nir_head else params.rgb
     prob = model.proba(feats.reshape(-1, nf)).reshape(h, w, -1)
-    prob = cv2.blur(prob, (3, 3), borderType=cv2.BORDER_REFLECT)
     codes = np.array((WATER,) + params.land.classes, np.uint8)
+    if not ice and ICE in params.land.classes:
+        prob[..., int(np.flatnonzero(codes == ICE)[0])] = 0.0  # out of season: never a frozen river
+    prob = cv2.blur(prob, (3, 3), borderType=cv2.BORDER_REFLECT)
     best = prob.argmax(axis=2)
     if conv:  # 3-10 m RGB: water from the conv net (f == 1 here, so the grids match); land from the MLP head
         _region_water(best, prob, water_proba(rgb_or_rgbn[:3], valid) > 0.5)

@@ -209,6 +209,11 @@
       return Math.round(o.snow_cover * 100) + "%" +
         (o.counts_withheld ? ": counts left out" : o.snow_flag ? ": counts doubtful" : "");
     });
+    // how much of the river's surface the land cover read as ice: on a frozen river vehicles cross on the ice
+    row("river ice", "bw-site-ice", function (o) {
+      if (o.river_ice === null || o.river_ice === undefined) return "–";
+      return Math.round(o.river_ice * 100) + "%" + (o.river_ice >= 0.5 ? ": frozen" : "");
+    });
     row("activity", null, function (o) { return fmt(o.activity_score, 2); });
     row("scale", null, function (o) { return fmt(o.scale); });
     box.appendChild(dates);
