@@ -531,3 +531,19 @@ def test_the_river_ice_of_a_date_weighs_each_tiles_river_by_its_imagery():
              {"date": DATES[1], "stats": {"valid_pixels": 500}},  # no land cover: not measured
              {"date": DATES[1], "stats": {"valid_pixels": 500, "landcover": {"vegetation": 1.0}}}]
     assert river_ice(tiles) == {DATES[0]: pytest.approx(60 / (90 + 30))}
+
+
+def test_vehicles_on_a_frozen_river_are_crossing_clues_and_equipment_on_the_ice_is_in_the_river(tmp_path, stretch):
+    river = stretch.direction_deg_at(1.0, 100.0)
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.ford(1.0)
+        rows = _vehicles(s, stretch, [(10.0, river + 90, "large_vehicle", 0.9), (-5.0, river, "heavy_equipment", 0.9)])
+        for r in rows:
+            r["ground"], r["dist_water_m"] = "ice", 0.0
+        store.write_rows("detections", rows)
+        reg = build(store, stretch)
+        evidence = reg.sites[0]["details"]["evidence"]
+        assert evidence.get("vehicle_on_ice") == 1 and evidence.get("heavy_at_water") == 1
+        assert "vehicle_in_water" not in evidence
+        assert reg.observations[0]["counts"]["heavy_in_water"] == 1

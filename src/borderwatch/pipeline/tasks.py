@@ -140,7 +140,9 @@ class TileTask:
     crs_wkt: str
     params: AnalysisParams = field(default_factory=AnalysisParams)
     river_bearing_deg: float | None = None  # grid bearing of the corridor line at the tile (ford and fence direction)
-    river_may_freeze: bool = False  # the date lies in the corridor's freeze season: land cover may read river ice
+    # the date lies in the corridor's freeze season: land cover may read river ice. Not part of the result key (it
+    # follows from the corridor and the date); each tile's stats record it as river_ice_considered.
+    river_may_freeze: bool = False
 
 
 @dataclass(frozen=True)
