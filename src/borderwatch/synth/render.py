@@ -400,10 +400,11 @@ def _freeze(ids, F, extent: float) -> None:
         return
     inside = -F["E"][water]  # metres from the nearer bank
     hw = np.maximum(F["HW"][water], 5.0)
-    edge = inside / hw + 0.25 * (F["N3"][water] - 0.5) + 0.4 * (F["MID"][water] - 0.5)
-    frozen = edge < 1.15 * extent
-    if extent >= 1.0:
+    if extent >= 1.0:  # closed: open leads only
         frozen = ~((F["TU"][water] > 0.72) & (inside > 0.35 * hw))
+    else:  # the ice's edge is ragged: small-scale and 35 m noise on the distance from the bank
+        edge = inside / hw + 0.25 * (F["N3"][water] - 0.5) + 0.4 * (F["MID"][water] - 0.5)
+        frozen = edge < 1.15 * extent
     ids[water] = np.where(frozen, P.ICE, P.WATER).astype(np.uint8)
 
 

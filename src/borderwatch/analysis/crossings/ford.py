@@ -48,6 +48,7 @@ class FordParams:
     max_width_m: float = 20.0
     min_cover: float = 0.5  # share of the channel crossing (water run along the trace) it covers
     max_cell_m: float = 4.0  # coarser grids do not resolve a 10 m trace reliably
+    min_channel_m2: float = 2000.0  # less open water (or, for ice roads, less ice) in view than this: no channel here
     # ice roads: packed snow dirtied by wheels is warmer (redder) than the ice around it; clear ice swept bare of snow
     # is as dark but bluer (the water under it). (blue - red) of the strip at least this far below the ice's
     ice_min_warmer: float = 2.0
@@ -90,10 +91,11 @@ def find_ice_roads(
 
     The strip is looked for over the ice and the bars of a frozen river: packed, dirtied snow has the grey-brown
     of a gravel bar, and the land cover reads a road across the ice as bar as often as ice."""
-    if np.count_nonzero((classes == ICE) & river) * cell_m * cell_m < 2000.0:
+    p = params or FordParams()
+    if np.count_nonzero((classes == ICE) & river) * cell_m * cell_m < p.min_channel_m2:
         return []  # no frozen channel in view
     return _strips_across(rgb, np.isin(classes, (ICE, SANDBAR)) & river, classes, transform, cell_m, river, along_deg,
-                          owns, params or FordParams(), darker=True)
+                          owns, p, darker=True)
 
 
 def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along_deg, owns, p: FordParams, *,
@@ -101,7 +103,7 @@ def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along
     """Ford traces (lighter strips of water) or ice roads (darker strips of ice) across the river, owned by the tile."""
     if cell_m > p.max_cell_m:
         return []
-    if surface.sum() * cell_m * cell_m < 2000.0:
+    if surface.sum() * cell_m * cell_m < p.min_channel_m2:
         return []  # no channel (open or frozen) in view
     if along_deg is None:
         along_deg = _principal_bearing(river)
