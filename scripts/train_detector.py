@@ -16,7 +16,8 @@ only; evaluation uses seeds >= 1000); ``--hard-per-date`` adds chips on queued
 cars, vehicles in the water or on a bridge, and boats. Writes ``model.onnx``
 (weights embedded), ``model.pt`` (state dict), ``train.log`` and
 ``recipe.json`` into ``--out``; synthetic chips are cached in
-``--out/cache_*.pkl``.
+``--out/cache_*.pkl`` (``--chips-only`` makes the cache and stops, without torch: caches that
+several runs share through ``--add-chips``, e.g. winter worlds beside the summer ones).
 
 Fine-tuning the shipped model: ``--init`` takes its ONNX file (only ONNX files
 ship). On a GPU machine: ``--device cuda --workers N --procs N`` (the network is
@@ -97,6 +98,9 @@ def main(argv=None) -> int:
                          "else written from --kit/--partial; lets a machine without the data sets train")
     ap.add_argument("--real-cache-only", action="store_true",
                     help="write --real-cache from --kit/--partial and stop (no synthetic chips, no training)")
+    ap.add_argument("--chips-only", action="store_true",
+                    help="render and cache the synthetic chips (--out/cache_*.pkl), then stop: e.g. to make the "
+                         "caches that several --add-chips runs share")
     ap.add_argument("--device", default="cpu", help="torch device of the network (e.g. cuda)")
     ap.add_argument("--workers", type=int, default=0,
                     help="processes making training chips (default 0: in the training process, as before)")
@@ -105,13 +109,8 @@ def main(argv=None) -> int:
     synth_dates = _dates(args.synth_dates) if args.synth_dates else None  # bad input stops before any slow work
     added = [(extra, _chip_cache(extra)) for extra in args.add_chips]
 
-    import torch
-
     from borderwatch.analysis.detect import load_kit_ais, read_yolo, split_by_sequence
-    from borderwatch.analysis.detect.export import export_onnx, load_onnx_weights
-    from borderwatch.analysis.detect.model import OrientedCenterNet, load_compatible
-    from borderwatch.analysis.detect.train import (calibration_chips, estimate_gsd, file_logger, kit_samples,
-                                                   real_samples, synth_samples, train)
+    from borderwatch.analysis.detect.train import estimate_gsd, file_logger, kit_samples, real_samples, synth_samples
     from borderwatch.synth import DEFAULT_DATES
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -194,6 +193,15 @@ def main(argv=None) -> int:
     else:
         synth = synth_samples(range(a, b), rng=np.random.default_rng(args.seed), log=log, **options)
         cache.write_bytes(pickle.dumps(synth, protocol=5))
+    if args.chips_only:
+        log(f"synthetic: {len(synth)} chips, {sum(s.n for s in synth)} boxes in {cache} ({time.time() - t0:.0f}s)")
+        return 0
+    import torch  # training only: --real-cache-only and --chips-only run without it
+
+    from borderwatch.analysis.detect.export import export_onnx, load_onnx_weights
+    from borderwatch.analysis.detect.model import OrientedCenterNet, load_compatible
+    from borderwatch.analysis.detect.train import calibration_chips, train
+
     for extra, more in added:
         synth = synth + more
         log(f"synthetic: {len(more)} more chips from {extra}")

@@ -426,6 +426,26 @@ def test_train_detector_reads_synth_dates():
             script._dates(bad)
 
 
+def test_train_detector_chips_only(tmp_path):
+    """--chips-only renders and caches the chips and stops: no network, no torch needed (CI has none), and the
+    cache is what --add-chips reads."""
+    import pickle
+
+    from scripts_under_test import load_script
+
+    out = tmp_path / "winter"
+    script = load_script("train_detector")
+    assert script.main(["--synth-seeds", "100:101", "--synth-dates", "2026-01-15", "--chips-per-date", "1",
+                        "--background-per-date", "0", "--chips-only", "--out", str(out)]) == 0
+    caches = list(out.glob("cache_*.pkl"))
+    assert [c.name for c in caches] == ["cache_100_101_1_0_d260115.pkl"]
+    assert not (out / "model.onnx").exists() and not (out / "model.pt").exists()
+    chips = pickle.loads(caches[0].read_bytes())
+    assert [s.source for s in script._chip_cache(caches[0])] == [s.source for s in chips]
+    assert len(chips) == 1 and chips[0].n >= 1 and ":2026-01-15:" in chips[0].source  # centred on an object
+    assert f"boxes in {caches[0]}" in (out / "train.log").read_text()
+
+
 def test_train_detector_adds_cached_chips(tmp_path):
     """--add-chips: an earlier run's chips (e.g. winter worlds) join this run's, and the model says so."""
     pytest.importorskip("torch")
