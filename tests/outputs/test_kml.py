@@ -220,8 +220,8 @@ def test_sites_in_kmz_and_none_without_sites(corridor, register, tmp_path):
     assert not [st for st in plain.iterfind(".//k:Style", NS) if st.get("id").startswith("site-")]
 
 
-def test_a_snowy_date_whose_counts_were_left_out_says_so():
-    """The register leaves a snowy date's counts out (sites.register): the description says why its cells are empty."""
+def _withheld_site_html(date: str, **why) -> str:
+    """A site's KML description for one date whose counts the register left out (unknown: None), for ``why``."""
     from borderwatch.corridor import load_corridor
     from borderwatch.outputs.kml import _site_html
 
@@ -229,8 +229,21 @@ def test_a_snowy_date_whose_counts_were_left_out_says_so():
     site = {"site_id": "yalu-upper:km001.000", "number": 1, "chainage_km": 1.0, "kind": "ford", "scale": "small",
             "status": "site", "bank_evidence": "both"}
     counts = {k: None for k in ("vehicles", "small_vehicle", "large_vehicle", "heavy_equipment", "toward")}
-    obs = {"2026-02-10": {"date": "2026-02-10", "scale": "active", "activity_score": 0.4,
-                          "counts": {**counts, "snow_cover": 0.6, "snow_flag": True, "counts_withheld": "snow"}}}
-    html = _site_html(c, site, obs, ["2026-02-10"], ["KP", "CN"])
+    obs = {date: {"date": date, "scale": "active", "activity_score": 0.4, "counts": {**counts, **why}}}
+    return _site_html(c, site, obs, [date], ["KP", "CN"])
+
+
+def test_a_snowy_date_whose_counts_were_left_out_says_so():
+    """The register leaves a snowy date's counts out (sites.register): the description says why its cells are empty."""
+    html = _withheld_site_html("2026-02-10", snow_cover=0.6, snow_flag=True, counts_withheld="snow")
     assert "on 2026-02-10: 60% of the imagery looks snow-covered (snow, ice or cloud): vehicle counts left out" in html
     assert "<td>2026-02-10</td><td>&#8211;</td>" in html  # unknown, not zero
+
+
+def test_a_date_whose_counts_were_left_out_for_river_ice_says_so():
+    """Ice floes read as vehicles (sites.register.ICE_FLAG_SHARE): the description says why the cells are empty."""
+    html = _withheld_site_html("2026-03-28", snow_cover=0.04, snow_flag=False, river_ice=0.3,
+                               counts_withheld="river ice")
+    assert ("on 2026-03-28: 30% of the river is ice, whose floes the detector reads as vehicles: vehicle counts left "
+            "out") in html
+    assert "snow-covered" not in html and "frozen" not in html

@@ -316,3 +316,17 @@ def test_a_numbered_site_says_when_and_in_which_edition_its_number_was_given(tmp
     assert (props[1]["numbering_edition"], props[1]["label_given"]) == (None, None)  # not in this river's ledger
     rows = list(csv.DictReader(write_sites_csv(tmp_path / "s.csv", sites, obs).open()))
     assert (rows[0]["numbering_edition"], rows[0]["label_given"]) == ("2", today)
+
+
+def test_format_register_marks_a_date_whose_counts_were_left_out_for_river_ice(corridor, register):
+    """A date the register left out for river ice (floes read as vehicles) says so over its columns and under the
+    table; a frozen date says "river frozen" instead."""
+    sites, obs = register
+    iced = [dict(o) for o in obs]
+    for o in iced:
+        if str(o["date"])[:10] == DATES[0]:
+            o["counts"] = {**o["counts"], "river_ice": 0.3, "counts_withheld": "river ice"}
+    lines = format_register(sites, iced, None, ["KP", "CN"]).splitlines()
+    assert f"{DATES[0]} (river ice)" in lines[0] and f"{DATES[1]} (snow, river frozen)" in lines[0]
+    assert (f"{DATES[0]}: 30% of the river's surface is ice; the detector reads ice floes and the ice edge as vehicles: "
+            "its counts are left out (-)") in lines

@@ -499,16 +499,21 @@ def test_the_snow_cover_of_a_date_weighs_each_tile_by_its_imagery():
     assert snow_cover(tiles) == {DATES[0]: pytest.approx(0.7)}
 
 
+def _ford_with_six_cars(s: Scene, store, stretch, dates) -> None:
+    """A ford at km 1 with six cars crossing toward one bank on each date (detections as the pipeline writes them)."""
+    river = stretch.direction_deg_at(1.0, 100.0)
+    for d in dates:
+        s.ford(1.0, d)
+        rows = _vehicles(s, stretch, [(40 + 10 * i, river - 90, "small_vehicle", 0.8) for i in range(6)])
+        store.write_rows("detections", [{**r, "date": d, "tile_id": s.tile(d, 1.0)} for r in rows])
+
+
 def test_a_snowy_dates_detections_are_left_out_unless_asked_for(tmp_path, stretch):
     """On snow the bundled detector reports thousands of false cars: their counts and clues would be a fake surge of
     traffic. The register leaves them out (unknown, not zero) unless the detector is known to work on snow."""
     with Store.open(tmp_path / "s.gpkg", create=True) as store:
         s = Scene(store, stretch, detect=True, detector="borderwatch-vehicles@0.2.3", snow={DATES[0]: 0.0, DATES[1]: 0.6})
-        river = stretch.direction_deg_at(1.0, 100.0)
-        for d in DATES:
-            s.ford(1.0, d)
-            rows = _vehicles(s, stretch, [(40 + 10 * i, river - 90, "small_vehicle", 0.8) for i in range(6)])
-            store.write_rows("detections", [{**r, "date": d, "tile_id": s.tile(d, 1.0)} for r in rows])
+        _ford_with_six_cars(s, store, stretch, DATES)
         reg = build(store, stretch)
         c = {str(o["date"])[:10]: o for o in reg.observations}
         assert c[DATES[0]]["counts"]["vehicles"] == 6 and c[DATES[0]]["scale"] == "small"
@@ -520,6 +525,36 @@ def test_a_snowy_dates_detections_are_left_out_unless_asked_for(tmp_path, stretc
                    for w in reg.warnings)
         kept = {str(o["date"])[:10]: o["counts"] for o in build(store, stretch, params=SiteParams(counts_on_snow=True)).observations}
         assert kept[DATES[1]]["vehicles"] == 6 and "counts_withheld" not in kept[DATES[1]]
+
+
+def test_a_date_with_river_ice_has_its_detections_left_out_unless_asked_for(tmp_path, stretch):
+    """Freezing or breaking ice: the bundled detector reads floes and the ice edge as vehicles, with no snow to flag
+    the date. From 10 % of the river's surface as ice its counts are left out (unknown, not zero), as on snow."""
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True, detector="borderwatch-vehicles@0.2.3",
+                  snow={DATES[0]: 0.0, DATES[1]: 0.04}, ice={DATES[0]: 0.05, DATES[1]: 0.3})
+        _ford_with_six_cars(s, store, stretch, DATES)
+        reg = build(store, stretch)
+        c = {str(o["date"])[:10]: o["counts"] for o in reg.observations}
+        assert c[DATES[0]]["vehicles"] == 6 and "counts_withheld" not in c[DATES[0]]  # 5 % ice: kept
+        assert c[DATES[1]]["vehicles"] is None and c[DATES[1]]["counts_withheld"] == "river ice"
+        assert c[DATES[1]]["snow_flag"] is False and c[DATES[1]]["detections_run"] is True
+        assert [w for w in reg.warnings if "floes" in w] == [
+            f"{DATES[1]}: 30% of the river's surface is ice; the bundled detector, trained without river ice, reads ice "
+            "floes and the edge of the ice as vehicles, so this date's vehicle counts are left out of the register "
+            "(unknown, not zero; the detections stay in the store and detections.geojson)"]
+        kept = build(store, stretch, params=SiteParams(counts_on_ice=True))
+        assert {str(o["date"])[:10]: o["counts"]["vehicles"] for o in kept.observations} == {DATES[0]: 6, DATES[1]: 6}
+        assert any("counts are kept (counts_on_ice)" in w for w in kept.warnings)
+    # snow and ice on one date: both reasons; keeping counts on snow alone does not keep them
+    with Store.open(tmp_path / "both.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True, detector="borderwatch-vehicles@0.2.3", snow={DATES[1]: 0.6},
+                  ice={DATES[1]: 0.3})
+        _ford_with_six_cars(s, store, stretch, DATES[1:])
+        both = {str(o["date"])[:10]: o["counts"] for o in build(store, stretch).observations}
+        assert both[DATES[1]]["counts_withheld"] == "snow and river ice"
+        on_snow = build(store, stretch, params=SiteParams(counts_on_snow=True)).observations
+        assert {str(o["date"])[:10]: o["counts"].get("counts_withheld") for o in on_snow}[DATES[1]] == "river ice"
 
 
 def test_the_river_ice_of_a_date_weighs_each_tiles_river_by_its_imagery():

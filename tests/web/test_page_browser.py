@@ -129,6 +129,10 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
         store.write_rows("site_numbers", [{"corridor": "yalu-upper", "edition": 1, "label": "1", "number": 1,
                                            "site_id": sites[0]["site_id"], "chainage_km": sites[0]["chainage_km"]}])
         sites, obs = corridor_register(store, corridor)
+    # site 1's second date: its counts left out for river ice (floes read as vehicles), not for its snow
+    for o in obs:
+        if o["site_id"] == sites[0]["site_id"] and str(o["date"])[:10] == "2025-09-13":
+            o["counts"] = {**o["counts"], "counts_withheld": "river ice"}
     fc = sites_geojson(sites, obs, ["KP", "CN"])
     summary = summarise(sites, obs, corridor.length_km, corridor.name)
     page = write_web_map(tmp_path / "map", corridor, [], [], title="sites", sites=fc, site_summary=summary)
@@ -188,8 +192,9 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             # how much of each date's imagery looked snow-covered; a flagged date says its counts are doubtful
             assert popup.locator("tr.bw-site-snow").inner_text().split("\t") == [
                 "snow / ice / cloud", "1%", "58%: counts doubtful"]
-            # how much of the river's surface the land cover read as ice
-            assert popup.locator("tr.bw-site-ice").inner_text().split("\t") == ["river ice", "12%", "93%: frozen"]
+            # how much of the river's surface the land cover read as ice, and counts left out for it
+            assert popup.locator("tr.bw-site-ice").inner_text().split("\t") == [
+                "river ice", "12%", "93%: frozen: counts left out"]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")

@@ -399,6 +399,9 @@ def _site_html(
                           f"{what}, and tracks may be hidden<br/>")
         if (v["river_ice"] or 0.0) >= FROZEN_SHARE:  # crossings on the ice leave ice roads, not fords
             queues.append(f"on {d}: the river looks frozen ({v['river_ice']:.0%} of its surface is ice)<br/>")
+        if "river ice" in str(v["counts_withheld"] or ""):  # ice floes read as vehicles (sites.register)
+            queues.append(f"on {d}: {v['river_ice']:.0%} of the river is ice, whose floes the detector reads as "
+                          "vehicles: vehicle counts left out<br/>")
         if v["run_id"]:
             runs.setdefault(str(v["run_id"]), []).append(d)
     table = "<table border='1' cellpadding='2' cellspacing='0'>" + "".join(rows) + "</table>"

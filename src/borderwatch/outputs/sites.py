@@ -220,7 +220,7 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
     out["snow_cover"] = _round(counts.get("snow_cover"), 3) if obs else None
     out["snow_flag"] = counts.get("snow_flag") if obs else None
     out["river_ice"] = _round(counts.get("river_ice"), 3) if obs else None  # share of the river's surface read as ice
-    out["counts_withheld"] = counts.get("counts_withheld") if obs else None  # "snow": the detector ran, counts unknown
+    out["counts_withheld"] = counts.get("counts_withheld") if obs else None  # "snow", "river ice": ran, counts unknown
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")
@@ -435,9 +435,11 @@ def format_register(
     right = {0, 2} | {7 + 3 * i for i in range(len(dates))}
     snowy = _snowy_dates(observations)
     frozen = _frozen_dates(observations)
+    iced = _ice_withheld_dates(observations)
 
     def label(d: str) -> str:
-        marks = [m for m, on in (("snow", d in snowy), ("river frozen", d in frozen)) if on]
+        marks = [m for m, on in (("snow", d in snowy), ("river frozen", d in frozen),
+                                 ("river ice", d in iced and d not in frozen)) if on]
         return f"{d} ({', '.join(marks)})" if marks else d
 
     groups = [(7 + 3 * i, label(d)) for i, d in enumerate(dates)]
@@ -453,6 +455,9 @@ def format_register(
         lines.append(f"{d} (snow): {cover:.0%} of that date's imagery looks snow-covered (snow, ice or cloud); the detector "
                      "reports many false cars on snow: its counts are left out (-), or, where kept, not to be read "
                      "against snow-free dates")
+    for d, ice in iced.items():
+        lines.append(f"{d}: {ice:.0%} of the river's surface is ice; the detector reads ice floes and the ice edge as "
+                     "vehicles: its counts are left out (-)")
     if summary:
         lines += ["", *summary_lines(summary)]
     return "\n".join(lines)
@@ -461,6 +466,16 @@ def format_register(
 def _frozen_dates(observations: Iterable[Mapping[str, Any]]) -> set[str]:
     """ISO dates whose river surface the land cover read as mostly ice (sites.register.FROZEN_SHARE)."""
     return {iso_date(o["date"]) for o in observations if ((o.get("counts") or {}).get("river_ice") or 0.0) >= FROZEN_SHARE}
+
+
+def _ice_withheld_dates(observations: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """ISO date -> river ice share, for dates whose counts the register left out for river ice (sites.register)."""
+    out: dict[str, float] = {}
+    for o in observations:
+        c = o.get("counts") or {}
+        if "river ice" in str(c.get("counts_withheld") or ""):
+            out[iso_date(o["date"])] = float(c.get("river_ice") or 0.0)
+    return dict(sorted(out.items()))
 
 
 def _snowy_dates(observations: Iterable[Mapping[str, Any]]) -> dict[str, float]:

@@ -46,6 +46,9 @@ class SiteParams:
     # bundled detector, trained without snow, reports thousands of false cars there. True only for a detector
     # validated on snow.
     counts_on_snow: bool = False
+    # likewise on a date whose river is partly or wholly ice (sites.register.ICE_FLAG_SHARE): the bundled detector
+    # reads ice floes and the ice edge as vehicles. True only for a detector validated on river ice.
+    counts_on_ice: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

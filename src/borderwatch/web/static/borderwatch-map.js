@@ -121,6 +121,10 @@
     if (p.status === "candidate") return S.candidate_colour;
     return S.colours[p.scale] || S.candidate_colour;
   }
+  // the register left this date's counts out for this reason ("snow", "river ice", or both joined by "and")
+  function withheldFor(o, why) {
+    return typeof o.counts_withheld === "string" && o.counts_withheld.indexOf(why) >= 0;
+  }
   function fmt(v, digits) {
     if (v === null || v === undefined) return "–";
     return typeof v === "number" && digits !== undefined ? v.toFixed(digits) : String(v);
@@ -207,12 +211,13 @@
     row("snow / ice / cloud", "bw-site-snow", function (o) {
       if (o.snow_cover === null || o.snow_cover === undefined) return "–";
       return Math.round(o.snow_cover * 100) + "%" +
-        (o.counts_withheld ? ": counts left out" : o.snow_flag ? ": counts doubtful" : "");
+        (withheldFor(o, "snow") ? ": counts left out" : o.snow_flag ? ": counts doubtful" : "");
     });
     // how much of the river's surface the land cover read as ice: on a frozen river vehicles cross on the ice
     row("river ice", "bw-site-ice", function (o) {
       if (o.river_ice === null || o.river_ice === undefined) return "–";
-      return Math.round(o.river_ice * 100) + "%" + (o.river_ice >= 0.5 ? ": frozen" : "");
+      return Math.round(o.river_ice * 100) + "%" + (o.river_ice >= 0.5 ? ": frozen" : "") +
+        (withheldFor(o, "river ice") ? ": counts left out" : "");
     });
     row("activity", null, function (o) { return fmt(o.activity_score, 2); });
     row("scale", null, function (o) { return fmt(o.scale); });
