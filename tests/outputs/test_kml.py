@@ -247,3 +247,6 @@ def test_a_date_whose_counts_were_left_out_for_river_ice_says_so():
     assert ("on 2026-03-28: 30% of the river is ice, whose floes the detector reads as vehicles: vehicle counts left "
             "out") in html
     assert "snow-covered" not in html and "frozen" not in html
+    # snowy too, but its counts kept on snow (counts_on_snow): the snow line says doubtful, the ice line left out
+    html = _withheld_site_html("2026-03-28", snow_cover=0.6, snow_flag=True, river_ice=0.3, counts_withheld="river ice")
+    assert "looks snow-covered (snow, ice or cloud): car counts are doubtful" in html and "vehicle counts left out" in html

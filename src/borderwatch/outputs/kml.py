@@ -394,7 +394,7 @@ def _site_html(
         elif v["longest_queue"]:
             queues.append(f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>")
         if v["snow_flag"]:  # the detector reports many false cars on snow (sites.register)
-            what = "vehicle counts left out" if v["counts_withheld"] else "car counts are doubtful"
+            what = "vehicle counts left out" if "snow" in str(v["counts_withheld"] or "") else "car counts are doubtful"
             queues.append(f"on {d}: {v['snow_cover']:.0%} of the imagery looks snow-covered (snow, ice or cloud): "
                           f"{what}, and tracks may be hidden<br/>")
         if (v["river_ice"] or 0.0) >= FROZEN_SHARE:  # crossings on the ice leave ice roads, not fords
