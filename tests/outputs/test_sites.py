@@ -177,14 +177,17 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     lines = text.splitlines()
     assert DATES[0] in lines[0] and DATES[1] in lines[0] and lines[0].index(DATES[0]) < lines[0].index(DATES[1])
     head = lines[1].split()
-    assert head[:7] == ["#", "site", "km", "kind", "scale", "banks", "status"] and head.count("KP/CN") == 2
+    assert head[:7] == ["#", "site", "km", "kind", "scale", "banks", "status"] and head.count("KP") == 2
+    assert "CN" not in head  # the share toward CN is the rest
     rows = [ln.split() for ln in lines[2:6]]
     assert [r[0] for r in rows] == ["1", "2", "-", "3"]
     assert rows[0][1:8] == [sites[0]["site_id"], "1.20", "ford", "large", "both", "site", "14"]
-    assert rows[0][8:] == ["5/8/1", "0.75/0.25", "19", "7/10/2", "0.25/0.75"]
-    assert rows[2][6:] == ["candidate", "-", "3", "0/3/0", "0.00/1.00"]  # not observed on the first date
+    # the share toward KP with its 95 % interval; a store without intervals prints the share alone
+    assert rows[0][8:] == ["5/8/1", "0.75", "(0.42-0.95)", "19", "7/10/2", "0.25"]
+    assert rows[2][6:] == ["candidate", "-", "3", "0/3/0", "0.00"]  # not observed on the first date
     assert rows[1][9] == "-"  # nobody heading across: no share
-    assert lines[6].startswith("to KP/CN: share of vehicles facing each bank") and "95 % interval" in lines[6]
+    assert lines[6].startswith("to KP (95 %): share of vehicles facing KP (the rest face CN)")
+    assert "95 % interval: a wide one means too few clear fronts" in lines[6]
     assert "front factor" in lines[6] and "convoy" in lines[6]  # where the rest of the evidence is
     # a date the register flagged as snowy says so over its columns and under the table; a frozen river over them
     assert f"{DATES[1]} (snow, river frozen)" in lines[0] and f"{DATES[0]} (" not in lines[0]

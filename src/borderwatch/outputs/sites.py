@@ -396,13 +396,16 @@ def format_register(
 ) -> str:
     """The register as a plain-text table in river order, then the corridor summary.
 
-    Per date: vehicles (large/small/heavy) and the share heading toward each
-    country; ``-`` where a site has no observation on that date.
+    Per date: vehicles (large/small/heavy) and the share heading toward the
+    first country with its 95 % interval (the rest head toward the other bank);
+    ``-`` where a site has no observation on that date. The interval is printed
+    because a share alone misleads: at a site of four cars with unclear fronts it
+    can read 0.50 while the data allow anything from 0 to 1.
     """
     countries = list(countries) if countries else register_countries(sites, observations)
     dates = register_dates(observations)
     obs = observations_by_site(observations)
-    toward_head = "to " + "/".join(countries) if countries else "direction"
+    toward_head = f"to {countries[0]} (95 %)" if countries else "direction"
     head = ["#", "site", "km", "kind", "scale", "banks", "status"]
     for _ in dates:
         head += ["veh", "L/S/H", toward_head]
@@ -426,9 +429,7 @@ def format_register(
                 continue
             v = observation_values(o, countries)
             lsh = "/".join(_int_text(v[k]) for k in ("large_vehicle", "small_vehicle", "heavy_equipment"))
-            shares = [v[f"share_toward_{c}"] for c in countries]
-            share_text = "-" if all(s is None for s in shares) else "/".join(
-                "-" if s is None else f"{s:.2f}" for s in shares)
+            share_text = _share_text(v, countries[0]) if countries else "-"
             row += [_int_text(v["vehicles"]), lsh, share_text]
             any_share |= share_text != "-"
         rows.append(row)
@@ -447,10 +448,12 @@ def format_register(
     if not sites:
         lines = ["no crossing sites"]
     elif any_share:
-        lines.append(f"{toward_head}: share of vehicles facing each bank, each weighed by how sure its front is; its 95 % "
-                     "interval, how many cars / large vehicles it rests on, the front factor measured on the image's "
-                     "queued vehicles, and the longest queue and convoy are in the CSV, GeoJSON, KML and web map "
-                     "(real fronts are measured for cars only)")
+        others = " and ".join(countries[1:]) or "the other bank"
+        lines.append(f"{toward_head}: share of vehicles facing {countries[0]} (the rest face {others}), each weighed by "
+                     "how sure its front is, and its 95 % interval: a wide one means too few clear fronts to tell "
+                     "which way the traffic runs. How many cars / large vehicles it rests on, the front factor "
+                     "measured on the image's queued vehicles, and the longest queue and convoy are in the CSV, "
+                     "GeoJSON, KML and web map (real fronts are measured for cars only)")
     for d, cover in snowy.items():
         lines.append(f"{d} (snow): {cover:.0%} of that date's imagery looks snow-covered (snow, ice or cloud); the detector "
                      "reports many false cars on snow: its counts are left out (-), or, where kept, not to be read "
@@ -461,6 +464,15 @@ def format_register(
     if summary:
         lines += ["", *summary_lines(summary)]
     return "\n".join(lines)
+
+
+def _share_text(values: Mapping[str, Any], country: str) -> str:
+    """'0.75 (0.42-0.95)': the share toward ``country`` and its 95 % interval ('-' without a share)."""
+    share = values[f"share_toward_{country}"]
+    if share is None:
+        return "-"
+    low, high = values[f"share_low_{country}"], values[f"share_high_{country}"]
+    return f"{share:.2f}" if low is None or high is None else f"{share:.2f} ({low:.2f}-{high:.2f})"
 
 
 def _frozen_dates(observations: Iterable[Mapping[str, Any]]) -> set[str]:
