@@ -246,7 +246,9 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
 # run --------------------------------------------------------------------------------
 @cli.command()
 @corridor_option
-@click.option("--scenes", "scene_files", multiple=True, type=click.Path(), help="Scene files to register before the run (repeatable); default: the store's scenes.")
+@click.option("--scenes", "scene_files", multiple=True, type=click.Path(),
+              help="Scene files to register before the run (repeatable; files after it, as a shell glob gives them, "
+                   "count too); default: the store's scenes.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder (store, KML, web map).")
 @click.option("--store", "store_path", default=None, type=click.Path(dir_okay=False), help="Store (default OUT/borderwatch.gpkg).")
 @click.option("--gsd", type=float, default=0.5, show_default=True, help="Analysis GSD in metres.")
@@ -263,11 +265,15 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
 @click.option("--landcover/--no-landcover", default=False, show_default=True,
               help="Land cover per tile and distance to water for detections (experimental on real imagery).")
 @no_screen_option
+@click.argument("more_scene_files", nargs=-1, type=click.Path())
 def run(corridor_spec, scene_files, out_dir, store_path, gsd, tile_m, workers, scheduler, date_text, licence, detect, model, score_threshold, landcover,
-        no_screen) -> None:
-    """Run the pipeline over a corridor: tiles x dates, resumable, results in the store."""
+        no_screen, more_scene_files) -> None:
+    """Run the pipeline over a corridor: tiles x dates, resumable, results in the store.
+
+    Scene files may follow the options or --scenes: `--scenes images/*.tif` registers every file the glob gives.
+    """
     params = _params(gsd, tile_m, detect, model, score_threshold, landcover, screen=not no_screen)
-    _run(corridor_spec, list(scene_files), Path(out_dir), store_path, params, workers, scheduler,
+    _run(corridor_spec, [*scene_files, *more_scene_files], Path(out_dir), store_path, params, workers, scheduler,
          parse_date(date_text) if date_text else None, licence)
 
 

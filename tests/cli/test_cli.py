@@ -132,6 +132,20 @@ def test_synth_command_writes_scenes_and_truth(tmp_path, capsys):
     assert code == 2 and "--km" in err
 
 
+def test_run_takes_the_scene_files_a_shell_glob_gives_after_scenes(tmp_path, geotiff_factory, short_corridor, capsys):
+    """`run --scenes images/*.tif`, as the README writes it: the shell passes every file after --scenes."""
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    files = [geotiff_factory(f"{d}.tif", bounds=(minx, miny, maxx, maxy), date=dt.date.fromisoformat(d), seed=i)
+             for i, d in enumerate(("2025-07-31", "2025-09-13"))]
+    out = tmp_path / "out"
+    code, _, err = call(["run", "--corridor", "yalu-upper[0:2]", "--gsd", "8", "--out", str(out),
+                         "--scenes", *map(str, files)], capsys)
+    assert code == 0, err
+    with Store.open(out / "borderwatch.gpkg") as s:
+        assert sorted(str(sc.capture_date) for sc in s.scenes()) == ["2025-07-31", "2025-09-13"]
+        assert {str(r["date"]) for r in s.tile_results()} == {"2025-07-31", "2025-09-13"}
+
+
 def test_run_over_a_damaged_scene_names_it_and_leaves_a_store_that_resumes(tmp_path, short_corridor, capsys):
     """A scene that opens but whose pixels fail to decode (a truncated download): a one-line error naming the
     file, the run marked failed, the tiles already done kept, and the same error again on a rerun."""
