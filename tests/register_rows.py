@@ -39,7 +39,7 @@ def counts(large: int, small: int, heavy: int, toward_kp: int, toward_cn: int, *
         "evidence": extra.get("evidence", {"track": 2}),
     }
     for key in ("share_interval", "share_from", "front_reliability", "longest_queue", "convoy", "convoy_subclass",
-                "snow_cover", "snow_flag", "counts_withheld", "river_ice"):
+                "snow_cover", "snow_flag", "counts_withheld", "river_ice", "imaged_share"):
         if key in extra:
             out[key] = extra[key]
     return out
@@ -88,8 +88,9 @@ def make_register(store, corridor, *, km_offset: float = 0.0, shuffled: bool = T
          "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2, snow_cover=0.58, snow_flag=True, river_ice=0.93)},
         {"site_id": ids[1], "date": DATES[0], "run_id": runs[1], "activity_score": 0.41, "scale": "small",
          "counts": counts(0, 4, 0, 0, 0)},
+        # the second date's image ends across the bridge: 70 % of it imaged, its counts may be low
         {"site_id": ids[1], "date": DATES[1], "run_id": runs[1], "activity_score": 0.5, "scale": "small",
-         "counts": counts(1, 3, 0, 2, 2)},
+         "counts": counts(1, 3, 0, 2, 2, imaged_share=0.7)},
         {"site_id": ids[2], "date": DATES[1], "run_id": runs[1], "activity_score": 0.22, "scale": "small",
          "counts": counts(0, 3, 0, 0, 1, parking_vehicles=3, parking_area_m2=640.0)},
         {"site_id": ids[3], "date": DATES[0], "run_id": runs[1], "activity_score": 0.05, "scale": "inactive",

@@ -205,8 +205,11 @@ def test_crossing_sites_folder_numbered_in_river_order(corridor, scenes, registe
     run_id = obs[1]["run_id"]
     assert f"run {run_id} (2025-07-31, 2025-09-13)" in d1
     assert replaced_run not in d1  # the replaced observation is not cited
+    d2 = pms[1].findtext("k:description", namespaces=NS)  # the second date's image ends across the bridge
+    assert "on 2025-09-13: only 70% of the site was imaged: counts may be low" in d2
+    assert "imaged: counts may be low" not in d1
     d3 = pms[2].findtext("k:description", namespaces=NS)
-    assert "Candidate crossing site" in d3 and "KP bank only" in d3 and "not observed" in d3
+    assert "Candidate crossing site" in d3 and "KP bank only" in d3 and "not imaged (outside that date's analysed imagery)" in d3
 
 
 def test_sites_in_kmz_and_none_without_sites(corridor, register, tmp_path):

@@ -191,7 +191,11 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     assert "front factor" in lines[6] and "convoy" in lines[6]  # where the rest of the evidence is
     # a date the register flagged as snowy says so over its columns and under the table; a frozen river over them
     assert f"{DATES[1]} (snow, river frozen)" in lines[0] and f"{DATES[0]} (" not in lines[0]
-    assert lines[7].startswith(f"{DATES[1]} (snow): 58% of that date's imagery looks snow-covered")
+    # the candidate has no observation on the first date: not imaged there, which is not idle
+    assert lines[7].startswith("- under veh: not imaged on that date") and "not seen, not idle" in lines[7]
+    # the bridge's second date was imaged in part: its count is marked as possibly low
+    assert rows[1][10] == "4*" and lines[8].startswith("*: only part of the site was imaged on that date")
+    assert lines[9].startswith(f"{DATES[1]} (snow): 58% of that date's imagery looks snow-covered")
     # the per-date columns line up under their date
     col = lines[0].index(DATES[1])
     assert lines[1][col:].startswith("veh") or lines[1][col:].lstrip().startswith("veh")
@@ -199,6 +203,11 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     assert "3 site(s) and 1 candidate(s) over 10.0 km" in summary and "0.30 sites/km" in summary
     assert "one every 3.3 km" in summary
     assert "by scale: large 1, small 1, inactive 1" in summary and "by kind:" in summary
+    # the trend: per date, the confirmed sites its imagery showed and the vehicles counted at them
+    assert lines[lines.index("by date (confirmed sites):") + 1:] == [
+        f"  {DATES[0]}: 3 of 3 imaged; large 1, small 1, inactive 1; vehicles 18 (large 5, heavy equipment 1, small 12)",
+        f"  {DATES[1]}: 3 of 3 imaged (1 partly); large 1, small 1, inactive 1; vehicles 23 (large 8, heavy equipment 2, "
+        "small 13)"]
 
 
 def test_format_register_empty_and_nan():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pytest
 import shapely
@@ -10,6 +12,7 @@ from borderwatch.corridor import load_corridor
 from borderwatch.sites import SiteParams, renumber_register, update_register
 from borderwatch.sites.belief import belief_for
 from borderwatch.store import Store
+from borderwatch.imagery.scene import Scene as ImageryScene
 from borderwatch.store.store import corridor_record
 
 PKEY, VKEY = "p" * 16, "v" * 16
@@ -25,10 +28,12 @@ class Scene:
     """Evidence and tile rows written the way the pipeline writes them."""
 
     def __init__(self, store: Store, corridor, detect: bool = False, detector: str | None = None,
-                 snow: dict[str, float] | None = None, ice: dict[str, float] | None = None):
+                 snow: dict[str, float] | None = None, ice: dict[str, float] | None = None,
+                 scene_ids: dict[str, list[str]] | None = None):
         self.store, self.c = store, corridor
         self.snow = snow or {}  # date -> the tiles' snow_share (the pipeline's stat; absent in older results)
         self.ice = ice or {}  # date -> the share of the tiles' river surface that the land cover read as ice
+        self.scene_ids = scene_ids or {}  # date -> the scenes its tiles were read from (absent in older results)
         store.upsert_corridor(*corridor_record(corridor))
         versions = {"borderwatch": "test", **({"detector": detector} if detector else {})}
         self.run_id = store.start_run(corridor.name, {"detect": detect, "landcover": True}, versions)
@@ -46,7 +51,8 @@ class Scene:
                 "chainage_km": km, "geometry": geom,
                 "stats": {"coverage": 1.0, "landcover": {k: v for k, v in cover.items() if v},
                           **({"valid_pixels": 1000} if date in self.snow or date in self.ice else {}),
-                          **({"snow_share": self.snow[date]} if date in self.snow else {})},
+                          **({"snow_share": self.snow[date]} if date in self.snow else {}),
+                          **({"scene_ids": self.scene_ids[date]} if date in self.scene_ids else {})},
             }])
         return tid
 
@@ -582,3 +588,38 @@ def test_vehicles_on_a_frozen_river_are_crossing_clues_and_equipment_on_the_ice_
         assert evidence.get("vehicle_on_ice") == 1 and evidence.get("heavy_at_water") == 1
         assert "vehicle_in_water" not in evidence
         assert reg.observations[0]["counts"]["heavy_in_water"] == 1
+
+
+def _scene_over(corridor, date: str, km: tuple[float, float], name: str) -> ImageryScene:
+    """A registered scene whose valid-data footprint covers the watched corridor from km[0] to km[1]."""
+    ground = shapely.union_all([corridor.point_at(k).buffer(700) for k in np.arange(km[0], km[1] + 1e-9, 0.1)])
+    sha = (name * 64)[:64]
+    return ImageryScene(scene_id=sha[:16], path=f"{name}.tif", sha256=sha, capture_date=dt.date.fromisoformat(date),
+                        date_source="tag", provider="test", sensor="test", gsd_m=0.5, band_count=3,
+                        band_names=("red", "green", "blue"), dtype="uint8", width=1, height=1, crs_wkt="",
+                        footprint_wkt=corridor.to_lonlat(ground).wkt)
+
+
+def test_a_site_outside_a_dates_imagery_gets_no_observation_that_date_not_zero_vehicles(tmp_path, stretch):
+    # the second date's image ends at km 2: the ford at km 3 was not seen that day, which is not "traffic stopped"
+    full, half = _scene_over(stretch, DATES[0], (0.0, 4.0), "a"), _scene_over(stretch, DATES[1], (0.0, 2.0), "b")
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        store.add_scenes([full, half])
+        s = Scene(store, stretch, scene_ids={DATES[0]: [full.scene_id], DATES[1]: [half.scene_id]})
+        s.ford(1.0, DATES[0])
+        s.ford(3.0, DATES[0])
+        s.ford(1.0, DATES[1])
+        s.tile(DATES[1], 3.0)  # the second date's run also read the tile past the image's end (no pixels there)
+        reg = build(store, stretch)
+        seen = {(r["site_id"], str(o["date"])[:10]): o for r in reg.sites for o in reg.observations
+                if o["site_id"] == r["site_id"]}
+        near, far = (r["site_id"] for r in reg.sites)
+        assert set(seen) == {(near, DATES[0]), (near, DATES[1]), (far, DATES[0])}
+        assert seen[(near, DATES[1])]["counts"]["imaged_share"] == 1.0
+        assert str(next(r for r in reg.sites if r["site_id"] == far)["last_seen"]) == DATES[0]
+        assert reg.summary["trend"][DATES[1]]["imaged"] == 1 and reg.summary["trend"][DATES[0]]["imaged"] == 2
+        # a rebuild after the first one had observed the far site on both dates drops the stale observation
+        stale = {k: v for k, v in seen[(far, DATES[0])].items() if k not in ("fid", "created_at")}
+        store.write_rows("observations", [{**stale, "date": DATES[1]}])
+        again = build(store, stretch)
+        assert {(o["site_id"], str(o["date"])[:10]) for o in again.observations} == set(seen)

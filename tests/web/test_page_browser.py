@@ -195,6 +195,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             # how much of the river's surface the land cover read as ice, and counts left out for it
             assert popup.locator("tr.bw-site-ice").inner_text().split("\t") == [
                 "river ice", "12%", "93%: frozen: counts left out"]
+            # how much of the site each date's imagery showed (not recorded for this site)
+            assert popup.locator("tr.bw-site-imaged").inner_text().split("\t") == ["imaged", "–", "–"]
 
             # the table in river order; a row opens its site's popup
             table = pg.locator(".bw-sites-table tr.bw-site-row")
@@ -202,12 +204,23 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             assert [table.nth(i).locator("td").first.inner_text() for i in range(4)] == ["1", "2", "?", "2a"]
             assert table.nth(3).get_attribute("title") == "show crossing site 2a on the map"
             assert "bw-site-row-candidate" in table.nth(2).get_attribute("class")
-            assert "3 site(s) and 1 candidate(s)" in pg.locator(".bw-sites-panel").inner_text()
+            panel = pg.locator(".bw-sites-panel").inner_text()
+            assert "3 site(s) and 1 candidate(s)" in panel
+            # the trend over the dates, over the sites each date imaged; counts left out are not summed
+            assert "2025-07-31: 3 of 3 imaged; large 1, small 1, inactive 1; vehicles 18" in panel
+            assert "2025-09-13: 3 of 3 imaged (1 partly); large 1, small 1, inactive 1; vehicle counts left out (river ice)" in panel
+            # the second date's image ends across site 2: its popup says how much of it was imaged
+            table.nth(1).click()
+            pg.wait_for_function("document.querySelector('.leaflet-popup-content') && "
+                                 f"document.querySelector('.leaflet-popup-content').innerText.includes('{sites[1]['site_id']}')",
+                                 timeout=5_000)
+            assert pg.locator(".leaflet-popup-content tr.bw-site-imaged").inner_text().split("\t") == [
+                "imaged", "–", "70%: counts may be low"]
             table.nth(2).click()
             pg.wait_for_function("document.querySelector('.leaflet-popup-content') && "
                                  "document.querySelector('.leaflet-popup-content').innerText.includes('Candidate crossing site, km 6.00')",
                                  timeout=5_000)
-            assert "not observed" in pg.locator(".leaflet-popup-content").inner_text()
+            assert "not imaged" in pg.locator(".leaflet-popup-content").inner_text()
             pg.screenshot(path=str(tmp_path / "sites.png"))
         finally:
             browser.close()

@@ -38,6 +38,7 @@ from borderwatch.outputs.sites import (
 )
 from borderwatch.outputs.style import country_colour, kml_colour
 from borderwatch.sites.numbering import site_label
+from borderwatch.sites.imaged import FULLY_IMAGED_SHARE
 from borderwatch.sites.register import FROZEN_SHARE
 
 KML_NS = "http://www.opengis.net/kml/2.2"
@@ -370,7 +371,8 @@ def _site_html(
     for d in dates:
         o = by_date.get(d)
         if o is None:
-            rows.append(f"<tr><td>{d}</td><td colspan='{len(cells) - 1}'>not observed</td></tr>")
+            rows.append(f"<tr><td>{d}</td><td colspan='{len(cells) - 1}'>not imaged (outside that date's analysed "
+                        "imagery): not seen, not idle</td></tr>")
             continue
         v = observation_values(o, countries)
         vals = [v["vehicles"], v["large_vehicle"], v["small_vehicle"], v["heavy_equipment"], v["heavy_in_water"],
@@ -393,6 +395,8 @@ def _site_html(
                           f"{_e(str(v['convoy_subclass'] or 'vehicles'))}<br/>")
         elif v["longest_queue"]:
             queues.append(f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>")
+        if v["imaged_share"] is not None and v["imaged_share"] < FULLY_IMAGED_SHARE:  # the image ends across the site
+            queues.append(f"on {d}: only {v['imaged_share']:.0%} of the site was imaged: counts may be low<br/>")
         if v["snow_flag"]:  # the detector reports many false cars on snow (sites.register)
             what = "vehicle counts left out" if "snow" in str(v["counts_withheld"] or "") else "car counts are doubtful"
             queues.append(f"on {d}: {v['snow_cover']:.0%} of the imagery looks snow-covered (snow, ice or cloud): "

@@ -26,6 +26,7 @@ from borderwatch.errors import InputError, StoreError
 from borderwatch.fileio import write_atomically
 from borderwatch.outputs.geo import geojson_geometry
 from borderwatch.sites.numbering import SiteNumber, site_label, site_number
+from borderwatch.sites.imaged import FULLY_IMAGED_SHARE
 from borderwatch.sites.register import FROZEN_SHARE
 
 if TYPE_CHECKING:
@@ -221,6 +222,7 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
     out["snow_flag"] = counts.get("snow_flag") if obs else None
     out["river_ice"] = _round(counts.get("river_ice"), 3) if obs else None  # share of the river's surface read as ice
     out["counts_withheld"] = counts.get("counts_withheld") if obs else None  # "snow", "river ice": ran, counts unknown
+    out["imaged_share"] = _round(counts.get("imaged_share"), 3) if obs else None  # of the site's outline (sites.imaged)
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")
@@ -410,7 +412,7 @@ def format_register(
     for _ in dates:
         head += ["veh", "L/S/H", toward_head]
     rows = []
-    any_share = False
+    any_share = unseen = partial = False
     for site in sorted(sites, key=river_order):
         km = _num(site.get("chainage_km"))
         row = [
@@ -426,11 +428,14 @@ def format_register(
             o = obs.get(site["site_id"], {}).get(d)
             if o is None:
                 row += ["-", "", ""]
+                unseen = True
                 continue
             v = observation_values(o, countries)
             lsh = "/".join(_int_text(v[k]) for k in ("large_vehicle", "small_vehicle", "heavy_equipment"))
             share_text = _share_text(v, countries[0]) if countries else "-"
-            row += [_int_text(v["vehicles"]), lsh, share_text]
+            cut = v["imaged_share"] is not None and v["imaged_share"] < FULLY_IMAGED_SHARE
+            partial |= cut
+            row += [_int_text(v["vehicles"]) + ("*" if cut else ""), lsh, share_text]
             any_share |= share_text != "-"
         rows.append(row)
     right = {0, 2} | {7 + 3 * i for i in range(len(dates))}
@@ -454,6 +459,12 @@ def format_register(
                      "which way the traffic runs. How many cars / large vehicles it rests on, the front factor "
                      "measured on the image's queued vehicles, and the longest queue and convoy are in the CSV, "
                      "GeoJSON, KML and web map (real fronts are measured for cars only)")
+    if sites and unseen:
+        lines.append("- under veh: not imaged on that date (the site lies outside that date's analysed imagery): "
+                     "not seen, not idle")
+    if partial:
+        lines.append("*: only part of the site was imaged on that date (its imaged share is in the CSV, GeoJSON, KML "
+                     "and web map): counts may be low")
     for d, cover in snowy.items():
         lines.append(f"{d} (snow): {cover:.0%} of that date's imagery looks snow-covered (snow, ice or cloud); the detector "
                      "reports many false cars on snow: its counts are left out (-), or, where kept, not to be read "
@@ -525,7 +536,27 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     by_kind = summary.get("by_kind") or {}
     if by_kind:
         lines.append("by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))))
+    trend = summary.get("trend") or {}
+    if len(trend) > 1:  # the trend: compare dates over the sites each one imaged
+        lines.append("by date (confirmed sites):")
+        lines += [f"  {d}: {_trend_text(t, (summary.get('by_date') or {}).get(d) or {})}" for d, t in trend.items()]
     return lines
+
+
+def _trend_text(t: Mapping[str, Any], scales: Mapping[str, int]) -> str:
+    """'3 of 4 imaged (1 partly); large 1, small 2; vehicles 29 (large 9, heavy equipment 2, small 18)'."""
+    text = f"{t.get('imaged')} of {t.get('sites')} imaged"
+    if t.get("partly_imaged"):
+        text += f" ({t['partly_imaged']} partly)"
+    keys = [k for k in SCALE_ORDER if scales.get(k)] + sorted(k for k in scales if k not in SCALE_ORDER and scales[k])
+    if keys:
+        text += "; " + ", ".join(f"{k} {scales[k]}" for k in keys)
+    if t.get("counts_withheld"):
+        text += f"; vehicle counts left out ({t['counts_withheld']})"
+    elif t.get("vehicles") is not None:
+        text += (f"; vehicles {t['vehicles']} (large {t.get('large_vehicle')}, heavy equipment "
+                 f"{t.get('heavy_equipment')}, small {t.get('small_vehicle')})")
+    return text
 
 
 def _text_table(head: list[str], rows: list[list[str]], right: set[int], groups: list[tuple[int, str]]) -> list[str]:

@@ -19,6 +19,7 @@ from borderwatch.corridor.model import Corridor
 from borderwatch.sites.belief import belief_for
 from borderwatch.sites.clues import VEHICLES, detection_clues, detection_points, evidence_clues
 from borderwatch.sites.fronts import front_reliability
+from borderwatch.sites.imaged import MIN_IMAGED_SHARE, imaged_areas, imaged_share
 from borderwatch.sites.cluster import SiteGroup, SiteParams, group_clues
 from borderwatch.sites.numbering import SiteNumber, assign_numbers, site_label
 from borderwatch.sites.observe import observe
@@ -141,6 +142,7 @@ def update_register(
         here = convergence_deg(whole, float(np.mean([d["x"] for d in day])), float(np.mean([d["y"] for d in day])))
         clues += detection_clues(whole, day, convergence_deg=here)
     groups = group_clues(clues, params, corridor.left_country, corridor.right_country)
+    imaged = imaged_areas(tiles, store.scenes(), whole)
     run_by_date = {}
     for r in tiles:
         run_by_date[str(r["date"])] = max(run_by_date.get(str(r["date"]), ""), r["run_id"])
@@ -162,6 +164,9 @@ def update_register(
             obs = []
             turn = convergence_deg(whole, float(g.outline.centroid.x), float(g.outline.centroid.y))
             for date in dates:
+                shown = imaged_share(g.outline, imaged.get(date))  # None: unknown (older results)
+                if shown is not None and shown < MIN_IMAGED_SHARE:
+                    continue  # the date's imagery does not show the site: not seen, not idle
                 counts, activity, scale = observe(
                     whole, g.outline, dets_by_date.get(date, []), [c for c in g.clues if c.date == date],
                     detected=detected and date not in withheld, convergence_deg=turn, belief=belief,
@@ -171,6 +176,8 @@ def update_register(
                 counts["snow_flag"] = (date in snowy) if date in snow else None
                 # the share of the river's surface (water and ice) that the land cover read as ice (None: not measured)
                 counts["river_ice"] = round(ice[date], 3) if date in ice else None
+                # the share of the site's outline the date's imagery shows (counts below 1 may be low)
+                counts["imaged_share"] = None if shown is None else round(shown, 3)
                 if date in withheld:  # the detector ran, but its counts are not given: unknown, not zero
                     counts["detections_run"] = True
                     counts["counts_withheld"] = withheld[date]  # why: "snow", "river ice" or both

@@ -31,6 +31,7 @@ from borderwatch.outputs.overview import ImageOverlay
 from borderwatch.fileio import write_atomically
 from borderwatch.outputs.sites import CANDIDATE_COLOUR, SCALE_COLOURS, SCALE_WORDS, anchor_point, summary_lines
 from borderwatch.outputs.style import country_colour
+from borderwatch.sites.imaged import FULLY_IMAGED_SHARE
 
 LEAFLET_VERSION = "1.9.4"
 
@@ -201,6 +202,7 @@ def _sites_data(fc: Mapping[str, Any], summary: Mapping[str, Any] | None) -> dic
         "countries": list(countries),
         "colours": dict(SCALE_COLOURS),
         "candidate_colour": CANDIDATE_COLOUR,
+        "fully_imaged": FULLY_IMAGED_SHARE,  # below it a date's counts at a site are marked as possibly low
         "summary": summary_lines(summary) if summary else [],
         "features": feats,
     }

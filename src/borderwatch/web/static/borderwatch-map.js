@@ -185,10 +185,16 @@
       tr.appendChild(el("th", null, label));
       S.dates.forEach(function (d) {
         var o = (p.dates || {})[d];
-        tr.appendChild(o ? el("td", null, value(o)) : el("td", "bw-site-unobserved", "not observed"));
+        // no observation: the date's analysed imagery does not show the site (not seen, not idle)
+        tr.appendChild(o ? el("td", null, value(o)) : el("td", "bw-site-unobserved", "not imaged"));
       });
       dates.appendChild(tr);
     }
+    // how much of the site the date's imagery shows: where the image ends across it, counts may be low
+    row("imaged", "bw-site-imaged", function (o) {
+      if (o.imaged_share === null || o.imaged_share === undefined) return "–";
+      return Math.round(o.imaged_share * 100) + "%" + (o.imaged_share < S.fully_imaged ? ": counts may be low" : "");
+    });
     fields.forEach(function (f) { row(f[0], "bw-site-count", function (o) { return fmt(o[f[1]]); }); });
     S.countries.forEach(function (c) { row("→ " + c, "bw-site-share", function (o) { return shareText(o, c); }); });
     // what the shares rest on: real fronts are measured for cars, not for large vehicles (see the model card)
