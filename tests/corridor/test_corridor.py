@@ -191,3 +191,18 @@ def test_a_corridor_file_may_give_its_freeze_season(tmp_path):
         path = _write_line(tmp_path / str(i), coords, left_country="A", right_country="B", freeze_season=bad)
         with pytest.raises(CorridorError, match=r"line.geojson: freeze season .* is not 'MM-DD/MM-DD'"):
             load_corridor(str(path))
+
+
+def test_bearing_near_is_the_lines_direction_where_it_passes_a_point():
+    from shapely.geometry import LineString, MultiLineString
+
+    from borderwatch.corridor.model import bearing_near
+
+    bend = LineString([(0, 0), (0, 1000), (1000, 1000)])  # north, then east: one tile can hold both
+    assert bearing_near(bend, 10, 300) == pytest.approx(0.0)
+    assert bearing_near(bend, 600, 990) == pytest.approx(90.0)
+    # a line clipped to a tile's neighbourhood can come in parts: the nearest part answers
+    parts = MultiLineString([[(0, 0), (0, 500)], [(800, 1000), (1000, 1000)]])
+    assert bearing_near(parts, 900, 1010) == pytest.approx(90.0) and bearing_near(parts, 5, 100) == pytest.approx(0.0)
+    assert bearing_near(LineString(), 0, 0) is None
+

@@ -129,3 +129,20 @@ def test_read_margin_covers_what_each_stage_needs(gsd, landcover, detect, want_m
     m = read_margin_m(AnalysisParams(gsd_m=gsd, landcover=landcover, detect=detect))
     assert m == pytest.approx(want_m)
     assert (m / gsd) == pytest.approx(round(m / gsd)) and round(m / gsd) % 8 == 0  # whole 8 px blocks
+
+
+def test_tasks_carry_the_corridor_line_near_their_tile(short_corridor, scenes):
+    # a deck on a bend is judged against the river where it stands (analysis.crossings), not the tile's one bearing
+    import shapely
+
+    from borderwatch.pipeline import plan_tasks
+    from borderwatch.pipeline.run import LINE_NEAR_TILE_M
+
+    _, tasks, _, _ = plan_tasks(short_corridor, scenes, PARAMS)
+    assert tasks
+    for t in tasks:
+        line = shapely.from_wkb(t.river_line_wkb)
+        near = t.tile.geometry.buffer(LINE_NEAR_TILE_M + 1e-6)
+        assert line.is_empty or near.covers(line)
+        if t.tile.geometry.intersects(short_corridor.line):
+            assert not line.is_empty and line.length >= t.tile.geometry.intersection(short_corridor.line).length

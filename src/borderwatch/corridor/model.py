@@ -351,3 +351,20 @@ def _match_place(places: list[Place], query: str, where: str) -> Place:
     if len(pref) > 1:
         raise CorridorError(where, f"place {query!r} is ambiguous ({', '.join(p.name for p in pref)})")
     raise CorridorError(where, f"unknown place {query!r} (known: {names})")
+
+
+def bearing_near(line, x: float, y: float, half_window_m: float = 100.0) -> float | None:
+    """Compass bearing of ``line`` (LineString or MultiLineString, e.g. a corridor line clipped to a tile)
+    where it passes nearest to (x, y), over ``half_window_m`` either side; None for an empty line.
+
+    A 512 m tile on a bend holds several directions of the river; this is the one at a point.
+    """
+    parts = [g for g in getattr(line, "geoms", [line]) if not g.is_empty and g.length > 0]
+    if not parts:
+        return None
+    here = shapely.Point(x, y)
+    part = min(parts, key=here.distance)
+    d = part.project(here)
+    a = part.interpolate(max(d - half_window_m, 0.0))
+    b = part.interpolate(min(d + half_window_m, part.length))
+    return math.degrees(math.atan2(b.x - a.x, b.y - a.y)) % 360.0

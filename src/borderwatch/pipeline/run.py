@@ -26,6 +26,9 @@ from borderwatch.pipeline.tasks import AnalysisParams, TileResult, TileTask, ana
 
 Progress = Callable[[int, int], None]
 
+#: how far around a tile (its margin included) the corridor line travels with its task
+LINE_NEAR_TILE_M = 300.0
+
 
 @dataclass
 class RunSummary:
@@ -72,6 +75,9 @@ def plan_tasks(
     footprints = footprints if footprints is not None else scene_footprints(corridor, scenes)
     tasks, empty, skipped = [], [], 0
     bearing = {t.tile_id: corridor.direction_deg_at(t.chainage_km, 100.0) for t in tiles}
+    # the line itself near each tile (its bends included), for the river's direction at a point
+    line_near = {t.tile_id: shapely.to_wkb(shapely.intersection(corridor.line, t.geometry.buffer(LINE_NEAR_TILE_M)))
+                 for t in tiles}
     for date, day_scenes in scenes_by_date(scenes).items():
         for tile in tiles:
             if (tile.tile_id, date.isoformat()) in done:
@@ -84,7 +90,7 @@ def plan_tasks(
                 continue
             watched = shapely.intersection(cell, area)
             tasks.append(TileTask(tile, date, touching, shapely.to_wkb(watched), crs_wkt, params, bearing[tile.tile_id],
-                                  corridor.may_freeze_on(date)))
+                                  river_may_freeze=corridor.may_freeze_on(date), river_line_wkb=line_near[tile.tile_id]))
     return tiles, tasks, empty, skipped
 
 

@@ -23,7 +23,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-7"
+TILE_ANALYSIS_VERSION = "tile-stats-8"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -140,6 +140,8 @@ class TileTask:
     crs_wkt: str
     params: AnalysisParams = field(default_factory=AnalysisParams)
     river_bearing_deg: float | None = None  # grid bearing of the corridor line at the tile (ford and fence direction)
+    # the corridor line near the tile (corridor CRS): the river's direction at a point, for decks on a bend
+    river_line_wkb: bytes | None = None
     # the date lies in the corridor's freeze season: land cover may read river ice. Not part of the result key (it
     # follows from the corridor and the date); each tile's stats record it as river_ice_considered.
     river_may_freeze: bool = False
@@ -227,7 +229,7 @@ def analyse_tile(task: TileTask) -> TileResult:
         water = lc.water_mask
         lap("landcover")
         evidence, zones = _crossing_evidence(img.data, img.valid, lc.classes, outer_transform, gsd, task.tile.bounds, watched_geom,
-                                             task.river_bearing_deg)
+                                             task.river_bearing_deg, task.river_line_wkb)
         stats["evidence"] = len(evidence)
         lap("evidence")
     detections: tuple[dict, ...] = ()
@@ -276,7 +278,8 @@ def pixel_stats(data: np.ndarray, valid: np.ndarray) -> dict:
     return {"band_mean": means, "band_std": stds, "brightness_p5_p50_p95": out}
 
 
-def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, watched_geom, river_bearing_deg: float | None):
+def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, watched_geom, river_bearing_deg: float | None,
+                       river_line_wkb: bytes | None = None):
     """Crossing evidence anchored in this tile (not its margin) and inside the watched area:
     land-cover evidence and ford traces on the land-cover grid, fences at full resolution."""
     import shapely
@@ -284,6 +287,10 @@ def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, wat
 
     from borderwatch.analysis.crossings import coarse_classes, find_evidence, find_fences, find_ford_traces, find_ice_roads
     from borderwatch.analysis.landcover.features import factor_for
+    from borderwatch.corridor.model import bearing_near
+
+    line = shapely.from_wkb(river_line_wkb) if river_line_wkb else None
+    bearing_at = (lambda x, y: bearing_near(line, x, y)) if line is not None and not line.is_empty else None
 
     f = factor_for(gsd)
     minx, miny, maxx, maxy = bounds
@@ -292,7 +299,7 @@ def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, wat
         return minx <= x < maxx and miny < y <= maxy and bool(shapely.contains_xy(watched_geom, x, y))
 
     grid, grid_transform, cell = coarse_classes(classes, f), transform * Affine.scale(f), gsd * f
-    found, zones = find_evidence(grid, grid_transform, cell, owns=owns, along_deg=river_bearing_deg)
+    found, zones = find_evidence(grid, grid_transform, cell, owns=owns, along_deg=river_bearing_deg, bearing_at=bearing_at)
     found += find_ford_traces(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg, owns=owns)
     found += find_ice_roads(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg, owns=owns)
     found += find_fences(image, valid, transform, gsd, zones.river, grid_transform, along_deg=river_bearing_deg, owns=owns, clip=bounds)

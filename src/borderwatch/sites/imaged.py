@@ -46,7 +46,7 @@ def imaged_areas(tiles: Iterable[Mapping[str, Any]], scenes: Iterable[Scene], co
         ids.setdefault(date, set()).update((r.get("stats") or {}).get("scene_ids") or ())
     out = {}
     for date, names in ids.items():
-        feet = [shapely.from_wkt(by_id[n].footprint_wkt) for n in sorted(names) if n in by_id]
+        feet = [shapely.make_valid(shapely.from_wkt(by_id[n].footprint_wkt)) for n in sorted(names) if n in by_id]
         if feet:
             shown = shapely.intersection(shapely.union_all(feet), shapely.union_all(squares[date]))
             out[date] = corridor.from_lonlat(shown)

@@ -101,6 +101,25 @@ def test_thin_strips_that_do_not_span_are_not_bridges(where):
     assert "bridge" not in kinds(found)
 
 
+def test_a_strip_along_the_flow_between_two_bars_is_no_bridge_a_deck_across_it_is():
+    # development seed 23, km 46.9 at 0.8 m: the tips of two mid-channel bars joined by a 50 m sliver read as road,
+    # water on both sides, made a numbered "bridge" site. A deck crosses the channel; this runs along it.
+    g = river_grid(top=40, bottom=110)
+    g[72:77, 20:90] = SANDBAR
+    g[72:77, 116:180] = SANDBAR
+    g[73:76, 90:116] = ROAD
+    assert kinds(find_evidence(g, T, CELL)[0]) == ["bridge"]  # without the river's direction it cannot tell
+    assert "bridge" not in kinds(find_evidence(g, T, CELL, along_deg=90.0)[0])  # the river runs east-west
+    deck = river_grid()
+    deck[55:95, 100:103] = BUILT_UP
+    for bearing in (90.0, 45.0):  # across the river, or at 45 degrees to it on a bend: still a deck
+        assert kinds(find_evidence(deck, T, CELL, along_deg=bearing)[0]) == ["bridge"]
+    assert kinds(find_evidence(deck, T, CELL, along_deg=0.0)[0]) == []
+    # on a bend the tile's bearing can be far off: where the river's bearing at the deck is known, it decides
+    assert kinds(find_evidence(deck, T, CELL, along_deg=0.0, bearing_at=lambda x, y: 90.0)[0]) == ["bridge"]
+    assert "bridge" not in kinds(find_evidence(g, T, CELL, along_deg=0.0, bearing_at=lambda x, y: 90.0)[0])
+
+
 def test_track_to_the_water_gives_its_landing_point():
     g = river_grid()
     g[10:60, 50:53] = DISTURBED  # 100 m track from inland down to the north shore

@@ -12,6 +12,7 @@ reviewer can check every piece of evidence by eye against the image.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -61,6 +62,7 @@ class EvidenceParams:
     bar_track_angle_deg: float = 45.0  # to the river's direction: a route crosses the bar
     bridge_min_length_m: float = 25.0  # over the river (the road on it may run on over land)
     bridge_max_width_m: float = 14.0
+    bridge_angle_deg: float = 45.0  # to the river's direction: a deck crosses the channel (a strip along it is a bar's sliver)
     deck_gap_m: float = 16.0  # deck pieces in line across a gap this long (a truck and trailer on it) are one deck
     min_area_m2: float = 2500.0  # a cleared area away from the edge
     area_max_dist_m: float = 250.0
@@ -122,12 +124,16 @@ def find_evidence(
     *,
     owns=None,
     along_deg: float | None = None,
+    bearing_at: Callable[[float, float], float] | None = None,
     params: EvidenceParams | None = None,
 ) -> tuple[list[Evidence], RiverZones]:
     """Evidence in a land-cover grid (codes of analysis.landcover) with its affine transform.
 
-    ``along_deg`` is the river's grid bearing here (bar tracks must cross it; without it
-    any long thin strip on a bar counts). owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
+    ``along_deg`` is the river's grid bearing here (decks and bar tracks must cross it; without it
+    any long thin deck or strip on a bar counts). ``bearing_at(x, y)`` gives the bearing at a point
+    where it is known: a deck is judged against the river where it stands, since a tile on a bend
+    holds several directions (on the 81 km synthetic corridor two bridges lay 66 and 81 degrees off
+    their tile's bearing). owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
     the tile proper, not the margin), so a patch seen by two tiles is kept once.
     """
     p = params or EvidenceParams()
@@ -194,18 +200,21 @@ def find_evidence(
         if is_deck:
             if length < p.bridge_min_length_m or width > p.bridge_max_width_m or elong < 3.0:
                 continue
+            angle = _angle_to_river(long_axis(pts), bearing_at(cx, cy) if bearing_at is not None else along_deg)
+            if angle < p.bridge_angle_deg:
+                continue  # along the flow: a bar's tip or a ripple read as road, not a deck across the channel
             spans = _water_both_sides(classes, river, rect, 6.0 / cell_m)
             over = spans * length
             if over >= p.bridge_min_length_m:
                 score = min(1.0, 0.5 + 0.5 * min(1.0, over / 80.0))
                 keep(Evidence("bridge", round(score, 3), geom, cx, cy, {
                     "length_m": round(length, 1), "width_m": round(width, 1), "over_river_m": round(over, 1),
-                    "water_both_sides": round(spans, 2)}))
+                    "water_both_sides": round(spans, 2), "angle_to_river_deg": round(angle, 1)}))
             continue
         share, _ = rim_share(sl, comp)
         if area * cell_area >= p.min_bar_m2 and share >= p.bar_rim_share and length >= p.bar_track_min_m and elong >= p.bar_track_elongation:
             u = long_axis(pts)
-            angle = angle_between(bearing_of(u), along_deg) if along_deg is not None else 90.0
+            angle = _angle_to_river(u, along_deg)
             if angle >= p.bar_track_angle_deg:
                 centre = pts.mean(axis=0)
                 half = float(np.abs((pts - centre) @ u).max())
@@ -371,6 +380,12 @@ def _water_both_sides(classes: np.ndarray, river: np.ndarray, rect, gap_cells: f
         return 0.0  # over bars and fields only: a track, not a bridge over a channel
     idx = np.flatnonzero(wet)
     return float(idx[-1] - idx[0] + 1) / stations
+
+
+def _angle_to_river(u: np.ndarray, along_deg: float | None) -> float:
+    """Degrees (0-90) between a strip's long axis ``u`` (grid) and the river's bearing; 90 where it is not known,
+    so without the river's direction every strip counts as crossing it."""
+    return 90.0 if along_deg is None else angle_between(bearing_of(u), along_deg)
 
 
 def angle_between(a_deg: float, b_deg: float) -> float:
