@@ -39,14 +39,19 @@ def test_a_dates_ground_is_its_scenes_footprints_within_its_tiles(stretch):
     other_day = _scene("c", stretch.to_lonlat(box(x - 1000, y - 1000, x + 1000, y + 1000)), "2025-09-13")
     tiles = [
         _tile(stretch, "2025-07-31", x - 1000, y - 500, 1000, [left.scene_id]),
-        _tile(stretch, "2025-07-31", x, y - 500, 1000, [right.scene_id, "not-a-stored-scene"]),
+        _tile(stretch, "2025-07-31", x, y - 500, 1000, [right.scene_id]),
         # the second date's run analysed one tile only, though its scene covers both
         _tile(stretch, "2025-09-13", x - 1000, y - 500, 1000, [other_day.scene_id]),
         # results written before tiles kept their scene ids: how much was imaged is unknown
         _tile(stretch, "2025-10-20", x - 1000, y - 500, 1000),
+        # a date whose scenes touched none of these tiles: known, and nothing imaged
+        _tile(stretch, "2025-11-05", x - 1000, y - 500, 1000, []),
+        # a date naming a scene the store no longer holds: unknown
+        _tile(stretch, "2025-12-01", x - 1000, y - 500, 1000, ["deleted-scene"]),
     ]
     areas = imaged_areas(tiles, [left, right, other_day], stretch)
-    assert set(areas) == {"2025-07-31", "2025-09-13"}
+    assert set(areas) == {"2025-07-31", "2025-09-13", "2025-11-05"}
+    assert areas["2025-11-05"].is_empty
     assert areas["2025-07-31"].area == pytest.approx(2000 * 1000, rel=1e-3)
     assert areas["2025-09-13"].area == pytest.approx(1000 * 1000, rel=1e-3)
     site = box(x - 100, y - 50, x + 100, y + 50)  # across the two tiles' seam
@@ -54,6 +59,7 @@ def test_a_dates_ground_is_its_scenes_footprints_within_its_tiles(stretch):
     assert imaged_share(site, areas["2025-09-13"]) == pytest.approx(0.5, abs=1e-3)
     assert imaged_share(site, None) is None
     assert imaged_share(box(x + 2000, y, x + 2100, y + 100), areas["2025-07-31"]) == 0.0
+    assert imaged_share(site, areas["2025-11-05"]) == 0.0
 
 
 def test_an_outline_without_area_is_imaged_or_not(stretch):

@@ -31,25 +31,30 @@ FULLY_IMAGED_SHARE = 0.95
 
 
 def imaged_areas(tiles: Iterable[Mapping[str, Any]], scenes: Iterable[Scene], corridor: Corridor) -> dict[str, Any]:
-    """ISO date -> the ground the date's analysed imagery shows, in ``corridor``'s CRS.
+    """ISO date -> the ground the date's analysed imagery shows, in ``corridor``'s CRS (empty: none).
 
-    ``tiles`` are stored tile results (lon/lat tile squares, ``stats.scene_ids``). A date
-    whose results name no stored scene (results written before scene ids were kept) is
-    left out: how much of it was imaged is unknown.
+    ``tiles`` are stored tile results (lon/lat tile squares, ``stats.scene_ids``; a tile no
+    scene touched has an empty list). A date is left out, its imaged ground unknown, when
+    its results carry no scene ids (written before they were kept) or name a scene the
+    store no longer holds.
     """
     by_id = {s.scene_id: s for s in scenes}
     squares: dict[str, list] = {}
     ids: dict[str, set[str]] = {}
+    known: set[str] = set()
     for r in tiles:
-        date = str(r["date"])
+        date, stats = str(r["date"]), r.get("stats") or {}
         squares.setdefault(date, []).append(r["geometry"])
-        ids.setdefault(date, set()).update((r.get("stats") or {}).get("scene_ids") or ())
+        ids.setdefault(date, set()).update(stats.get("scene_ids") or ())
+        if "scene_ids" in stats:
+            known.add(date)
     out = {}
     for date, names in ids.items():
-        feet = [shapely.make_valid(shapely.from_wkt(by_id[n].footprint_wkt)) for n in sorted(names) if n in by_id]
-        if feet:
-            shown = shapely.intersection(shapely.union_all(feet), shapely.union_all(squares[date]))
-            out[date] = corridor.from_lonlat(shown)
+        if date not in known or not names <= by_id.keys():
+            continue
+        feet = [shapely.make_valid(shapely.from_wkt(by_id[n].footprint_wkt)) for n in sorted(names)]
+        shown = shapely.intersection(shapely.union_all(feet), shapely.union_all(squares[date]))  # empty: no scene
+        out[date] = corridor.from_lonlat(shown)
     return out
 
 

@@ -35,7 +35,8 @@ def summarise(sites: list[dict], observations: list[dict], length_km: float, cor
         "by_scale": dict(sorted(Counter(s["scale"] for s in confirmed).items())),
         "by_kind": dict(sorted(Counter(s["kind"] for s in confirmed).items())),
         "by_date": {d: dict(sorted(c.items())) for d, c in sorted(by_date.items())},
-        "trend": {d: _date_totals(seen[d], n) for d in sorted(seen)},
+        # every date the register observed any site on (a date that imaged no confirmed site reads "0 of N")
+        "trend": {d: _date_totals(seen.get(d, []), n) for d in sorted({str(o["date"]) for o in observations})},
     }
 
 
@@ -49,7 +50,7 @@ def _date_totals(observed: list[dict], confirmed: int) -> dict:
     totals = {}
     for key in ("vehicles", "large_vehicle", "heavy_equipment", "small_vehicle"):
         values = [c.get(key) for c in counts]
-        totals[key] = None if any(v is None for v in values) else int(sum(values))
+        totals[key] = None if not values or any(v is None for v in values) else int(sum(values))
     withheld = sorted({str(c["counts_withheld"]) for c in counts if c.get("counts_withheld")})
     partly = sum(1 for c in counts if c.get("imaged_share") is not None and c["imaged_share"] < FULLY_IMAGED_SHARE)
     return {"sites": confirmed, "imaged": len(observed), "partly_imaged": partly, **totals,
