@@ -193,10 +193,7 @@ class Corridor:
 
     def direction_deg_at(self, chainage_km: float, half_window_m: float = 25.0) -> float:
         """Compass bearing (0 = north, clockwise) of the line's direction of travel at a chainage."""
-        d = min(max(chainage_km * 1000.0, 0.0), self.line.length)
-        a = self.line.interpolate(max(d - half_window_m, 0.0))
-        b = self.line.interpolate(min(d + half_window_m, self.line.length))
-        return math.degrees(math.atan2(b.x - a.x, b.y - a.y)) % 360.0
+        return _bearing_along(self.line, chainage_km * 1000.0, half_window_m)
 
     def facing_country(self, chainage_km, heading_deg) -> np.ndarray:
         """The country whose bank a vehicle at ``chainage_km`` faces, from its grid heading.
@@ -364,7 +361,12 @@ def bearing_near(line, x: float, y: float, half_window_m: float = 100.0) -> floa
         return None
     here = shapely.Point(x, y)
     part = min(parts, key=here.distance)
-    d = part.project(here)
-    a = part.interpolate(max(d - half_window_m, 0.0))
-    b = part.interpolate(min(d + half_window_m, part.length))
+    return _bearing_along(part, part.project(here), half_window_m)
+
+
+def _bearing_along(line, d: float, half_window_m: float) -> float:
+    """Compass bearing of ``line`` at ``d`` metres along it, from the points ``half_window_m`` either side."""
+    d = min(max(d, 0.0), line.length)
+    a = line.interpolate(max(d - half_window_m, 0.0))
+    b = line.interpolate(min(d + half_window_m, line.length))
     return math.degrees(math.atan2(b.x - a.x, b.y - a.y)) % 360.0

@@ -118,6 +118,8 @@ def test_a_strip_along_the_flow_between_two_bars_is_no_bridge_a_deck_across_it_i
     # on a bend the tile's bearing can be far off: where the river's bearing at the deck is known, it decides
     assert kinds(find_evidence(deck, T, CELL, along_deg=0.0, bearing_at=lambda x, y: 90.0)[0]) == ["bridge"]
     assert "bridge" not in kinds(find_evidence(g, T, CELL, along_deg=0.0, bearing_at=lambda x, y: 90.0)[0])
+    # no line near the deck: the tile's bearing stands
+    assert "bridge" not in kinds(find_evidence(g, T, CELL, along_deg=90.0, bearing_at=lambda x, y: None)[0])
 
 
 def test_track_to_the_water_gives_its_landing_point():

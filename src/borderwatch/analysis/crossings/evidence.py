@@ -124,7 +124,7 @@ def find_evidence(
     *,
     owns=None,
     along_deg: float | None = None,
-    bearing_at: Callable[[float, float], float] | None = None,
+    bearing_at: Callable[[float, float], float | None] | None = None,
     params: EvidenceParams | None = None,
 ) -> tuple[list[Evidence], RiverZones]:
     """Evidence in a land-cover grid (codes of analysis.landcover) with its affine transform.
@@ -200,7 +200,8 @@ def find_evidence(
         if is_deck:
             if length < p.bridge_min_length_m or width > p.bridge_max_width_m or elong < 3.0:
                 continue
-            angle = _angle_to_river(long_axis(pts), bearing_at(cx, cy) if bearing_at is not None else along_deg)
+            here = bearing_at(cx, cy) if bearing_at is not None else None
+            angle = _angle_to_river(long_axis(pts), along_deg if here is None else here)
             if angle < p.bridge_angle_deg:
                 continue  # along the flow: a bar's tip or a ripple read as road, not a deck across the channel
             spans = _water_both_sides(classes, river, rect, 6.0 / cell_m)
