@@ -203,6 +203,9 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             assert table.count() == 4
             assert [table.nth(i).locator("td").first.inner_text() for i in range(4)] == ["1", "2", "?", "2a"]
             assert table.nth(3).get_attribute("title") == "show crossing site 2a on the map"
+            # the second date's image ends across site 2 (its count marked); the candidate was not imaged on the first
+            assert table.nth(1).locator("td").nth(8).inner_text() == "4* 1/3/0"
+            assert table.nth(2).locator("td").nth(6).inner_text() == "not imaged"
             assert "bw-site-row-candidate" in table.nth(2).get_attribute("class")
             panel = pg.locator(".bw-sites-panel").inner_text()
             assert "3 site(s) and 1 candidate(s)" in panel

@@ -289,8 +289,11 @@
           var r = [siteLabel(p), fmt(p.chainage_km, 2), p.kind, p.scale, p.bank_evidence, p.status];
           S.dates.forEach(function (d) {
             var o = (p.dates || {})[d];
-            if (!o) { r.push("–", "–"); return; }
-            r.push(fmt(o.vehicles) + " " + [o.large_vehicle, o.small_vehicle, o.heavy_equipment].map(function (v) { return fmt(v); }).join("/"));
+            if (!o) { r.push("not imaged", "–"); return; }
+            // * : the date's image ends across the site, its counts may be low (the popup gives the share imaged)
+            var cut = o.imaged_share !== null && o.imaged_share !== undefined && o.imaged_share < S.fully_imaged;
+            r.push(fmt(o.vehicles) + (cut ? "*" : "") + " " +
+                   [o.large_vehicle, o.small_vehicle, o.heavy_equipment].map(function (v) { return fmt(v); }).join("/"));
             r.push(o.share_toward ? S.countries.map(function (c) { return shareText(o, c); }).join(" / ") : "–");
           });
           return r.map(function (v) { return fmt(v); });
