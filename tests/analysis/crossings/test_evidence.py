@@ -190,6 +190,9 @@ def test_a_long_thin_cleared_strip_across_a_bar_is_a_route_not_a_camp():
     g2[44:106] = SANDBAR
     g2[74:76, 40:140] = DISTURBED
     assert kinds(find_evidence(g2, T, CELL, along_deg=90.0)[0]) == ["cleared_bar"]
+    # on a bend, the river's direction where the strip stands decides, not the tile's one bearing
+    assert kinds(find_evidence(g, T, CELL, along_deg=0.0, bearing_at=lambda x, y: 90.0)[0]) == ["bar_track"]
+    assert kinds(find_evidence(g2, T, CELL, along_deg=0.0, bearing_at=lambda x, y: 90.0)[0]) == ["cleared_bar"]
 
 
 def test_a_route_over_a_bar_joined_to_a_bank_says_it_ends_on_land():

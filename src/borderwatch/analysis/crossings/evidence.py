@@ -131,7 +131,7 @@ def find_evidence(
 
     ``along_deg`` is the river's grid bearing here (decks and bar tracks must cross it; without it
     any long thin deck or strip on a bar counts). ``bearing_at(x, y)`` gives the bearing at a point
-    where it is known: a deck is judged against the river where it stands, since a tile on a bend
+    where it is known: decks and bar tracks are judged against the river where they stand, since a tile on a bend
     holds several directions (on the 81 km synthetic corridor two bridges lay 66 and 81 degrees off
     their tile's bearing). owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
     the tile proper, not the margin), so a patch seen by two tiles is kept once.
@@ -184,6 +184,11 @@ def find_evidence(
         n = int(ring.sum())
         return (float(river[sl][ring].sum()) / n if n else 0.0), n
 
+    def river_at(x: float, y: float) -> float | None:
+        """The river's bearing where a strip stands: the line's there where known, else the tile's."""
+        here = bearing_at(x, y) if bearing_at is not None else None
+        return along_deg if here is None else here
+
     def keep(ev: Evidence) -> None:
         if owns is None or owns(ev.x, ev.y):
             out.append(ev)
@@ -200,8 +205,7 @@ def find_evidence(
         if is_deck:
             if length < p.bridge_min_length_m or width > p.bridge_max_width_m or elong < 3.0:
                 continue
-            here = bearing_at(cx, cy) if bearing_at is not None else None
-            angle = _angle_to_river(long_axis(pts), along_deg if here is None else here)
+            angle = _angle_to_river(long_axis(pts), river_at(cx, cy))
             if angle < p.bridge_angle_deg:
                 continue  # along the flow: a bar's tip or a ripple read as road, not a deck across the channel
             spans = _water_both_sides(classes, river, rect, 6.0 / cell_m)
@@ -215,7 +219,7 @@ def find_evidence(
         share, _ = rim_share(sl, comp)
         if area * cell_area >= p.min_bar_m2 and share >= p.bar_rim_share and length >= p.bar_track_min_m and elong >= p.bar_track_elongation:
             u = long_axis(pts)
-            angle = _angle_to_river(u, along_deg)
+            angle = _angle_to_river(u, river_at(cx, cy))
             if angle >= p.bar_track_angle_deg:
                 centre = pts.mean(axis=0)
                 half = float(np.abs((pts - centre) @ u).max())
