@@ -23,7 +23,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-9"
+TILE_ANALYSIS_VERSION = "tile-stats-10"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -300,8 +300,10 @@ def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, wat
 
     grid, grid_transform, cell = coarse_classes(classes, f), transform * Affine.scale(f), gsd * f
     found, zones = find_evidence(grid, grid_transform, cell, owns=owns, along_deg=river_bearing_deg, bearing_at=bearing_at)
-    found += find_ford_traces(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg, owns=owns)
-    found += find_ice_roads(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg, owns=owns)
+    found += find_ford_traces(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg,
+                              bearing_at=bearing_at, owns=owns)
+    found += find_ice_roads(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg,
+                            bearing_at=bearing_at, owns=owns)
     found += find_fences(image, valid, transform, gsd, zones.river, grid_transform, along_deg=river_bearing_deg, owns=owns, clip=bounds)
     out = tuple(
         {"kind": e.kind, "score": e.score, "x": e.x, "y": e.y, "details": e.details, "geometry_wkb": shapely.to_wkb(e.geometry)}

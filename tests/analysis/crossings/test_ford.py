@@ -99,6 +99,44 @@ def test_full_resolution_image_is_averaged_onto_the_grid():
     assert [e.kind for e in find_ford_traces(full, classes, T, CELL, river, along_deg=ALONG)] == ["ford_trace"]
 
 
+def bend_scene(seed: int = 0):
+    """A river turning in the tile: an east-west arm (rows 90-129) west of column 100 meeting a north-south arm
+    (columns 100-139) that comes down from the top; both 80 m wide. Returns (rgb, classes, river, bearing_at),
+    bearing_at giving each arm's own direction as the corridor line would."""
+    rng = np.random.default_rng(seed)
+    classes = np.full((160, 200), VEGETATION, np.uint8)
+    classes[90:130, :140] = WATER
+    classes[:130, 100:140] = WATER
+    grey = np.where(classes == WATER, 70.0, 110.0) + rng.normal(0.0, 2.0, classes.shape)
+
+    def bearing_at(x: float, y: float) -> float:
+        col, row = ~T * (x, y)
+        return 90.0 if col < 100 else 0.0 if row < 90 else 45.0
+
+    return np.repeat(grey[None], 3, axis=0), classes, classes == WATER, bearing_at
+
+
+def test_on_a_bend_a_trace_must_cross_the_river_where_it_lies_not_the_tiles_mean_direction():
+    rgb, classes, river, bearing_at = bend_scene()
+    lighten(rgb, slice(90, 130), slice(40, 45))  # across the east-west arm
+    lighten(rgb, slice(10, 15), slice(100, 140))  # across the north-south arm
+    lighten(rgb, slice(30, 100), slice(118, 122))  # a light plume running down the north-south arm: no ford
+    img = as_u8(rgb)
+    found = find_ford_traces(img, classes, T, CELL, river, along_deg=90.0, bearing_at=bearing_at)
+    where = sorted((round((~T * (e.x, e.y))[0]), round((~T * (e.x, e.y))[1])) for e in found)  # (column, row)
+    assert len(where) == 2
+    assert abs(where[0][0] - 42) <= 3 and 90 <= where[0][1] < 130  # across the east-west arm
+    assert 100 <= where[1][0] < 140 and abs(where[1][1] - 12) <= 3  # across the north-south arm
+    assert all(e.details["angle_to_river_deg"] >= 80 for e in found)
+    # the tile's one direction alone takes the plume for a ford and misses the trace across the other arm
+    tile_only = find_ford_traces(img, classes, T, CELL, river, along_deg=90.0)
+    rows = sorted(round((~T * (e.x, e.y))[1]) for e in tile_only if (~T * (e.x, e.y))[0] >= 100)
+    assert len(rows) == 1 and rows[0] > 40
+    # where the line is not known, the tile's direction stands in
+    unknown = find_ford_traces(img, classes, T, CELL, river, along_deg=90.0, bearing_at=lambda x, y: None)
+    assert [(e.x, e.y) for e in unknown] == [(e.x, e.y) for e in tile_only]
+
+
 def test_no_river_no_traces():
     rgb, classes, _ = scene()
     classes[:] = VEGETATION

@@ -7,7 +7,8 @@ bank (or bar) to the other. Natural light water (shallows along bars and
 beaches, turbid plumes) runs along the river instead, so the test is a line
 filter that looks only across the river: a strip of water lighter than the
 water on both of its sides, oriented at least ``min_angle_deg`` to the
-river's direction, and covering most of the channel it lies in.
+river's direction where it lies (the corridor line's there: a tile on a bend
+holds several directions), and covering most of the channel it lies in.
 
 On a frozen river the same line filter, turned over, finds the winter route:
 wheels and feet pack the snow on the ice into a grey band from bank to bank,
@@ -23,6 +24,7 @@ per 10 km, so a bar crossing is left to the landings on both banks.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -33,6 +35,9 @@ from affine import Affine
 from borderwatch.analysis.landcover.codes import ICE, SANDBAR, WATER
 
 from .evidence import Evidence, angle_between, bearing_of, end_name, long_axis
+
+#: the river's bearing (degrees) at a map point, None where not known
+BearingAt = Callable[[float, float], "float | None"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ class FordParams:
     min_cover: float = 0.5  # share of the channel crossing (water run along the trace) it covers
     max_cell_m: float = 4.0  # coarser grids do not resolve a 10 m trace reliably
     min_channel_m2: float = 2000.0  # less open water (or, for ice roads, less ice) in view than this: no channel here
+    direction_step_m: float = 64.0  # the river's local direction (bearing_at) is looked up once per block this wide
     # ice roads: packed snow dirtied by wheels is warmer (redder) than the ice around it; clear ice swept bare of snow
     # is as dark but bluer (the water under it). (blue - red) of the strip at least this far below the ice's
     ice_min_warmer: float = 2.0
@@ -65,14 +71,17 @@ def find_ford_traces(
     river: np.ndarray,
     *,
     along_deg: float | None = None,
+    bearing_at: BearingAt | None = None,
     owns=None,
     params: FordParams | None = None,
 ) -> list[Evidence]:
     """Ford traces in a tile. ``rgb`` is the image (bands, H, W) at any multiple of the land-cover grid
     ``classes`` (its transform and cell size given); ``river`` marks the river's water and bars on that
-    grid. ``along_deg`` is the river's grid bearing here (estimated from ``river`` when None)."""
-    return _strips_across(rgb, (classes == WATER) & river, classes, transform, cell_m, river, along_deg, owns,
-                          params or FordParams(), darker=False)
+    grid. ``along_deg`` is the river's grid bearing here (estimated from ``river`` when None);
+    ``bearing_at(x, y)`` gives the bearing at a point where known (a tile on a bend holds several), and a
+    trace must cross the river where it lies, not the tile's mean direction."""
+    return _strips_across(rgb, (classes == WATER) & river, classes, transform, cell_m, river, along_deg, bearing_at,
+                          owns, params or FordParams(), darker=False)
 
 
 def find_ice_roads(
@@ -83,6 +92,7 @@ def find_ice_roads(
     river: np.ndarray,
     *,
     along_deg: float | None = None,
+    bearing_at: BearingAt | None = None,
     owns=None,
     params: FordParams | None = None,
 ) -> list[Evidence]:
@@ -95,11 +105,11 @@ def find_ice_roads(
     if np.count_nonzero((classes == ICE) & river) * cell_m * cell_m < p.min_channel_m2:
         return []  # no frozen channel in view
     return _strips_across(rgb, np.isin(classes, (ICE, SANDBAR)) & river, classes, transform, cell_m, river, along_deg,
-                          owns, p, darker=True)
+                          bearing_at, owns, p, darker=True)
 
 
-def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along_deg, owns, p: FordParams, *,
-                   darker: bool) -> list[Evidence]:
+def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along_deg, bearing_at, owns,
+                   p: FordParams, *, darker: bool) -> list[Evidence]:
     """Ford traces (lighter strips of water) or ice roads (darker strips of ice) across the river, owned by the tile."""
     if cell_m > p.max_cell_m:
         return []
@@ -110,6 +120,7 @@ def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along
         if along_deg is None:
             return []
     h, w = classes.shape
+    along = _RiverDirection.over(surface, along_deg, bearing_at, transform, cell_m, p.direction_step_m)
 
     def on_grid(band: np.ndarray) -> np.ndarray:
         return band if band.shape == (h, w) else cv2.resize(band, (w, h), interpolation=cv2.INTER_AREA)
@@ -117,19 +128,20 @@ def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along
     grey = on_grid(rgb[:3].astype(np.float32).mean(axis=0))
     if darker:
         blue_red = on_grid(rgb[2].astype(np.float32) - rgb[0].astype(np.float32))
-        found = _lighter_strips(255.0 - grey, surface, classes, transform, cell_m, along_deg, p, kind="ice_road",
+        found = _lighter_strips(255.0 - grey, surface, classes, transform, cell_m, along, p, kind="ice_road",
                                 contrast_name="darker_by", tint=blue_red)
     else:
-        found = _lighter_strips(grey, surface, classes, transform, cell_m, along_deg, p, kind="ford_trace",
+        found = _lighter_strips(grey, surface, classes, transform, cell_m, along, p, kind="ford_trace",
                                 contrast_name="lighter_by")
     return [ev for ev in found if owns is None or owns(ev.x, ev.y)]
 
 
-def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg: float, p: FordParams, *,
+def _lighter_strips(grey, surface, classes, transform, cell_m: float, along: _RiverDirection, p: FordParams, *,
                     kind: str, contrast_name: str, tint: np.ndarray | None = None) -> list[Evidence]:
     """Straight strips of ``surface`` (water, or ice with ``grey`` turned over) brighter than the surface on both
-    sides, across the river and over most of the surface's width on their line. With ``tint`` (blue minus red per
-    cell), a strip must also be warmer than the surface around it by ``p.ice_min_warmer``."""
+    sides, across the river (``along``: its direction over the grid) and over most of the surface's width on their line.
+    With ``tint`` (blue minus red per cell), a strip must also be warmer than the surface around it by
+    ``p.ice_min_warmer``."""
     wf = surface.astype(np.float32)
     k = max(3, int(round(p.background_m / cell_m)) | 1)
 
@@ -139,7 +151,7 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg:
 
     contrast = local_contrast(grey)
     bluer = local_contrast(tint) if tint is not None else None
-    ridge = _across_ridge(contrast, wf, cell_m, along_deg, p)
+    ridge = _across_ridge(contrast, wf, cell_m, along, p)
     mask = (ridge >= p.min_ridge) & surface
     out: list[Evidence] = []
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
@@ -156,7 +168,9 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg:
             continue
         u = long_axis(pts)
         line_bearing = bearing_of(u)
-        if angle_between(line_bearing, along_deg) < p.min_angle_deg:
+        mid = int(np.argmin((pts[:, 0] - cx) ** 2 + (pts[:, 1] - cy) ** 2))  # the strip's cell nearest its centre
+        river_here = along.at(rr[mid] + y0, cc[mid] + x0)
+        if angle_between(line_bearing, river_here) < p.min_angle_deg:
             continue
         run, ends = _surface_run(surface, classes, np.array([cx, cy]), u, max(a, b) / 2.0)
         cover = (max(a, b) + 1.0) / max(run, 1.0)
@@ -177,7 +191,7 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along_deg:
                             shapely.LineString(end_xy).buffer(max(width, cell_m) / 2.0, cap_style="flat"), mx, my, {
             "length_m": round(length, 1), "width_m": round(width, 1), contrast_name: round(strength, 1),
             "crossing_m": round(run * cell_m, 1), "cover": round(min(cover, 1.0), 2),
-            "angle_to_river_deg": round(angle_between(line_bearing, along_deg), 1), "ends": ends,
+            "angle_to_river_deg": round(angle_between(line_bearing, river_here), 1), "ends": ends,
             "ends_xy": [[round(float(x), 2), round(float(y), 2)] for x, y in end_xy], **extra}))
     return out
 
@@ -196,15 +210,17 @@ def _shift(a: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return cv2.warpAffine(a, m, (a.shape[1], a.shape[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _across_ridge(contrast: np.ndarray, wf: np.ndarray, cell_m: float, along_deg: float, p: FordParams):
-    """Best line-minus-flanks response over bearings that cross the river (line filter, 10° steps)."""
+def _across_ridge(contrast: np.ndarray, wf: np.ndarray, cell_m: float, along: _RiverDirection, p: FordParams):
+    """Best line-minus-flanks response over bearings that cross the river where each cell lies (line filter,
+    10° steps)."""
     n = max(3, int(round(p.line_m / cell_m)) | 1)
     off = p.flank_m / cell_m
     best = np.full(contrast.shape, -np.inf, np.float32)
     weighted = contrast * wf
     for bearing in range(0, 180, 10):
-        if angle_between(bearing, along_deg) < p.min_angle_deg:
-            continue
+        across = along.crossed_by(bearing, p.min_angle_deg)
+        if across is False:
+            continue  # along the river everywhere in this tile
         k = _line_kernel(bearing, n)
         num = cv2.filter2D(weighted, -1, k, borderType=cv2.BORDER_CONSTANT)
         den = cv2.filter2D(wf, -1, k, borderType=cv2.BORDER_CONSTANT)
@@ -215,8 +231,54 @@ def _across_ridge(contrast: np.ndarray, wf: np.ndarray, cell_m: float, along_deg
         t = math.radians(bearing)
         nx, ny = math.cos(t) * off, math.sin(t) * off  # normal to the bearing, in pixel axes
         ridge = line - np.maximum(_shift(flank_src, nx, ny), _shift(flank_src, -nx, -ny))
+        if across is not True:
+            ridge[~across] = -np.inf  # blocks where this bearing runs along the river
         np.maximum(best, ridge, out=best)
     return best
+
+
+class _RiverDirection:
+    """The river's bearing (0-180°) over a tile's grid, one value per square block of cells: a tile on a
+    bend holds several directions, and a strip must cross the one where it lies."""
+
+    def __init__(self, blocks: np.ndarray, step: int, shape: tuple[int, int]):
+        self.blocks, self.step, self.shape = blocks, step, shape  # blocks: NaN where nothing is looked for
+
+    @classmethod
+    def over(cls, surface: np.ndarray, along_deg: float, bearing_at: BearingAt | None, transform, cell_m: float,
+             step_m: float) -> _RiverDirection:
+        """``bearing_at`` looked up at the centre of each ``step_m`` block holding some ``surface``; ``along_deg``
+        where it gives None, and everywhere when no ``bearing_at`` is given."""
+        h, w = surface.shape
+        if bearing_at is None:
+            return cls(np.full((1, 1), along_deg % 180.0, np.float32), max(h, w), (h, w))
+        step = max(1, int(round(step_m / cell_m)))
+        nr, nc = -(-h // step), -(-w // step)
+        padded = np.zeros((nr * step, nc * step), bool)
+        padded[:h, :w] = surface
+        blocks = np.full((nr, nc), np.nan, np.float32)
+        for i, j in zip(*np.nonzero(padded.reshape(nr, step, nc, step).any(axis=(1, 3)))):
+            r, c = min(i * step + step // 2, h - 1), min(j * step + step // 2, w - 1)
+            here = bearing_at(*(transform * (c + 0.5, r + 0.5)))
+            blocks[i, j] = (along_deg if here is None else here) % 180.0
+        return cls(blocks, step, (h, w))
+
+    def at(self, row: int, col: int) -> float:
+        """The bearing at a cell (NaN in a block with no surface)."""
+        return float(self.blocks[row // self.step, col // self.step])
+
+    def crossed_by(self, bearing: float, min_angle_deg: float) -> bool | np.ndarray:
+        """Where a line of ``bearing`` crosses the river at ``min_angle_deg`` or more: True or False for the whole
+        grid, else a per-cell mask."""
+        known = np.isfinite(self.blocks)
+        ok = np.zeros(self.blocks.shape, bool)
+        ok[known] = np.abs(((bearing - self.blocks[known] + 90.0) % 180.0) - 90.0) >= min_angle_deg
+        if not ok.any():
+            return False
+        if ok[known].all():
+            return True
+        h, w = self.shape
+        return np.repeat(np.repeat(ok, self.step, axis=0), self.step, axis=1)[:h, :w]
 
 
 def _surface_run(surface: np.ndarray, classes: np.ndarray, centre: np.ndarray, u: np.ndarray, half: float):
