@@ -174,6 +174,16 @@ def test_darker_band_across_a_frozen_channel_is_an_ice_road():
     assert find_ice_roads(img, water, T, CELL, water == WATER, along_deg=ALONG) == []
 
 
+def test_an_ice_road_is_judged_against_the_rivers_direction_where_it_lies_too():
+    rgb, classes, river = frozen_scene()
+    rgb[:, 50:110, 100:106] += DIRTY_SNOW
+    img = as_u8(rgb)
+    # the tile's one direction (here: north-south, as on a bend) would take the road for a strip along the river
+    assert find_ice_roads(img, classes, T, CELL, river, along_deg=0.0) == []
+    found = find_ice_roads(img, classes, T, CELL, river, along_deg=0.0, bearing_at=lambda x, y: ALONG)
+    assert [e.kind for e in found] == ["ice_road"] and found[0].details["angle_to_river_deg"] >= 80
+
+
 @pytest.mark.parametrize("what", ["bare ice patch", "bare ice band", "drift along the river", "lighter band"])
 def test_ice_marks_that_are_not_a_road(what):
     rgb, classes, river = frozen_scene()

@@ -393,8 +393,8 @@ def _angle_to_river(u: np.ndarray, along_deg: float | None) -> float:
     return 90.0 if along_deg is None else angle_between(bearing_of(u), along_deg)
 
 
-def angle_between(a_deg: float, b_deg: float) -> float:
-    """Angle between two undirected lines, 0-90°."""
+def angle_between(a_deg: float | np.ndarray, b_deg: float | np.ndarray) -> float | np.ndarray:
+    """Angle between two undirected lines, 0-90° (floats, or numpy arrays element by element)."""
     return abs(((a_deg - b_deg + 90.0) % 180.0) - 90.0)
 
 

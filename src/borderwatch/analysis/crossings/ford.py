@@ -272,7 +272,7 @@ class _RiverDirection:
         grid, else a per-cell mask."""
         known = np.isfinite(self.blocks)
         ok = np.zeros(self.blocks.shape, bool)
-        ok[known] = np.abs(((bearing - self.blocks[known] + 90.0) % 180.0) - 90.0) >= min_angle_deg
+        ok[known] = angle_between(bearing, self.blocks[known]) >= min_angle_deg
         if not ok.any():
             return False
         if ok[known].all():
