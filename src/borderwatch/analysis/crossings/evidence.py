@@ -117,6 +117,10 @@ def coarse_classes(classes: np.ndarray, factor: int) -> np.ndarray:
     return classes[factor // 2:: factor, factor // 2:: factor] if factor > 1 else classes
 
 
+#: the river's bearing (degrees) at a map point (x, y), None where not known
+BearingAt = Callable[[float, float], "float | None"]
+
+
 def find_evidence(
     classes: np.ndarray,
     transform: Affine,
@@ -124,7 +128,7 @@ def find_evidence(
     *,
     owns=None,
     along_deg: float | None = None,
-    bearing_at: Callable[[float, float], float | None] | None = None,
+    bearing_at: BearingAt | None = None,
     params: EvidenceParams | None = None,
 ) -> tuple[list[Evidence], RiverZones]:
     """Evidence in a land-cover grid (codes of analysis.landcover) with its affine transform.

@@ -24,7 +24,6 @@ per 10 km, so a bar crossing is left to the landings on both banks.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import cv2
@@ -34,10 +33,7 @@ from affine import Affine
 
 from borderwatch.analysis.landcover.codes import ICE, SANDBAR, WATER
 
-from .evidence import Evidence, angle_between, bearing_of, end_name, long_axis
-
-#: the river's bearing (degrees) at a map point, None where not known
-BearingAt = Callable[[float, float], "float | None"]
+from .evidence import BearingAt, Evidence, angle_between, bearing_of, end_name, long_axis
 
 
 @dataclass(frozen=True)
