@@ -139,8 +139,10 @@ class TileTask:
     watched_wkb: bytes  # the part of the tile inside the corridor's watched area (corridor CRS)
     crs_wkt: str
     params: AnalysisParams = field(default_factory=AnalysisParams)
-    river_bearing_deg: float | None = None  # grid bearing of the corridor line at the tile (ford and fence direction)
-    # the corridor line near the tile (corridor CRS): the river's direction at a point, for decks on a bend
+    # grid bearing of the corridor line at the tile: the fences' fallback direction, and everyone's where no line is near
+    river_bearing_deg: float | None = None
+    # the corridor line near the tile (corridor CRS): the river's direction at a point, by which decks, bar routes,
+    # ford traces and ice roads are judged on a bend
     river_line_wkb: bytes | None = None
     # the date lies in the corridor's freeze season: land cover may read river ice. Not part of the result key (it
     # follows from the corridor and the date); each tile's stats record it as river_ice_considered.
