@@ -67,6 +67,35 @@ def test_stretch_by_km_and_by_place():
     assert by_place.length_km == pytest.approx(81.08, abs=0.1)
 
 
+def test_a_stretch_does_not_watch_the_rivers_next_loop():
+    """A meander brings the river back within a bank's width: that ground belongs to other chainages."""
+    from pyproj import CRS
+    from shapely.geometry import LineString
+
+    from borderwatch.corridor.model import Corridor
+
+    # a hairpin: east 5 km along y=0, a turn, west 5 km along y=1000
+    parent = LineString([(0, 0), (5000, 0), (5500, 500), (5000, 1000), (0, 1000)])
+    c = Corridor("hairpin", parent, CRS.from_epsg(32652), "KP", "CN", "origin", parent_line=parent)
+    s = c.stretch(1.0, 4.0)  # on the first arm only
+    assert s.area.contains(Point(2500, 300)) and s.area.contains(Point(2500, -1400))  # its own banks
+    assert not s.area.contains(Point(2500, 900))  # beside the other arm (chainage about 8.8 km), 900 m away
+    assert s.area.contains(Point(2500, 480)) and not s.area.contains(Point(2500, 520))  # split halfway, to ~20 m
+    assert not s.area.contains(Point(800, 0)) and not s.area.contains(Point(4200, 0))  # beyond its ends
+    # the whole corridor watches both arms, and a line with no parent keeps its plain bank strips
+    assert c.area.contains(Point(2500, 900)) and c.area.contains(Point(2500, 300))
+    alone = Corridor("alone", LineString([(1000, 0), (4000, 0)]), CRS.from_epsg(32652), "KP", "CN", "o")
+    assert alone.area.contains(Point(2500, 900)) and alone.area.area == pytest.approx(3000 * 3000, rel=1e-4)
+
+
+def test_yalu_upper_km_20_29_leaves_the_loop_at_km_17_to_its_neighbour(upper):
+    """On the bundled line the river at km 17.3 passes 1.26 km from km 21.5: a km 20-29 run must not claim it."""
+    p = upper.point_at(17.31)
+    s = upper.stretch(20.0, 29.0)
+    assert s.line.distance(p) < 1300
+    assert not s.area.contains(p) and upper.area.contains(p) and upper.stretch(15.0, 20.0).area.contains(p)
+
+
 def test_width_option_changes_area():
     narrow = load_corridor("yalu-upper[0:5]", width_m=500)
     wide = load_corridor("yalu-upper[0:5]")
@@ -206,3 +235,15 @@ def test_bearing_near_is_the_lines_direction_where_it_passes_a_point():
     assert bearing_near(parts, 900, 1010) == pytest.approx(90.0) and bearing_near(parts, 5, 100) == pytest.approx(0.0)
     assert bearing_near(LineString(), 0, 0) is None
 
+
+
+def test_a_stretch_of_a_line_with_repeated_vertices():
+    from pyproj import CRS
+    from shapely.geometry import LineString
+
+    from borderwatch.corridor.model import Corridor
+
+    parent = LineString([(0, 0), (2000, 0), (2000, 0), (4000, 0)])  # a vertex written twice, as some exports do
+    c = Corridor("twice", parent, CRS.from_epsg(32652), "KP", "CN", "origin", parent_line=parent)
+    s = c.stretch(1.0, 3.0)
+    assert s.area.contains(Point(2000, 500)) and not s.area.contains(Point(3500, 500))

@@ -21,6 +21,7 @@ from shapely.ops import substring
 from borderwatch.errors import CorridorError
 
 DEFAULT_BANK_WIDTH_M = 1500.0
+OWN_GROUND_STEP_M = 20.0  # spacing of the parent-line points that split ground between a stretch and the rest
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:
@@ -127,12 +128,47 @@ class Corridor:
     @cached_property
     def left_bank(self) -> Polygon:
         """The strip watched on the left bank (``left_country``)."""
-        return _clean(self.line.buffer(self.left_width_m, single_sided=True))
+        return self._own(self.line.buffer(self.left_width_m, single_sided=True))
 
     @cached_property
     def right_bank(self) -> Polygon:
         """The strip watched on the right bank (``right_country``)."""
-        return _clean(self.line.buffer(-self.right_width_m, single_sided=True))
+        return self._own(self.line.buffer(-self.right_width_m, single_sided=True))
+
+    def _own(self, strip):
+        """``strip`` without the ground nearer another part of the parent line than to this one."""
+        if self._own_ground is None:
+            return _clean(strip)
+        return _clean(shapely.intersection(shapely.make_valid(strip), self._own_ground))
+
+    @cached_property
+    def _own_ground(self) -> Polygon | None:
+        """Where the nearest part of the parent line is this line (within reach of its banks); None for a line
+        not cut from a longer one.
+
+        A stretch cut from a meandering river would otherwise watch the river's next loop, which lies within a
+        bank's width of the stretch but belongs to other chainages: what is found there would be placed at the
+        stretch's nearer end and judged against the wrong direction of the river. Built from the Voronoi cells
+        of points every ``OWN_GROUND_STEP_M`` along the parent line, so its edges are good to about that step."""
+        if self.parent_line is None:
+            return None
+        parent, step = self.parent_line, OWN_GROUND_STEP_M
+        start = self.chainage_offset_km * 1000.0
+        end = start + self.line.length
+        xy = shapely.get_coordinates(shapely.segmentize(parent, step))  # the vertices, and points between them
+        d = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+        keep = (np.abs(d - start) > 1.0) & (np.abs(d - end) > 1.0)
+        ends = shapely.get_coordinates(shapely.line_interpolate_point(parent, [start, end]))
+        xy, d = np.concatenate([xy[keep], ends]), np.concatenate([d[keep], [start, end]])
+        _, first = np.unique(np.round(xy, 3), axis=0, return_index=True)  # Voronoi cells need distinct points
+        pts, d = shapely.points(xy[np.sort(first)]), d[np.sort(first)]
+        reach = max(self.left_width_m, self.right_width_m)
+        # a point within reach of this line has its nearest parent point within twice the reach of it
+        near = shapely.dwithin(pts, self.line, 2.0 * reach + step)
+        cells = shapely.get_parts(shapely.voronoi_polygons(
+            shapely.multipoints(pts[near]), extend_to=self.line.buffer(3.0 * reach + step), ordered=True))
+        mine = (d[near] >= start - 1e-6) & (d[near] <= end + 1e-6)
+        return _clean(shapely.union_all(cells[mine]))
 
     @cached_property
     def area(self) -> Polygon:
