@@ -199,6 +199,31 @@ def test_ice_marks_that_are_not_a_road(what):
     assert find_ice_roads(as_u8(rgb), classes, T, CELL, river, along_deg=ALONG) == []
 
 
+def test_a_road_across_the_ice_read_as_bar_is_still_an_ice_road():
+    rgb, classes, river = frozen_scene()
+    rgb[:, 50:110, 100:106] += DIRTY_SNOW
+    classes[50:110, 100:106] = SANDBAR  # the land cover reads packed, dirtied snow as a gravel bar
+    found = find_ice_roads(as_u8(rgb), classes, T, CELL, river | (classes == SANDBAR), along_deg=ALONG)
+    assert [e.kind for e in found] == ["ice_road"] and found[0].details["ice_flanked"] >= 0.9
+
+
+def test_bar_tips_in_line_across_a_narrow_gap_of_ice_are_no_road():
+    """Two grey-brown bars in the frozen river, the tip of one above the other across a 16 m gap of white ice; the
+    bars' darker ends line up across the gap into one dark strip with ice on only part of its flanks."""
+    rgb, classes, river = frozen_scene()
+    bars = [(slice(54, 76), slice(20, 106)), (slice(84, 106), slice(98, 190))]
+    for rows, cols in bars:
+        classes[rows, cols] = SANDBAR
+        rgb[:, rows, cols] += DIRTY_SNOW * 0.8
+    rgb[:, 54:106, 98:106] += DIRTY_SNOW * 0.4  # the darker tips, and the gap between them, in one line
+    river = np.isin(classes, (ICE, SANDBAR))
+    img = as_u8(rgb)
+    assert find_ice_roads(img, classes, T, CELL, river, along_deg=ALONG) == []
+    # the same strip with no bar beside it (the flank test off) would have been taken for a road
+    loose = find_ice_roads(img, classes, T, CELL, river, along_deg=ALONG, params=FordParams(ice_min_flanked=0.0))
+    assert [e.kind for e in loose] == ["ice_road"]
+
+
 def test_a_ford_through_an_open_lead_ends_on_the_shore_ice():
     rgb, classes, river = scene()
     classes[50:70] = ICE  # shore ice along the north bank; open water beyond it

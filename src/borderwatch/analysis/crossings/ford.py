@@ -14,11 +14,18 @@ On a frozen river the same line filter, turned over, finds the winter route:
 wheels and feet pack the snow on the ice into a grey band from bank to bank,
 darker than the white ice on both of its sides (find_ice_roads). Patches of
 clear ice swept bare of snow are as dark, but bluer than the snow, where the
-dirt of a road is warmer: a strip bluer than the ice around it is no road.
+dirt of a road is warmer: a strip bluer than the ice around it is no road. And
+a road has ice beside it even where the land cover reads the road as bar, where
+a bar's own shading, or two bar tips in line across a narrow gap, has bar
+beside most of it (on development winter worlds this kept all 15 pieces on a
+true road and removed all 37 others).
 
 Tried and left out: the same filter for darker wheel ruts across sand bars. On
 synthetic bars it found the real tracks but also dozens of natural dark streaks
 per 10 km, so a bar crossing is left to the landings on both banks.
+Tried and left out: rejecting an ice road that lies mostly on the body of a
+wide bar (the bar opened by 25 m). It removed bar-edge strips away from sites
+but also real-looking ones beside them, and not a bar-tip strip it was aimed at.
 """
 
 from __future__ import annotations
@@ -54,6 +61,10 @@ class FordParams:
     # ice roads: packed snow dirtied by wheels is warmer (redder) than the ice around it; clear ice swept bare of snow
     # is as dark but bluer (the water under it). (blue - red) of the strip at least this far below the ice's
     ice_min_warmer: float = 2.0
+    # a road across the ice has white ice beside it, even where the land cover reads the road itself as bar; a strip
+    # in a bar's own shading, or bar tips in line across a narrow gap of ice, has bar beside most of it. Share of the
+    # points along the strip with ice on both sides (flank_m beyond its edges, square to it), at least
+    ice_min_flanked: float = 0.5
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -125,7 +136,7 @@ def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along
     if darker:
         blue_red = on_grid(rgb[2].astype(np.float32) - rgb[0].astype(np.float32))
         found = _lighter_strips(255.0 - grey, surface, classes, transform, cell_m, along, p, kind="ice_road",
-                                contrast_name="darker_by", tint=blue_red)
+                                contrast_name="darker_by", tint=blue_red, flanked_by=ICE)
     else:
         found = _lighter_strips(grey, surface, classes, transform, cell_m, along, p, kind="ford_trace",
                                 contrast_name="lighter_by")
@@ -133,11 +144,13 @@ def _strips_across(rgb, surface, classes, transform, cell_m: float, river, along
 
 
 def _lighter_strips(grey, surface, classes, transform, cell_m: float, along: _RiverDirection, p: FordParams, *,
-                    kind: str, contrast_name: str, tint: np.ndarray | None = None) -> list[Evidence]:
+                    kind: str, contrast_name: str, tint: np.ndarray | None = None,
+                    flanked_by: int | None = None) -> list[Evidence]:
     """Straight strips of ``surface`` (water, or ice with ``grey`` turned over) brighter than the surface on both
     sides, across the river (``along``: its direction over the grid) and over most of the surface's width on their line.
     With ``tint`` (blue minus red per cell), a strip must also be warmer than the surface around it by
-    ``p.ice_min_warmer``."""
+    ``p.ice_min_warmer``; with ``flanked_by`` (a land-cover class), ``p.ice_min_flanked`` of its cells must have
+    that class at both flank points."""
     wf = surface.astype(np.float32)
     k = max(3, int(round(p.background_m / cell_m)) | 1)
 
@@ -174,6 +187,12 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along: _Ri
             continue
         comp = lab[y0: y0 + bh, x0: x0 + bw] == i
         extra = {}
+        if flanked_by is not None:
+            flanked = _flanked_share(classes, np.array([cx, cy]), u, max(a, b) / 2.0,
+                                     (width / 2.0 + p.flank_m) / cell_m, flanked_by)
+            if flanked < p.ice_min_flanked:
+                continue  # bar beside most of it: a bar's shading or bar tips in line, not a road across the ice
+            extra["ice_flanked"] = round(flanked, 2)
         if bluer is not None:
             warmer = -float(bluer[y0: y0 + bh, x0: x0 + bw][comp].mean())
             if warmer < p.ice_min_warmer:
@@ -190,6 +209,21 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along: _Ri
             "angle_to_river_deg": round(angle_between(line_bearing, river_here), 1), "ends": ends,
             "ends_xy": [[round(float(x), 2), round(float(y), 2)] for x, y in end_xy], **extra}))
     return out
+
+
+def _flanked_share(classes: np.ndarray, centre: np.ndarray, u: np.ndarray, half: float, off: float, cls: int) -> float:
+    """Share of points along a strip's axis (``centre`` +- ``half`` cells along ``u``, x and y) with class ``cls``
+    at both points ``off`` cells to each side, square to the axis."""
+    h, w = classes.shape
+    t = np.arange(-half, half + 0.5, 1.0)
+    n = np.array([-u[1], u[0]])
+    both = np.ones(len(t), bool)
+    for sign in (-1.0, 1.0):
+        xy = centre + t[:, None] * u + sign * off * n
+        c, r = np.floor(xy[:, 0]).astype(int), np.floor(xy[:, 1]).astype(int)
+        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        both &= inside & (classes[np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)] == cls)
+    return float(both.mean())
 
 
 def _line_kernel(bearing_deg: float, n: int) -> np.ndarray:
