@@ -155,6 +155,8 @@ class Corridor:
         parent, step = self.parent_line, OWN_GROUND_STEP_M
         start = self.chainage_offset_km * 1000.0
         end = start + self.line.length
+        if start <= 1.0 and end >= parent.length - 1.0:
+            return None  # the whole line: there is no other part of it
         xy = shapely.get_coordinates(shapely.segmentize(parent, step))  # the vertices, and points between them
         d = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
         keep = (np.abs(d - start) > 1.0) & (np.abs(d - end) > 1.0)
