@@ -3,9 +3,11 @@
 import json
 
 import pytest
-from shapely.geometry import Point
+from pyproj import CRS
+from shapely.geometry import LineString, Point
 
 from borderwatch.corridor import load_corridor, tile_corridor, utm_crs_for
+from borderwatch.corridor.model import Corridor
 from borderwatch.errors import CorridorError
 
 
@@ -69,11 +71,6 @@ def test_stretch_by_km_and_by_place():
 
 def test_a_stretch_does_not_watch_the_rivers_next_loop():
     """A meander brings the river back within a bank's width: that ground belongs to other chainages."""
-    from pyproj import CRS
-    from shapely.geometry import LineString
-
-    from borderwatch.corridor.model import Corridor
-
     # a hairpin: east 5 km along y=0, a turn, west 5 km along y=1000
     parent = LineString([(0, 0), (5000, 0), (5500, 500), (5000, 1000), (0, 1000)])
     c = Corridor("hairpin", parent, CRS.from_epsg(32652), "KP", "CN", "origin", parent_line=parent)
@@ -181,7 +178,6 @@ def test_unknown_place_in_stretch():
 
 def test_corridor_from_geopackage(tmp_path):
     import geopandas as gpd
-    from shapely.geometry import LineString
 
     path = tmp_path / "river.gpkg"
     gdf = gpd.GeoDataFrame(
@@ -223,7 +219,7 @@ def test_a_corridor_file_may_give_its_freeze_season(tmp_path):
 
 
 def test_bearing_near_is_the_lines_direction_where_it_passes_a_point():
-    from shapely.geometry import LineString, MultiLineString
+    from shapely.geometry import MultiLineString
 
     from borderwatch.corridor.model import bearing_near
 
@@ -236,13 +232,7 @@ def test_bearing_near_is_the_lines_direction_where_it_passes_a_point():
     assert bearing_near(LineString(), 0, 0) is None
 
 
-
 def test_a_stretch_of_a_line_with_repeated_vertices():
-    from pyproj import CRS
-    from shapely.geometry import LineString
-
-    from borderwatch.corridor.model import Corridor
-
     parent = LineString([(0, 0), (2000, 0), (2000, 0), (4000, 0)])  # a vertex written twice, as some exports do
     c = Corridor("twice", parent, CRS.from_epsg(32652), "KP", "CN", "origin", parent_line=parent)
     s = c.stretch(1.0, 3.0)

@@ -135,7 +135,7 @@ class Corridor:
         """The strip watched on the right bank (``right_country``)."""
         return self._own(self.line.buffer(-self.right_width_m, single_sided=True))
 
-    def _own(self, strip):
+    def _own(self, strip: Polygon) -> Polygon:
         """``strip`` without the ground nearer another part of the parent line than to this one."""
         if self._own_ground is None:
             return _clean(strip)

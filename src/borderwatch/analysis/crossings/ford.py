@@ -14,11 +14,11 @@ On a frozen river the same line filter, turned over, finds the winter route:
 wheels and feet pack the snow on the ice into a grey band from bank to bank,
 darker than the white ice on both of its sides (find_ice_roads). Patches of
 clear ice swept bare of snow are as dark, but bluer than the snow, where the
-dirt of a road is warmer: a strip bluer than the ice around it is no road. And
-a road has ice beside it even where the land cover reads the road as bar, where
-a bar's own shading, or two bar tips in line across a narrow gap, has bar
-beside most of it (on development winter worlds this kept all 15 pieces on a
-true road and removed all 37 others).
+dirt of a road is warmer: a strip bluer than the ice around it is no road. A
+road also has white ice beside it, even where the land cover reads the road
+itself as bar; a bar's own shading, or two bar tips in line across a narrow
+gap, has bar beside most of its length (on development winter worlds this kept
+all 15 pieces on a true road and removed all 37 others).
 
 Tried and left out: the same filter for darker wheel ruts across sand bars. On
 synthetic bars it found the real tracks but also dozens of natural dark streaks
@@ -149,8 +149,8 @@ def _lighter_strips(grey, surface, classes, transform, cell_m: float, along: _Ri
     """Straight strips of ``surface`` (water, or ice with ``grey`` turned over) brighter than the surface on both
     sides, across the river (``along``: its direction over the grid) and over most of the surface's width on their line.
     With ``tint`` (blue minus red per cell), a strip must also be warmer than the surface around it by
-    ``p.ice_min_warmer``; with ``flanked_by`` (a land-cover class), ``p.ice_min_flanked`` of its cells must have
-    that class at both flank points."""
+    ``p.ice_min_warmer``; with ``flanked_by`` (a land-cover class), along ``p.ice_min_flanked`` of its length that
+    class must lie on both sides, ``p.flank_m`` beyond its edges."""
     wf = surface.astype(np.float32)
     k = max(3, int(round(p.background_m / cell_m)) | 1)
 
