@@ -163,7 +163,8 @@ class Corridor:
         ends = shapely.get_coordinates(shapely.line_interpolate_point(parent, [start, end]))
         xy, d = np.concatenate([xy[keep], ends]), np.concatenate([d[keep], [start, end]])
         _, first = np.unique(np.round(xy, 3), axis=0, return_index=True)  # Voronoi cells need distinct points
-        pts, d = shapely.points(xy[np.sort(first)]), d[np.sort(first)]
+        first.sort()
+        pts, d = shapely.points(xy[first]), d[first]
         reach = max(self.left_width_m, self.right_width_m)
         # a point within reach of this line has its nearest parent point within twice the reach of it
         near = shapely.dwithin(pts, self.line, 2.0 * reach + step)
