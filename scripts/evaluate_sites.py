@@ -15,6 +15,10 @@ With --third-date, the world is built with all three dates (a site's pattern dep
 many dates the world has), the register is built from the first two scenes, then the third
 scene is added and the register rebuilt; ``compare_registers`` says whether ids and numbers
 held. Both builds are scored (the first on two dates, the second on three).
+
+With --detect, every site-date whose direction share is off by more than the tolerance is explained
+vehicle by vehicle (right, flipped, along, merged, missed, extra: ``sites.evaluate.explain_direction``):
+printed, and kept in the JSON under each run's ``direction_explained``.
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ from borderwatch.errors import BorderwatchError, InputError
 from borderwatch.sites.evaluate import (
     as_row,
     chainage_offset_km,
+    SHARE_TOLERANCE,
+    VEHICLE_CLASSES,
     compare_registers,
     evaluate_sites,
+    explain_direction,
     format_scores,
     fronts_measured,
     merge_scores,
@@ -133,10 +140,11 @@ def build(stretch, scene_paths, store, params) -> tuple[object, dict]:
     t0 = time.perf_counter()
     summary = run_pipeline(stretch, scenes, store, params=params)
     t1 = time.perf_counter()
-    register = update_register(stretch, store, (summary.param_hash, summary.versions_hash))
+    key = (summary.param_hash, summary.versions_hash)
+    register = update_register(stretch, store, key)
     t2 = time.perf_counter()
     return register, {"pipeline_s": round(t1 - t0, 1), "register_s": round(t2 - t1, 1),
-                      "tiles": summary.tiles, "computed": summary.computed}
+                      "tiles": summary.tiles, "computed": summary.computed, "result_key": list(key)}
 
 
 def rows(register, name: str) -> list[dict]:
@@ -156,6 +164,44 @@ def score(register, world, truth_corridor, stretch, km, dates, match_m, label):
                             truth_class_counts_by_date={d.isoformat(): truth_class_counts(world, d, km) for d in dates},
                             label=label, imaged=stretch.area)
     return scores, shift
+
+
+def explain_misses(scores, register, store, key, world, truth_corridor, km) -> list[dict]:
+    """For each site-date whose share is off by more than the tolerance: how the vehicles its share rests on stand
+    against the site's true traffic (sites.evaluate.explain_direction), so a miss can be put down to the detector
+    (missed, merged, flipped, extra vehicles) or to the share's weighing (every vehicle right, share still off)."""
+    from borderwatch.pipeline.run import convergence_deg
+    from borderwatch.sites.clues import detection_points
+    from borderwatch.sites.observe import inside_outline, movers_facing
+
+    misses = [x for x in scores.direction if x.error is not None and x.error > SHARE_TOLERANCE + 1e-9]
+    if not misses:
+        return []
+    outlines = {r["site_id"]: truth_corridor.from_lonlat(r["geometry"]) for r in rows(register, "sites")}
+    dets = detection_points(truth_corridor, store.current_rows("detections", *key))
+    out = []
+    for x in misses:
+        outline = outlines[x.pred_id]
+        turn = convergence_deg(truth_corridor, float(outline.centroid.x), float(outline.centroid.y))
+        movers, facing = movers_facing(truth_corridor, inside_outline(outline, [d for d in dets if str(d["date"])[:10] == x.date]), turn)
+        cars = [o for o in world.objects(dt.date.fromisoformat(x.date), km) if o.get("site_id") == x.truth_id
+                and o.get("role", "crossing") == "crossing" and o.get("class") in VEHICLE_CLASSES]
+        t_km = truth_corridor.locate_xy([o["x"] for o in cars], [o["y"] for o in cars])[0] if cars else []
+        t_face = truth_corridor.facing_country(t_km, [o["heading_deg"] for o in cars]) if cars else []
+        why = explain_direction([(o["x"], o["y"], str(f)) for o, f in zip(cars, t_face)],
+                                [(d["x"], d["y"], f) for d, f in zip(movers, facing)])
+        out.append({"truth_id": x.truth_id, "pred_id": x.pred_id, "date": x.date, "truth_share": x.truth_share,
+                    "pred_share": x.pred_share, "truth_vehicles": x.truth_vehicles, **why})
+    return out
+
+
+def format_explained(label: str, explained: list[dict]) -> str:
+    lines = []
+    for e in explained:
+        parts = ", ".join(f"{e[k]} {k}" for k in ("right", "flipped", "along", "merged", "missed", "extra") if e[k])
+        lines.append(f"  direction off, {label}, {e['truth_id']} {e['date']}: truth {e['truth_share']:.2f} of "
+                     f"{e['truth_vehicles']}, share {e['pred_share']:.2f}; vehicles: {parts or 'none'}")
+    return "\n".join(lines)
 
 
 def table(runs: list[dict]) -> str:
@@ -240,14 +286,22 @@ def main(argv: list[str] | None = None) -> int:
                     s, shift = score(reg, world, truth_corridor, stretch, km, dates, args.match_m, label)
                     rec["scores"]["before" if third else "build"] = s
                     rec["chainage_shift_km"] = shift
+                    explained = {"before" if third else "build": explain_misses(
+                        s, reg, store, t["result_key"], world, truth_corridor, km)} if args.detect else {}
                     if third:
                         reg, t = build(stretch, [*first, tifs[third.isoformat()]], store, params)
                         rec["timing"]["after"] = t
                         s3, _ = score(reg, world, truth_corridor, stretch, km, world_dates, args.match_m, label + ", 3 dates")
                         rec["scores"]["after"] = s3
                         rec["compare"] = compare_registers(before_sites, rows(reg, "sites"), match_m=args.match_m)
+                        if args.detect:
+                            explained["after"] = explain_misses(s3, reg, store, t["result_key"], world, truth_corridor, km)
+                    rec["direction_explained"] = explained
                 log(format_scores(s))
                 log(fronts_measured(reg.observations))
+                for build_name, explained_here in rec["direction_explained"].items():
+                    if explained_here:
+                        log(format_explained(f"{label}, {build_name}", explained_here))
                 runs.append(rec)
 
         print(table(runs))

@@ -15,6 +15,7 @@ from borderwatch.sites.evaluate import (
     chainage_offset_km,
     compare_registers,
     evaluate_sites,
+    explain_direction,
     format_scores,
     match_by_chainage,
     merge_scores,
@@ -346,3 +347,18 @@ def test_fronts_measured_says_what_each_date_applied():
     assert "2025-09-13 large_vehicle: 81 pairs agree 0.963 vs 0.811 expected, factor 1.30 (1.12-1.60), applied 1.12" in line
     assert "2025-09-13 small_vehicle: too few queued pairs (calibration stands)" in line
     assert fronts_measured(obs[1:]) == "fronts measured per image: no vehicles facing a bank"
+
+
+def test_explain_direction_names_what_moved_a_share():
+    truth = [(0.0, 0.0, "CN"), (20.0, 0.0, "CN"), (40.0, 0.0, "KP"), (60.0, 0.0, "KP"),  # right, flipped, along, missed
+             (80.0, 0.0, "CN"), (84.5, 0.0, "CN"),  # two cars nose to tail, read as one truck facing KP
+             (200.0, 0.0, "")]  # driving along the river: in no share
+    seen = [(0.5, 0.3, "CN"), (20.0, 1.0, "KP"), (41.0, 0.0, ""), (82.0, 0.0, "KP"),
+            (120.0, 50.0, "CN"),  # a roof corner in the village
+            (200.5, 0.0, "KP")]  # the along-river car, its heading a little turned: not an extra
+    assert explain_direction(truth, seen) == {"right": 1, "flipped": 2, "along": 1, "merged": 1, "missed": 1, "extra": 1}
+    # nearest pairs first: the truck is paired with the nearer car (2 m against 2.5 m), the other one merged
+    assert explain_direction(truth[4:6], seen[3:4]) == {**dict.fromkeys(("right", "along", "missed", "extra"), 0),
+                                                        "flipped": 1, "merged": 1}
+    assert explain_direction([], seen[:1]) == {**dict.fromkeys(("right", "flipped", "along", "merged", "missed"), 0), "extra": 1}
+    assert explain_direction(truth[:1], []) == {**dict.fromkeys(("right", "flipped", "along", "merged", "extra"), 0), "missed": 1}

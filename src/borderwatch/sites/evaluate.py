@@ -135,6 +135,48 @@ def shares_from_counts(counts: Mapping[str, Mapping[str, int]]) -> dict[str, dic
     return out
 
 
+#: outcomes of :func:`explain_direction`, per true vehicle facing a bank and per unmatched detection
+DIRECTION_OUTCOMES = ("right", "flipped", "along", "merged", "missed", "extra")
+
+
+def explain_direction(truth: Sequence[tuple[float, float, str]], detected: Sequence[tuple[float, float, str]],
+                      match_m: float = 4.0) -> dict[str, int]:
+    """Why a site-date's direction share is off: how its detected vehicles stand against the true ones.
+
+    Each entry is (x, y, the bank it faces or "" along the river), in one metric CRS. True vehicles and
+    detections are paired one to one, nearest first, within ``match_m``. A true vehicle facing a bank is then
+    ``right`` (its detection faces the same bank), ``flipped`` (the other), ``along`` (neither), ``merged`` (no
+    detection of its own, but within ``match_m`` of one paired with another true vehicle: two cars read as one
+    truck) or ``missed``. A detection facing a bank with no true vehicle is ``extra`` (a false alarm or a vehicle
+    that is not the site's traffic). A true vehicle driving along the river is in no share: its detection is
+    neither counted nor called extra.
+    """
+    from scipy.spatial.distance import cdist
+
+    out = dict.fromkeys(DIRECTION_OUTCOMES, 0)
+    t = np.array([(x, y) for x, y, _ in truth], float).reshape(-1, 2)
+    d = np.array([(x, y) for x, y, _ in detected], float).reshape(-1, 2)
+    dist = cdist(t, d) if len(t) and len(d) else np.zeros((len(t), len(d)))
+    pair_t, pair_d = {}, {}
+    for i, j in zip(*np.unravel_index(np.argsort(dist, axis=None), dist.shape)):
+        if dist[i, j] > match_m:
+            break
+        if i not in pair_t and j not in pair_d:
+            pair_t[int(i)], pair_d[int(j)] = int(j), int(i)
+    for i, (_, _, bank) in enumerate(truth):
+        if not bank:
+            continue
+        if i in pair_t:
+            seen = detected[pair_t[i]][2]
+            out["right" if seen == bank else "flipped" if seen else "along"] += 1
+        elif len(d) and any(dist[i, j] <= match_m for j in pair_d):
+            out["merged"] += 1
+        else:
+            out["missed"] += 1
+    out["extra"] = sum(1 for j, (_, _, bank) in enumerate(detected) if bank and j not in pair_d)
+    return out
+
+
 def truth_direction_shares(source: Any, corridor, date: Any, km_range=None) -> dict[str, dict[str, float] | None]:
     """Share of each truth site's vehicles heading toward each bank on a date (None: none do)."""
     return shares_from_counts(truth_direction_counts(source, corridor, date, km_range))

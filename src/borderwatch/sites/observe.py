@@ -60,17 +60,16 @@ def observe(
     ``front_reliability`` (sites.fronts, measured on its image's queued vehicles) can raise its factor and widen
     the range (sites.fronts.factor_and_range).
     """
-    inside = [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
+    inside = inside_outline(outline, dets)
     by_class = {c: sum(d["class"] == c for d in inside) for c in CLASSES}
     cargo = _carried(inside)
-    movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
+    movers, facing = movers_facing(corridor, inside, convergence_deg)
     toward = {corridor.left_country: 0, corridor.right_country: 0}
     faces_left, p_front, scores, classes, factors = [], [], [], [], []
     share_from = dict.fromkeys(VEHICLES, 0)
     measured: dict[str, dict | None] = {}
     if movers:
-        grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
-        for d, c in zip(movers, corridor.facing_country([d["km"] for d in movers], grid)):
+        for d, c in zip(movers, facing):
             if c:
                 toward[c] += 1
                 faces_left.append(c == corridor.left_country)
@@ -135,6 +134,22 @@ def observe(
         activity = min(1.0, float(np.sum(fresh)) / 3.0) if fresh else 0.0
         scale = "active" if fresh and max(fresh) >= 0.5 else "inactive"
     return counts, round(activity, 3), scale
+
+
+def inside_outline(outline: shapely.Geometry, dets: list[dict]) -> list[dict]:
+    """The detections (sites.clues.detection_points) whose centre lies in a site's outline."""
+    return [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
+
+
+def movers_facing(corridor: Corridor, inside: list[dict], convergence_deg: float = 0.0) -> tuple[list[dict], list[str]]:
+    """(the vehicles a site's direction share looks at, the bank each faces: "" along the river) among the
+    detections inside its outline: cars and large vehicles with a heading, cars on a transporter left out."""
+    cargo = _carried(inside)
+    movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
+    if not movers:
+        return [], []
+    grid = [(float(d["heading_deg"]) - convergence_deg) % 360.0 for d in movers]
+    return movers, [str(c) for c in corridor.facing_country([d["km"] for d in movers], grid)]
 
 
 def _queued(movers: list[dict], convergence_deg: float) -> dict:
