@@ -50,7 +50,8 @@ def test_sites_prints_the_register_in_river_order(store_file, capsys):
     rows = [ln.split() for ln in lines[3:7]]
     assert [r[0] for r in rows] == ["1", "2", "-", "3"]  # the candidate has no number
     assert [r[2] for r in rows] == ["1.20", "3.50", "6.00", "8.40"]
-    assert rows[0][7:11] == ["14", "5/8/1", "0.75", "(0.42-0.95)"]  # the share toward KP and its 95 % interval
+    # the vehicles seen facing KP:CN, the share toward KP and its 95 % interval
+    assert rows[0][7:12] == ["14", "5/8/1", "6:2", "0.75", "(0.42-0.95)"]
     assert rows[2][6] == "candidate"
     tail = "\n".join(lines[7:])
     assert "3 site(s) and 1 candidate(s) over 10.0 km" in tail and "by scale:" in tail and "by kind:" in tail

@@ -183,9 +183,12 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     assert [r[0] for r in rows] == ["1", "2", "-", "3"]
     assert rows[0][1:8] == [sites[0]["site_id"], "1.20", "ford", "large", "both", "site", "14"]
     # the share toward KP with its 95 % interval; a store without intervals prints the share alone
-    assert rows[0][8:] == ["5/8/1", "0.75", "(0.42-0.95)", "19", "7/10/2", "0.25"]
-    assert rows[2][6:] == ["candidate", "-", "3", "0/3/0", "0.00"]  # not observed on the first date
-    assert rows[1][9] == "-"  # nobody heading across: no share
+    # the vehicles seen facing KP:CN, then the share toward KP with its 95 % interval (weighed: 6 of 8 seen, 0.75);
+    # a store without intervals prints the share alone
+    assert rows[0][8:] == ["5/8/1", "6:2", "0.75", "(0.42-0.95)", "19", "7/10/2", "3:9", "0.25"]
+    assert rows[2][6:] == ["candidate", "-", "3", "0/3/0", "0:1", "0.00"]  # not observed on the first date
+    assert rows[1][9:11] == ["0:0", "-"]  # nobody heading across: no share
+    assert "KP:CN: the vehicles seen facing each bank, as detected, before any weighing" in lines[6]
     assert lines[6].startswith("to KP (95 %): share of vehicles facing KP (the rest face CN)")
     assert "95 % interval: a wide one means too few clear fronts" in lines[6]
     assert "front factor" in lines[6] and "convoy" in lines[6]  # where the rest of the evidence is
@@ -194,7 +197,7 @@ def test_format_register_in_river_order_with_counts_and_summary(corridor, regist
     # the candidate has no observation on the first date: not imaged there, which is not idle
     assert lines[7].startswith("- under veh: not imaged on that date") and "not seen, not idle" in lines[7]
     # the bridge's second date was imaged in part: its count is marked as possibly low
-    assert rows[1][10] == "4*" and lines[8].startswith("*: only part of the site was imaged on that date")
+    assert rows[1][11] == "4*" and lines[8].startswith("*: only part of the site was imaged on that date")
     assert lines[9].startswith(f"{DATES[1]} (snow): 58% of that date's imagery looks snow-covered")
     # the per-date columns line up under their date
     col = lines[0].index(DATES[1])

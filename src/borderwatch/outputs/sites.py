@@ -398,8 +398,8 @@ def format_register(
 ) -> str:
     """The register as a plain-text table in river order, then the corridor summary.
 
-    Per date: vehicles (large/small/heavy) and the share heading toward the
-    first country with its 95 % interval (the rest head toward the other bank);
+    Per date: vehicles (large/small/heavy), the vehicles seen facing each bank, and the
+    share heading toward the first country with its 95 % interval (the rest head toward the other bank);
     ``-`` where a site has no observation on that date. The interval is printed
     because a share alone misleads: at a site of four cars with unclear fronts it
     can read 0.50 while the data allow anything from 0 to 1.
@@ -408,9 +408,10 @@ def format_register(
     dates = register_dates(observations)
     obs = observations_by_site(observations)
     toward_head = f"to {countries[0]} (95 %)" if countries else "direction"
+    seen_head = ":".join(countries[:2]) if len(countries) >= 2 else "facing"
     head = ["#", "site", "km", "kind", "scale", "banks", "status"]
     for _ in dates:
-        head += ["veh", "L/S/H", toward_head]
+        head += ["veh", "L/S/H", seen_head, toward_head]
     rows = []
     any_share = unseen = partial = False
     for site in sorted(sites, key=river_order):
@@ -427,7 +428,7 @@ def format_register(
         for d in dates:
             o = obs.get(site["site_id"], {}).get(d)
             if o is None:
-                row += ["-", "", ""]
+                row += ["-", "", "", ""]
                 unseen = True
                 continue
             v = observation_values(o, countries)
@@ -435,10 +436,12 @@ def format_register(
             share_text = _share_text(v, countries[0]) if countries else "-"
             cut = v["imaged_share"] is not None and v["imaged_share"] < FULLY_IMAGED_SHARE
             partial |= cut
-            row += [_int_text(v["vehicles"]) + ("*" if cut else ""), lsh, share_text]
+            facing = [v.get(f"toward_{c}") for c in countries[:2]]
+            seen = ":".join(_int_text(n) for n in facing) if len(facing) == 2 and None not in facing else "-"
+            row += [_int_text(v["vehicles"]) + ("*" if cut else ""), lsh, seen, share_text]
             any_share |= share_text != "-"
         rows.append(row)
-    right = {0, 2} | {7 + 3 * i for i in range(len(dates))}
+    right = {0, 2} | {7 + 4 * i for i in range(len(dates))}
     snowy = _snowy_dates(observations)
     frozen = _frozen_dates(observations)
     iced = _ice_withheld_dates(observations)
@@ -448,7 +451,7 @@ def format_register(
                                  ("river ice", d in iced and d not in frozen)) if on]
         return f"{d} ({', '.join(marks)})" if marks else d
 
-    groups = [(7 + 3 * i, label(d)) for i, d in enumerate(dates)]
+    groups = [(7 + 4 * i, label(d)) for i, d in enumerate(dates)]
     lines = _text_table(head, rows, right, groups)
     if not sites:
         lines = ["no crossing sites"]
@@ -456,7 +459,9 @@ def format_register(
         others = " and ".join(countries[1:]) or "the other bank"
         lines.append(f"{toward_head}: share of vehicles facing {countries[0]} (the rest face {others}), each weighed by "
                      "how sure its front is, and its 95 % interval: a wide one means too few clear fronts to tell "
-                     "which way the traffic runs. How many cars / large vehicles it rests on, the front factor "
+                     f"which way the traffic runs. {seen_head}: the vehicles seen facing each bank, as detected, "
+                     "before any weighing (at a few vehicles, one missed or turned round moves the share by a "
+                     "fifth or more). How many cars / large vehicles it rests on, the front factor "
                      "measured on the image's queued vehicles, and the longest queue and convoy are in the CSV, "
                      "GeoJSON, KML and web map (real fronts are measured for cars only)")
     if sites and unseen:
