@@ -34,10 +34,11 @@ from pathlib import Path
 from borderwatch.corridor import load_corridor
 from borderwatch.errors import BorderwatchError, InputError
 from borderwatch.sites.evaluate import (
-    as_row,
-    chainage_offset_km,
+    DIRECTION_OUTCOMES,
     SHARE_TOLERANCE,
     VEHICLE_CLASSES,
+    as_row,
+    chainage_offset_km,
     compare_registers,
     evaluate_sites,
     explain_direction,
@@ -196,9 +197,10 @@ def explain_misses(scores, register, store, key, world, truth_corridor, km) -> l
 
 
 def format_explained(label: str, explained: list[dict]) -> str:
+    """One line per explained miss: the truth, the share, and what became of the site's vehicles."""
     lines = []
     for e in explained:
-        parts = ", ".join(f"{e[k]} {k}" for k in ("right", "flipped", "along", "merged", "missed", "extra") if e[k])
+        parts = ", ".join(f"{e[k]} {k}" for k in DIRECTION_OUTCOMES if e[k])
         lines.append(f"  direction off, {label}, {e['truth_id']} {e['date']}: truth {e['truth_share']:.2f} of "
                      f"{e['truth_vehicles']}, share {e['pred_share']:.2f}; vehicles: {parts or 'none'}")
     return "\n".join(lines)

@@ -169,7 +169,7 @@ def explain_direction(truth: Sequence[tuple[float, float, str]], detected: Seque
         if i in pair_t:
             seen = detected[pair_t[i]][2]
             out["right" if seen == bank else "flipped" if seen else "along"] += 1
-        elif len(d) and any(dist[i, j] <= match_m for j in pair_d):
+        elif any(dist[i, j] <= match_m for j in pair_d):
             out["merged"] += 1
         else:
             out["missed"] += 1

@@ -63,7 +63,7 @@ def observe(
     inside = inside_outline(outline, dets)
     by_class = {c: sum(d["class"] == c for d in inside) for c in CLASSES}
     cargo = _carried(inside)
-    movers, facing = movers_facing(corridor, inside, convergence_deg)
+    movers, facing = movers_facing(corridor, inside, convergence_deg, cargo)
     toward = {corridor.left_country: 0, corridor.right_country: 0}
     faces_left, p_front, scores, classes, factors = [], [], [], [], []
     share_from = dict.fromkeys(VEHICLES, 0)
@@ -141,10 +141,12 @@ def inside_outline(outline: shapely.Geometry, dets: list[dict]) -> list[dict]:
     return [d for d in dets if shapely.contains_xy(outline, d["x"], d["y"])] if dets else []
 
 
-def movers_facing(corridor: Corridor, inside: list[dict], convergence_deg: float = 0.0) -> tuple[list[dict], list[str]]:
+def movers_facing(corridor: Corridor, inside: list[dict], convergence_deg: float = 0.0,
+                  cargo: set[int] | None = None) -> tuple[list[dict], list[str]]:
     """(the vehicles a site's direction share looks at, the bank each faces: "" along the river) among the
-    detections inside its outline: cars and large vehicles with a heading, cars on a transporter left out."""
-    cargo = _carried(inside)
+    detections inside its outline: cars and large vehicles with a heading, cars on a transporter left out
+    (``cargo``: their indices in ``inside``, when the caller has them)."""
+    cargo = _carried(inside) if cargo is None else cargo
     movers = [d for i, d in enumerate(inside) if d["class"] in VEHICLES and d.get("heading_deg") is not None and i not in cargo]
     if not movers:
         return [], []
