@@ -18,7 +18,9 @@ held. Both builds are scored (the first on two dates, the second on three).
 
 With --detect, every site-date whose direction share is off by more than the tolerance is explained
 vehicle by vehicle (right, flipped, along, merged, missed, extra: ``sites.evaluate.explain_direction``):
-printed, and kept in the JSON under each run's ``direction_explained``.
+printed, and kept in the JSON under each run's ``direction_explained``; and the sites' true crossing vehicles
+found by the detector are counted by class and by what they stand on (land, sandbar, water, bridge: a ford's
+vehicles are the ones it loses), under ``found_by_ground``.
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ from borderwatch.sites.evaluate import (
     DIRECTION_OUTCOMES,
     SHARE_TOLERANCE,
     VEHICLE_CLASSES,
+    add_found,
     as_row,
     chainage_offset_km,
     compare_registers,
     evaluate_sites,
     explain_direction,
+    format_found,
     format_scores,
+    found_by_ground,
     fronts_measured,
     merge_scores,
     shares_from_counts,
@@ -196,6 +201,19 @@ def explain_misses(scores, register, store, key, world, truth_corridor, km) -> l
     return out
 
 
+def found_at_sites(store, key, world, truth_corridor, km, dates) -> dict:
+    """The sites' true crossing vehicles found by the detector, by class and what they stand on, over the dates
+    (sites.evaluate.found_by_ground): where the detector loses vehicles (fords) shows before it moves a share."""
+    from borderwatch.sites.clues import detection_points
+
+    dets = detection_points(truth_corridor, store.current_rows("detections", *key))
+    out: dict = {}
+    for d in dates:
+        day = [(p["x"], p["y"]) for p in dets if str(p["date"])[:10] == d.isoformat()]
+        add_found(out, found_by_ground(world.objects(d, km), day))
+    return out
+
+
 def format_explained(label: str, explained: list[dict]) -> str:
     """One line per explained miss: the truth, the share, and what became of the site's vehicles."""
     lines = []
@@ -288,8 +306,11 @@ def main(argv: list[str] | None = None) -> int:
                     s, shift = score(reg, world, truth_corridor, stretch, km, dates, args.match_m, label)
                     rec["scores"]["before" if third else "build"] = s
                     rec["chainage_shift_km"] = shift
-                    explained = {"before" if third else "build": explain_misses(
-                        s, reg, store, t["result_key"], world, truth_corridor, km)} if args.detect else {}
+                    first_name = "before" if third else "build"
+                    explained = {first_name: explain_misses(s, reg, store, t["result_key"], world, truth_corridor, km)} \
+                        if args.detect else {}
+                    found = {first_name: found_at_sites(store, t["result_key"], world, truth_corridor, km, dates)} \
+                        if args.detect else {}
                     if third:
                         reg, t = build(stretch, [*first, tifs[third.isoformat()]], store, params)
                         rec["timing"]["after"] = t
@@ -298,12 +319,16 @@ def main(argv: list[str] | None = None) -> int:
                         rec["compare"] = compare_registers(before_sites, rows(reg, "sites"), match_m=args.match_m)
                         if args.detect:
                             explained["after"] = explain_misses(s3, reg, store, t["result_key"], world, truth_corridor, km)
+                            found["after"] = found_at_sites(store, t["result_key"], world, truth_corridor, km, world_dates)
                     rec["direction_explained"] = explained
+                    rec["found_by_ground"] = found
                 log(format_scores(s))
                 log(fronts_measured(reg.observations))
                 for build_name, explained_here in rec["direction_explained"].items():
                     if explained_here:
                         log(format_explained(f"{label}, {build_name}", explained_here))
+                for build_name, found_here in rec["found_by_ground"].items():
+                    log(f"  site vehicles found, {build_name}, by what they stand on: {format_found(found_here)}")
                 runs.append(rec)
 
         print(table(runs))
@@ -315,6 +340,12 @@ def main(argv: list[str] | None = None) -> int:
                 pooled[f"{gsd:g}/{build_name}"] = m
                 print()
                 print(format_scores(m))
+                found: dict = {}
+                for r in runs:
+                    if r["gsd"] == gsd and build_name in r["found_by_ground"]:
+                        add_found(found, r["found_by_ground"][build_name])
+                if found:
+                    print(f"  site vehicles found by what they stand on: {format_found(found)}")
         for r in runs:
             if "compare" in r:
                 c = r["compare"]

@@ -15,8 +15,11 @@ from borderwatch.sites.evaluate import (
     chainage_offset_km,
     compare_registers,
     evaluate_sites,
+    add_found,
     explain_direction,
+    format_found,
     format_scores,
+    found_by_ground,
     match_by_chainage,
     merge_scores,
     truth_class_counts,
@@ -362,3 +365,23 @@ def test_explain_direction_names_what_moved_a_share():
                                                         "flipped": 1, "merged": 1}
     assert explain_direction([], seen[:1]) == {**dict.fromkeys(("right", "flipped", "along", "merged", "missed"), 0), "extra": 1}
     assert explain_direction(truth[:1], []) == {**dict.fromkeys(("right", "flipped", "along", "merged", "extra"), 0), "missed": 1}
+
+
+def test_found_by_ground_counts_where_the_detector_loses_vehicles():
+    truth = [{"class": "small_vehicle", "on": "water", "role": "crossing", "site_id": "S1", "x": 0.0, "y": 0.0},
+             {"class": "small_vehicle", "on": "water", "role": "crossing", "site_id": "S1", "x": 50.0, "y": 0.0},
+             {"class": "large_vehicle", "on": "land", "role": "crossing", "site_id": "S1", "x": 100.0, "y": 0.0},
+             {"class": "heavy_equipment", "on": "sandbar", "role": "crossing", "site_id": "S1", "x": 150.0, "y": 0.0},
+             {"class": "small_vehicle", "on": "land", "role": "distractor", "x": 200.0, "y": 0.0},  # a village car
+             {"class": "small_vehicle", "role": "crossing", "x": 250.0, "y": 0.0}]  # no site: not a site's traffic
+    seen = [(0.5, 0.5), (103.0, 0.0), (150.0, 5.0), (200.0, 0.0), (250.0, 0.0)]
+    got = found_by_ground(truth, seen)
+    assert got == {"small_vehicle": {"water": [1, 2]}, "large_vehicle": {"land": [1, 1]},
+                   "heavy_equipment": {"sandbar": [0, 1]}}  # 5 m off: not found
+    assert found_by_ground(truth, []) == {"small_vehicle": {"water": [0, 2]}, "large_vehicle": {"land": [0, 1]},
+                                          "heavy_equipment": {"sandbar": [0, 1]}}
+    add_found(got, {"small_vehicle": {"water": [2, 2], "land": [3, 4]}})
+    assert got["small_vehicle"] == {"water": [3, 4], "land": [3, 4]}
+    assert format_found(got) == ("small_vehicle: land 3/4, water 3/4; large_vehicle: land 1/1; "
+                                 "heavy_equipment: sandbar 0/1")
+    assert format_found({}) == "no crossing vehicles"

@@ -177,6 +177,47 @@ def explain_direction(truth: Sequence[tuple[float, float, str]], detected: Seque
     return out
 
 
+def found_by_ground(truth: Iterable[Mapping[str, Any]], detected_xy: Sequence[tuple[float, float]],
+                    match_m: float = 4.0) -> dict[str, dict[str, list[int]]]:
+    """How often true crossing vehicles were detected, by class and by what they stand on.
+
+    ``truth``: synthetic objects (``class``, ``on``: land, sandbar, water, bridge, ice..., ``x``, ``y``); only
+    crossing traffic of COUNT_CLASSES counts. ``detected_xy``: detection centres in the same CRS, any class. A
+    vehicle is found when a detection lies within ``match_m`` (two cars read as one truck are both found: this
+    measures where vehicles go unseen, as at fords, not what they are called). {class: {ground: [found, total]}}.
+    """
+    from scipy.spatial import cKDTree
+
+    out: dict[str, dict[str, list[int]]] = {}
+    tree = cKDTree(np.asarray(detected_xy, float).reshape(-1, 2)) if len(detected_xy) else None
+    for o in truth:
+        if o.get("role", "crossing") != "crossing" or o.get("class") not in COUNT_CLASSES or not o.get("site_id"):
+            continue
+        hit = tree is not None and tree.query([o["x"], o["y"]], distance_upper_bound=match_m)[0] <= match_m
+        cell = out.setdefault(o["class"], {}).setdefault(str(o.get("on") or "land"), [0, 0])
+        cell[0] += int(hit)
+        cell[1] += 1
+    return out
+
+
+def add_found(total: dict[str, dict[str, list[int]]], more: Mapping[str, Mapping[str, Sequence[int]]]) -> None:
+    """Add one :func:`found_by_ground` table into another, in place."""
+    for cls, grounds in more.items():
+        for ground, (hit, n) in grounds.items():
+            cell = total.setdefault(cls, {}).setdefault(ground, [0, 0])
+            cell[0] += hit
+            cell[1] += n
+
+
+def format_found(found: Mapping[str, Mapping[str, Sequence[int]]]) -> str:
+    """'small_vehicle: land 144/144, water 11/12; ...' in COUNT_CLASSES order."""
+    parts = []
+    for cls in COUNT_CLASSES:
+        if cls in found:
+            parts.append(f"{cls}: " + ", ".join(f"{g} {h}/{n}" for g, (h, n) in sorted(found[cls].items())))
+    return "; ".join(parts) or "no crossing vehicles"
+
+
 def truth_direction_shares(source: Any, corridor, date: Any, km_range=None) -> dict[str, dict[str, float] | None]:
     """Share of each truth site's vehicles heading toward each bank on a date (None: none do)."""
     return shares_from_counts(truth_direction_counts(source, corridor, date, km_range))
