@@ -172,24 +172,32 @@ def score(register, world, truth_corridor, stretch, km, dates, match_m, label):
     return scores, shift
 
 
-def explain_misses(scores, register, store, key, world, truth_corridor, km) -> list[dict]:
+def detections_by_date(store, key, truth_corridor) -> dict[str, list[dict]]:
+    """One build's detections (sites.clues.detection_points on the truth's line), read once, by ISO date."""
+    from borderwatch.sites.clues import detection_points
+
+    out: dict[str, list[dict]] = {}
+    for d in detection_points(truth_corridor, store.current_rows("detections", *key)):
+        out.setdefault(str(d["date"])[:10], []).append(d)
+    return out
+
+
+def explain_misses(scores, register, dets_by_date, world, truth_corridor, km) -> list[dict]:
     """For each site-date whose share is off by more than the tolerance: how the vehicles its share rests on stand
     against the site's true traffic (sites.evaluate.explain_direction), so a miss can be put down to the detector
     (missed, merged, flipped, extra vehicles) or to the share's weighing (every vehicle right, share still off)."""
     from borderwatch.pipeline.run import convergence_deg
-    from borderwatch.sites.clues import detection_points
     from borderwatch.sites.observe import inside_outline, movers_facing
 
     misses = [x for x in scores.direction if x.error is not None and x.error > SHARE_TOLERANCE + 1e-9]
     if not misses:
         return []
     outlines = {r["site_id"]: truth_corridor.from_lonlat(r["geometry"]) for r in rows(register, "sites")}
-    dets = detection_points(truth_corridor, store.current_rows("detections", *key))
     out = []
     for x in misses:
         outline = outlines[x.pred_id]
         turn = convergence_deg(truth_corridor, float(outline.centroid.x), float(outline.centroid.y))
-        movers, facing = movers_facing(truth_corridor, inside_outline(outline, [d for d in dets if str(d["date"])[:10] == x.date]), turn)
+        movers, facing = movers_facing(truth_corridor, inside_outline(outline, dets_by_date.get(x.date, [])), turn)
         cars = [o for o in world.objects(dt.date.fromisoformat(x.date), km) if o.get("site_id") == x.truth_id
                 and o.get("role", "crossing") == "crossing" and o.get("class") in VEHICLE_CLASSES]
         t_km = truth_corridor.locate_xy([o["x"] for o in cars], [o["y"] for o in cars])[0] if cars else []
@@ -201,15 +209,12 @@ def explain_misses(scores, register, store, key, world, truth_corridor, km) -> l
     return out
 
 
-def found_at_sites(store, key, world, truth_corridor, km, dates) -> dict:
+def found_at_sites(dets_by_date, world, km, dates) -> dict:
     """The sites' true crossing vehicles found by the detector, by class and what they stand on, over the dates
     (sites.evaluate.found_by_ground): where the detector loses vehicles (fords) shows before it moves a share."""
-    from borderwatch.sites.clues import detection_points
-
-    dets = detection_points(truth_corridor, store.current_rows("detections", *key))
     out: dict = {}
     for d in dates:
-        day = [(p["x"], p["y"]) for p in dets if str(p["date"])[:10] == d.isoformat()]
+        day = [(p["x"], p["y"]) for p in dets_by_date.get(d.isoformat(), [])]
         add_found(out, found_by_ground(world.objects(d, km), day))
     return out
 
@@ -307,10 +312,11 @@ def main(argv: list[str] | None = None) -> int:
                     rec["scores"]["before" if third else "build"] = s
                     rec["chainage_shift_km"] = shift
                     first_name = "before" if third else "build"
-                    explained = {first_name: explain_misses(s, reg, store, t["result_key"], world, truth_corridor, km)} \
-                        if args.detect else {}
-                    found = {first_name: found_at_sites(store, t["result_key"], world, truth_corridor, km, dates)} \
-                        if args.detect else {}
+                    explained, found = {}, {}
+                    if args.detect:
+                        dets = detections_by_date(store, t["result_key"], truth_corridor)
+                        explained[first_name] = explain_misses(s, reg, dets, world, truth_corridor, km)
+                        found[first_name] = found_at_sites(dets, world, km, dates)
                     if third:
                         reg, t = build(stretch, [*first, tifs[third.isoformat()]], store, params)
                         rec["timing"]["after"] = t
@@ -318,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
                         rec["scores"]["after"] = s3
                         rec["compare"] = compare_registers(before_sites, rows(reg, "sites"), match_m=args.match_m)
                         if args.detect:
-                            explained["after"] = explain_misses(s3, reg, store, t["result_key"], world, truth_corridor, km)
-                            found["after"] = found_at_sites(store, t["result_key"], world, truth_corridor, km, world_dates)
+                            dets = detections_by_date(store, t["result_key"], truth_corridor)
+                            explained["after"] = explain_misses(s3, reg, dets, world, truth_corridor, km)
+                            found["after"] = found_at_sites(dets, world, km, world_dates)
                     rec["direction_explained"] = explained
                     rec["found_by_ground"] = found
                 log(format_scores(s))

@@ -46,15 +46,15 @@ def test_a_direction_miss_is_explained_vehicle_by_vehicle(tmp_path):
         scores = SimpleNamespace(direction=[DirectionPair("S1", "site-1", DAY.isoformat(), 1 / 3, 1.0, 3)])
         register = SimpleNamespace(sites=[{"site_id": "site-1", "geometry": outline}])
         script = load_script("evaluate_sites")
-        (got,) = script.explain_misses(scores, register, store, KEY, world, c, (0.0, 4.0))
+        dets = script.detections_by_date(store, KEY, c)
+        (got,) = script.explain_misses(scores, register, dets, world, c, (0.0, 4.0))
     assert {k: got[k] for k in ("right", "flipped", "along", "merged", "missed", "extra")} == {
         "right": 1, "flipped": 1, "along": 0, "merged": 0, "missed": 1, "extra": 1}
     assert "1 right, 1 flipped, 1 missed, 1 extra" in script.format_explained("seed 1, 0.5 m", [got])
     # where the site's vehicles stood: all three on land, two of them found (C was missed)
     for o in truth[:3]:
         o["on"] = "land"
-    with Store.open(tmp_path / "s.gpkg") as store:
-        assert script.found_at_sites(store, KEY, world, c, (0.0, 4.0), [DAY]) == {"small_vehicle": {"land": [2, 3]}}
+    assert script.found_at_sites(dets, world, (0.0, 4.0), [DAY]) == {"small_vehicle": {"land": [2, 3]}}
     # a share within the tolerance needs no explaining
     scores.direction = [DirectionPair("S1", "site-1", DAY.isoformat(), 1 / 3, 0.4, 3)]
-    assert script.explain_misses(scores, register, None, KEY, world, c, (0.0, 4.0)) == []
+    assert script.explain_misses(scores, register, dets, world, c, (0.0, 4.0)) == []
