@@ -251,7 +251,8 @@ def synth(corridor_spec, km_text, gsd, dates_text, seed, out_dir) -> None:
                    "count too); default: the store's scenes.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder (store, KML, web map).")
 @click.option("--store", "store_path", default=None, type=click.Path(dir_okay=False), help="Store (default OUT/borderwatch.gpkg).")
-@click.option("--gsd", type=float, default=0.5, show_default=True, help="Analysis GSD in metres.")
+@click.option("--gsd", type=float, default=0.5, show_default=True,
+              help="Analysis GSD in metres (crossing evidence and sites need 2 m or finer, the bundled detector 0.25-0.8 m).")
 @click.option("--tile-m", type=float, default=512.0, show_default=True, help="Tile size in metres.")
 @click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (>1 starts a dask LocalCluster).")
 @click.option("--scheduler", default=None, help="Address of an existing dask scheduler (tcp://host:8786).")
@@ -379,7 +380,8 @@ def sites(store_path, corridor_spec, out_path, renumber) -> None:
         rivers = corridors_with_sites(store)
         if corridor_spec is None:
             if not rivers:
-                raise InputError(store_path, "holds no crossing sites (run 'borderwatch run --landcover' first)")
+                why = _too_coarse(store) or " (run 'borderwatch run --landcover' first)"
+                raise InputError(store_path, f"holds no crossing sites{why}")
             if len(rivers) > 1:
                 raise InputError(store_path, f"holds sites for several rivers ({', '.join(rivers)}): choose one with --corridor")
             try:
@@ -398,9 +400,10 @@ def sites(store_path, corridor_spec, out_path, renumber) -> None:
                            f"{len(moved)} changed number" + "".join(f"\n  {was or '-'} -> {now}  {sid}" for sid, was, now in moved))
         site_rows, observations = corridor_register(store, c)
         analysed = analysed_length_km(store, c)
+        why = "" if site_rows else _too_coarse(store)
     if not site_rows:
         held = f" (it holds sites on {', '.join(rivers)})" if rivers else ""
-        raise InputError(store_path, f"holds no crossing sites on {c.name}{held}")
+        raise InputError(store_path, f"holds no crossing sites on {c.name}{held}{why}")
     countries = [c.left_country, c.right_country]
     # density over what was analysed, not over the whole river when runs covered a stretch
     length = analysed if analysed is not None and analysed < c.length_km - 0.01 else c.length_km
@@ -413,6 +416,13 @@ def sites(store_path, corridor_spec, out_path, renumber) -> None:
 
 
 # demo -------------------------------------------------------------------------------
+def _too_coarse(store) -> str:
+    """Why a store's runs made no sites when their tiles were too coarse for crossing evidence ("" otherwise)."""
+    from borderwatch.sites.register import check_resolution
+
+    return "".join(f"\n  {w}" for w in check_resolution(store.tile_results()))
+
+
 @cli.command()
 @click.option("--out", "out_dir", default="borderwatch-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--km", "km_text", default="0:10", show_default=True, help="Stretch of yalu-upper to render (km from Hyesan).")

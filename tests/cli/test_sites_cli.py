@@ -95,6 +95,24 @@ def test_missing_store_and_store_without_sites(tmp_path, capsys):
     assert "empty.gpkg" in err and "no crossing sites" in err
 
 
+def test_store_analysed_too_coarse_says_why_it_has_no_sites(tmp_path, corridor, capsys):
+    from borderwatch.store.store import corridor_record
+
+    path = tmp_path / "coarse.gpkg"
+    with Store.open(path, create=True) as store:
+        store.upsert_corridor(*corridor_record(corridor))
+        run_id = store.start_run(corridor.name, {"landcover": True, "gsd_m": 5.0}, {"borderwatch": "test"})
+        store.put_tile_results([{
+            "tile_id": "t0", "date": "2025-07-31", "param_hash": "p" * 16, "versions_hash": "v" * 16, "run_id": run_id,
+            "chainage_km": 1.0, "geometry": corridor.to_lonlat(corridor.point_at(1.0).buffer(300, cap_style="square")),
+            "stats": {"coverage": 1.0, "gsd_m": 5.0, "landcover": {"water": 0.3, "vegetation": 0.7}, "evidence": None},
+        }])
+    for args in (["sites", "--store", str(path)], ["sites", "--store", str(path), "--corridor", STRETCH]):
+        code, _, err = call(args, capsys)
+        assert code != 0 and "no crossing sites" in err
+        assert "2025-07-31: analysed at 5 m, coarser than the 2 m crossing evidence needs" in err
+
+
 def test_corridor_choice(store_file, corridor, capsys):
     code, out, _ = call(["sites", "--store", str(store_file), "--corridor", STRETCH], capsys)
     assert code == 0 and out.startswith(f"Crossing sites on {STRETCH} (10.0 km), in river order")

@@ -146,3 +146,47 @@ def test_tasks_carry_the_corridor_line_near_their_tile(short_corridor, scenes):
         assert line.is_empty or near.covers(line)
         if t.tile.geometry.intersects(short_corridor.line):
             assert not line.is_empty and line.length >= t.tile.geometry.intersection(short_corridor.line).length
+
+
+def test_too_coarse_for_crossings_keeps_land_cover_reads_no_evidence_and_warns(tmp_path, scenes, geotiff_factory):
+    """Above EVIDENCE_MAX_GSD_M tracks and decks are a cell or two wide and the land head is off its fitted grid:
+    the tiles keep their land cover, read no evidence (stats evidence None), and the register says why it is empty.
+    What counts is the detail in the pixels: a 4 m image read at 2 m is still 4 m."""
+    from borderwatch.analysis.crossings import EVIDENCE_MAX_GSD_M
+    from borderwatch.corridor import load_corridor
+    from borderwatch.sites import update_register
+
+    part = load_corridor("yalu-upper[0.3:0.5]")  # a few tiles
+    limit = EVIDENCE_MAX_GSD_M
+
+    def run(name, scenes_, gsd):
+        with Store.open(tmp_path / name, create=True) as store:
+            store.add_scenes(scenes_)
+            done = run_pipeline(part, scenes_, store, params=AnalysisParams(gsd_m=gsd, tile_m=512.0, landcover=True))
+            reg = update_register(part, store, (done.param_hash, done.versions_hash))
+            return [r for r in store.tile_results() if r["stats"].get("valid_pixels")], reg
+
+    for gsd in (4.0, limit):  # the fixture's 4 m scenes analysed at 4 m, then read at the limit
+        tiles, reg = run(f"coarse-{gsd:g}.gpkg", scenes, gsd)
+        assert tiles and all("landcover" in r["stats"] and r["stats"]["evidence"] is None for r in tiles)
+        assert all(r["stats"]["source_gsd_m"] == 4.0 for r in tiles)
+        assert reg.sites == []
+        where = "analysed at 4 m" if gsd == 4.0 else f"analysed at {limit:g} m from imagery of 4 m"
+        for d in {str(r["date"]) for r in tiles}:
+            assert any(w.startswith(f"{d}: {where}, coarser than the {limit:g} m") for w in reg.warnings), reg.warnings
+    # imagery as fine as the limit, analysed at it: evidence is read
+    minx, miny, maxx, maxy = part.area.bounds
+    fine = register_scene(geotiff_factory("fine.tif", bounds=(minx - 100, miny - 100, maxx + 100, maxy + 100), gsd=limit, date=D1))
+    tiles, reg = run("fine.gpkg", [fine], limit)
+    assert tiles and all(isinstance(r["stats"]["evidence"], int) for r in tiles)
+    assert not any("coarser than" in w for w in reg.warnings)
+
+
+def test_detecting_on_imagery_too_coarse_for_the_detector_is_refused_before_any_work(tmp_path, short_corridor, scenes):
+    """Read at 0.5 m, a 4 m image is blur to the detector: the run names the scene and stores nothing."""
+    from borderwatch.errors import InputError
+
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        with pytest.raises(InputError, match=r"a\.tif.*imagery of 4 m is too coarse for the detector \(it needs 0\.8 m"):
+            run_pipeline(short_corridor, scenes, store, params=AnalysisParams(gsd_m=0.5, detect=True))
+        assert store.runs() == [] and store.tile_results() == []

@@ -22,6 +22,11 @@ STRETCH_PERCENTILES = (2.0, 98.0)
 _GEOD = Geod(ellps="WGS84")
 
 
+#: A scene's GSD is measured from its georeferencing (gsd_metres), so a nominal 0.8 m or 2 m image can come out a
+#: hair coarser: limits on a scene's GSD allow this much over.
+GSD_SLACK = 1.02
+
+
 def gsd_metres(transform: Affine, crs: CRS, width: int, height: int) -> float:
     """Mean pixel size in metres: nominal for projected CRSs, geodesic at the centre otherwise."""
     if crs.is_projected:

@@ -19,6 +19,7 @@ from shapely import wkt as shapely_wkt
 
 from borderwatch.corridor.model import Corridor
 from borderwatch.corridor.tiling import Tile, tile_corridor
+from borderwatch.errors import InputError
 from borderwatch.imagery.scene import Scene
 from borderwatch.pipeline.executors import Executor, InProcessExecutor
 from borderwatch.store import corridor_record
@@ -94,12 +95,19 @@ def plan_tasks(
     return tiles, tasks, empty, skipped
 
 
-def check_detector_gsd(params: AnalysisParams) -> None:
-    """Refuse an analysis GSD the detector was not trained for, before any work starts."""
+def check_detector_gsd(params: AnalysisParams, scenes: list[Scene] = ()) -> None:
+    """Refuse an analysis GSD the detector was not trained for, or a scene too coarse for it (read at 0.5 m, a
+    5 m image holds no more detail: the detector would count blur), before any work starts."""
     from borderwatch.analysis.detect.runtime import check_gsd_for
+    from borderwatch.imagery.footprint import GSD_SLACK
 
     det = detector_for(params.model, params.screen, params.front_calibration)
     check_gsd_for(params.gsd_m, det.gsd_range, "--gsd")
+    coarsest = det.gsd_range[1]
+    for s in scenes:
+        if s.gsd_m > coarsest * GSD_SLACK:
+            raise InputError(s.path, f"imagery of {s.gsd_m:.2g} m is too coarse for the detector (it needs {coarsest:g} m "
+                                     "or finer): run without --detect, or leave this scene out")
 
 
 def grid_to_true_north(corridor: Corridor) -> Callable[[Tile], float]:
@@ -140,7 +148,7 @@ def run_pipeline(
     executor = executor or InProcessExecutor()
     t0 = time.perf_counter()
     if params.detect:
-        check_detector_gsd(params)
+        check_detector_gsd(params, scenes)
     pkey, vkey = params.key(), versions_key(params)
     store.upsert_corridor(*corridor_record(corridor))
     store.add_scenes(scenes)  # idempotent: every result must point at a stored scene

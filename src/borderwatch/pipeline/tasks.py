@@ -23,7 +23,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-12"
+TILE_ANALYSIS_VERSION = "tile-stats-13"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -208,6 +208,10 @@ def analyse_tile(task: TileTask) -> TileResult:
         "scene_ids": sorted(img.scene_ids),
         "gsd_m": gsd,
     }
+    # the detail the pixels hold: read at 0.5 m, a 5 m image is still 5 m (its coarsest scene in this tile)
+    source_gsd = max((s.gsd_m for s in task.scenes if s.scene_id in img.scene_ids), default=None)
+    if source_gsd is not None:
+        stats["source_gsd_m"] = round(float(source_gsd), 3)
     if n_valid:
         pixels = img.data[(slice(None), *inner)]
         stats.update(pixel_stats(pixels, valid))
@@ -230,10 +234,15 @@ def analyse_tile(task: TileTask) -> TileResult:
         stats["river_ice_considered"] = task.river_may_freeze  # in the corridor's freeze season (Corridor.freeze_season)
         water = lc.water_mask
         lap("landcover")
-        evidence, zones = _crossing_evidence(img.data, img.valid, lc.classes, outer_transform, gsd, task.tile.bounds, watched_geom,
-                                             task.river_bearing_deg, task.river_line_wkb)
-        stats["evidence"] = len(evidence)
-        lap("evidence")
+        from borderwatch.analysis.crossings import resolves_crossings
+
+        if resolves_crossings(max(gsd, source_gsd or 0.0)):
+            evidence, zones = _crossing_evidence(img.data, img.valid, lc.classes, outer_transform, gsd, task.tile.bounds,
+                                                 watched_geom, task.river_bearing_deg, task.river_line_wkb)
+            stats["evidence"] = len(evidence)
+            lap("evidence")
+        else:  # analysed or imaged too coarse for tracks and decks: the land cover (water) stands, no evidence (register warns)
+            stats["evidence"] = None
     detections: tuple[dict, ...] = ()
     if params.detect and n_valid:
         detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))

@@ -115,7 +115,7 @@ def update_register(
     span = (base_km - 1e-9, base_km + corridor.length_km + 1e-9)
     tiles = [r for r in store.tile_results() if r["param_hash"] == pkey and r["versions_hash"] == vkey]
     dates = sorted({str(r["date"]) for r in tiles})
-    warnings = _check_water(corridor, tiles)
+    warnings = check_resolution(tiles) + _check_water(corridor, tiles)
     snow = snow_cover(tiles)
     snowy = {d for d, share in snow.items() if share >= SNOW_FLAG_SHARE}
     ice = river_ice(tiles)
@@ -425,6 +425,30 @@ def _check_snow(cover: dict[str, float], *, detected: bool, withheld: bool) -> l
                 "traffic")
     return [f"{date}: {round(share, 3):.0%} of the watched area looks snow-covered (bright, colourless ground: snow, ice "
             f"or cloud); {what}" for date, share in cover.items() if share >= SNOW_FLAG_SHARE]
+
+
+def check_resolution(tiles: list[dict]) -> list[str]:
+    """Dates whose tiles had land cover but were analysed, or imaged, too coarse for crossing evidence (their stats
+    say evidence None): a warning per date naming the resolution, so an empty register is not read as no crossings."""
+    from borderwatch.analysis.crossings import EVIDENCE_MAX_GSD_M
+
+    coarse: dict[str, dict[str, set[float]]] = {}
+    for r in tiles:
+        st = r.get("stats") or {}
+        if "landcover" in st and "evidence" in st and st["evidence"] is None:
+            seen = coarse.setdefault(str(r["date"]), {"analysed": set(), "imaged": set()})
+            seen["analysed"].add(float(st.get("gsd_m") or 0.0))
+            if st.get("source_gsd_m") is not None:
+                seen["imaged"].add(float(st["source_gsd_m"]))
+    out = []
+    for date, seen in sorted(coarse.items()):
+        analysed = ", ".join(f"{g:g}" for g in sorted(seen["analysed"]))
+        imaged = sorted(g for g in seen["imaged"] if g > max(EVIDENCE_MAX_GSD_M, *seen["analysed"]))
+        where = f"analysed at {analysed} m" + (f" from imagery of {', '.join(f'{g:g}' for g in imaged)} m" if imaged else "")
+        out.append(f"{date}: {where}, coarser than the {EVIDENCE_MAX_GSD_M:g} m crossing evidence needs (tracks and decks "
+                   "are 5-10 m wide): land cover only, no evidence and no sites from that date (they need imagery of 1 m "
+                   "or finer, analysed at --gsd 0.5)")
+    return out
 
 
 def _check_water(corridor: Corridor, tiles: list[dict]) -> list[str]:

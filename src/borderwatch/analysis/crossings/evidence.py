@@ -41,6 +41,20 @@ KINDS = {
     "fence_line": "a thin dark line along the bank, alone, within reach of the river (a border fence)",
 }
 
+#: Coarsest analysis GSD (m) crossing evidence is read at. Evidence rests on the land head's cleared ground, bars and
+#: decks, fitted on imagery of 0.3-1 m whose features sit on a ~2 m grid (landcover.features.FEATURE_SCALE_M); at
+#: 2 m the grid is the same, beyond it coarser than anything fitted, while tracks and decks are 5-10 m wide. On real
+#: 5 m NAIP lake country (no river crossings at all) the register made 5 sites out of bare fields beside lakes.
+EVIDENCE_MAX_GSD_M = 2.0
+
+
+def resolves_crossings(gsd_m: float) -> bool:
+    """Whether imagery analysed at gsd_m resolves the crossing evidence (tracks, landings, decks, camps, traces)."""
+    from borderwatch.imagery.footprint import GSD_SLACK
+
+    return gsd_m <= EVIDENCE_MAX_GSD_M * GSD_SLACK
+
+
 #: Where a point lies relative to the river, for detections (vehicles on bars, equipment in the water, vehicles on
 #: a frozen river). New grounds go at the end: stored zones are indices into this.
 GROUNDS = ("water", "bar", "bridge", "bank", "land", "ice")
