@@ -157,6 +157,10 @@ def test_direction_share_errors_per_site_and_date():
     assert d["all"]["pairs"] == 4 and d["all"]["within"] == 3 and d["all"]["pred_only"] == 1
     assert d["all"]["max"] == pytest.approx(0.25) and d["all"]["missing_pred"] == 0
     assert d["ge5"]["pairs"] == 2 and d["ge5"]["within"] == 1  # T1 on both dates
+    assert d["ge8"]["pairs"] == 2 and d["ge11"]["pairs"] == 0  # T1 has 10 and 8 vehicles facing a bank
+    # only P1 on D2 states an interval at most 0.5 wide (0.3-0.7), and misses by 0.25
+    assert d["interval_le0.5"]["pairs"] == 1 and d["interval_le0.5"]["within"] == 0
+    assert "direction (interval_le0.5): 1 site-dates compared" in format_scores(s)
     assert d["all"]["interval_coverage"] == pytest.approx(0.5)  # one of the two intervals holds the truth
     assert "truth inside the 95 % interval: 0.500" in format_scores(s)
     assert not s.targets()["direction within ±0.15 (all site-dates)"]["ok"]

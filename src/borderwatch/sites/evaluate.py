@@ -47,6 +47,10 @@ COUNT_CLASSES = ("small_vehicle", "large_vehicle", "heavy_equipment")
 COUNT_TOLERANCE = 0.2
 SCALES = ("large", "small", "inactive")
 SHARE_TOLERANCE = 0.15
+#: Where the direction misses fall, for the owner's reading of the ±0.15 target: larger sites (truth vehicles facing a
+#: bank) and site-dates whose stated 95 % interval is at most NARROW_INTERVAL wide. Reported, not targets.
+DIRECTION_SITE_SIZES = (8, 11)
+NARROW_INTERVAL = 0.5
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -371,9 +375,14 @@ class SiteScores:
 
     @property
     def direction_summary(self) -> dict[str, Any]:
-        """All matched site-dates, and those with >= min_direction_vehicles truth vehicles facing a bank."""
-        big = [p for p in self.direction if p.truth_vehicles is not None and p.truth_vehicles >= self.min_direction_vehicles]
-        return {"all": self._direction_stats(self.direction), f"ge{self.min_direction_vehicles}": self._direction_stats(big)}
+        """All matched site-dates; those with >= min_direction_vehicles (then DIRECTION_SITE_SIZES) truth vehicles facing
+        a bank; and those whose predicted interval is at most NARROW_INTERVAL wide."""
+        out = {"all": self._direction_stats(self.direction)}
+        for n in (self.min_direction_vehicles, *DIRECTION_SITE_SIZES):
+            out[f"ge{n}"] = self._direction_stats([p for p in self.direction if p.truth_vehicles is not None and p.truth_vehicles >= n])
+        out[f"interval_le{NARROW_INTERVAL:g}"] = self._direction_stats([
+            p for p in self.direction if p.pred_interval is not None and p.pred_interval[1] - p.pred_interval[0] <= NARROW_INTERVAL + 1e-9])
+        return out
 
     @property
     def count_summary(self) -> dict[str, dict[str, Any]]:
