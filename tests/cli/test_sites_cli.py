@@ -110,7 +110,7 @@ def test_store_analysed_too_coarse_says_why_it_has_no_sites(tmp_path, corridor, 
     for args in (["sites", "--store", str(path)], ["sites", "--store", str(path), "--corridor", STRETCH]):
         code, _, err = call(args, capsys)
         assert code != 0 and "no crossing sites" in err
-        assert "2025-07-31: analysed at 5 m, coarser than the 2 m crossing evidence needs" in err
+        assert "2025-07-31: 1 tile(s) analysed at 5 m, coarser than the 2 m crossing evidence needs" in err
 
 
 def test_corridor_choice(store_file, corridor, capsys):

@@ -173,7 +173,8 @@ def test_too_coarse_for_crossings_keeps_land_cover_reads_no_evidence_and_warns(t
         assert reg.sites == []
         where = "analysed at 4 m" if gsd == 4.0 else f"analysed at {limit:g} m from imagery of 4 m"
         for d in {str(r["date"]) for r in tiles}:
-            assert any(w.startswith(f"{d}: {where}, coarser than the {limit:g} m") for w in reg.warnings), reg.warnings
+            n = sum(str(r["date"]) == d for r in tiles)
+            assert any(w.startswith(f"{d}: {n} tile(s) {where}, coarser than the {limit:g} m") for w in reg.warnings), reg.warnings
     # imagery as fine as the limit, analysed at it: evidence is read
     minx, miny, maxx, maxy = part.area.bounds
     fine = register_scene(geotiff_factory("fine.tif", bounds=(minx - 100, miny - 100, maxx + 100, maxy + 100), gsd=limit, date=D1))

@@ -432,11 +432,12 @@ def check_resolution(tiles: list[dict]) -> list[str]:
     say evidence None): a warning per date naming the resolution, so an empty register is not read as no crossings."""
     from borderwatch.analysis.crossings import EVIDENCE_MAX_GSD_M
 
-    coarse: dict[str, dict[str, set[float]]] = {}
+    coarse: dict[str, dict[str, set]] = {}
     for r in tiles:
         st = r.get("stats") or {}
         if "landcover" in st and "evidence" in st and st["evidence"] is None:
-            seen = coarse.setdefault(str(r["date"]), {"analysed": set(), "imaged": set()})
+            seen = coarse.setdefault(str(r["date"]), {"tiles": set(), "analysed": set(), "imaged": set()})
+            seen["tiles"].add(r["tile_id"])
             seen["analysed"].add(float(st.get("gsd_m") or 0.0))
             if st.get("source_gsd_m") is not None:
                 seen["imaged"].add(float(st["source_gsd_m"]))
@@ -445,9 +446,9 @@ def check_resolution(tiles: list[dict]) -> list[str]:
         analysed = ", ".join(f"{g:g}" for g in sorted(seen["analysed"]))
         imaged = sorted(g for g in seen["imaged"] if g > max(EVIDENCE_MAX_GSD_M, *seen["analysed"]))
         where = f"analysed at {analysed} m" + (f" from imagery of {', '.join(f'{g:g}' for g in imaged)} m" if imaged else "")
-        out.append(f"{date}: {where}, coarser than the {EVIDENCE_MAX_GSD_M:g} m crossing evidence needs (tracks and decks "
-                   "are 5-10 m wide): land cover only, no evidence and no sites from that date (they need imagery of 1 m "
-                   "or finer, analysed at --gsd 0.5)")
+        out.append(f"{date}: {len(seen['tiles'])} tile(s) {where}, coarser than the {EVIDENCE_MAX_GSD_M:g} m crossing "
+                   "evidence needs (tracks and decks are 5-10 m wide): land cover only there, no evidence and no sites "
+                   "(sites are measured on imagery of 0.5-0.8 m analysed at --gsd 0.5)")
     return out
 
 
