@@ -49,7 +49,8 @@ def obs(site_id, d, scale="large", kp=None, cn=None, share=True, interval=None):
     if kp is not None:
         counts["toward"] = {"KP": kp, "CN": cn}
         tot = kp + cn
-        counts["share_toward"] = ({"KP": kp / tot, "CN": cn / tot} if tot else None) if share else None
+        if share is not None:  # None: an observation from before the weighed share (no share_toward at all)
+            counts["share_toward"] = ({"KP": kp / tot, "CN": cn / tot} if tot else None) if share else None
     if interval is not None:
         counts["share_interval"] = {"KP": list(interval), "CN": [1 - interval[1], 1 - interval[0]]}
     return {"site_id": site_id, "date": d, "scale": scale, "counts": counts}
@@ -146,7 +147,7 @@ def test_direction_share_errors_per_site_and_date():
     counts = {D1: {"T1": {"KP": 5, "CN": 5}, "T3": {"KP": 3, "CN": 0}}, D2: {"T1": {"KP": 2, "CN": 6}, "T2": {"KP": 0, "CN": 2}}}
     o = [
         obs("P1", D1, kp=6, cn=4, interval=(0.3, 0.85)),  # 0.6 vs 0.5: within; truth inside the interval
-        obs("P1", D2, kp=2, cn=2, share=False, interval=(0.3, 0.7)),  # 0.5 vs 0.25, and outside the interval
+        obs("P1", D2, kp=2, cn=2, share=None, interval=(0.3, 0.7)),  # raw 0.5 vs 0.25, and outside the interval
         obs("P2", D1, scale="inactive", kp=1, cn=0),  # predicted share on an idle truth site
         obs("P2", D2, scale="small", kp=0, cn=3),  # 0.0 vs 0.0 (no interval given: not scored for coverage)
         obs("P3", D1, kp=2, cn=0),  # 1.0 vs 1.0
@@ -174,6 +175,10 @@ def test_direction_share_errors_per_site_and_date():
     s = evaluate_sites(p, o[:1] + o[2:], t, shares)
     assert s.direction_summary["all"]["missing_pred"] == 1
     assert s.direction_summary["all"]["share_within_incl_missing"] == pytest.approx(3 / 4)
+    # ...and so does a share the register withheld (an inactive site-date): its raw counts are not scored in its place
+    withheld = obs("P1", D2, scale="inactive", kp=1, cn=0, share=False)
+    s = evaluate_sites(p, o[:1] + [withheld] + o[2:], t, shares)
+    assert s.direction_summary["all"]["missing_pred"] == 1 and s.direction_summary["all"]["pairs"] == 3
 
 
 def test_truth_dates_must_cover_the_evaluated_dates():

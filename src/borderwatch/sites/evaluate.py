@@ -485,12 +485,15 @@ def _pred_interval(counts: Mapping[str, Any] | None, left: str) -> tuple[float, 
 
 
 def _pred_share(counts: Mapping[str, Any] | None, left: str) -> float | None:
-    """Predicted share toward the left-bank country from an observation's counts."""
+    """Predicted share toward the left-bank country from an observation's counts: the share the register states.
+    Where it states none (share_toward None: an inactive site-date, whose lone or doubtful vehicles say nothing of
+    its direction) there is none to score; only observations from before the weighed share (no share_toward at
+    all) fall back to the raw counts facing each bank."""
     if not counts:
         return None
-    share = counts.get("share_toward")
-    if share:
-        v = share.get(left)
+    if "share_toward" in counts:
+        share = counts["share_toward"]
+        v = share.get(left) if share else None
         return None if v is None else float(v)
     toward = counts.get("toward") or {}
     total = sum(float(v) for v in toward.values())
