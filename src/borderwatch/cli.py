@@ -415,7 +415,6 @@ def sites(store_path, corridor_spec, out_path, renumber) -> None:
         console.print(f"wrote {write_register(out_path, site_rows, observations, countries)}", highlight=False, markup=False)
 
 
-# demo -------------------------------------------------------------------------------
 def _too_coarse(store) -> str:
     """Why a store's runs made no sites when their tiles were too coarse for crossing evidence ("" otherwise)."""
     from borderwatch.sites.register import check_resolution
@@ -423,6 +422,7 @@ def _too_coarse(store) -> str:
     return "".join(f"\n  {w}" for w in check_resolution(store.tile_results()))
 
 
+# demo -------------------------------------------------------------------------------
 @cli.command()
 @click.option("--out", "out_dir", default="borderwatch-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--km", "km_text", default="0:10", show_default=True, help="Stretch of yalu-upper to render (km from Hyesan).")
