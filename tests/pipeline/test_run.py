@@ -191,3 +191,16 @@ def test_detecting_on_imagery_too_coarse_for_the_detector_is_refused_before_any_
         with pytest.raises(InputError, match=r"a\.tif.*imagery of 4 m is too coarse for the detector \(it needs 0\.8 m"):
             run_pipeline(short_corridor, scenes, store, params=AnalysisParams(gsd_m=0.5, detect=True))
         assert store.runs() == [] and store.tile_results() == []
+
+
+def test_a_scene_a_hair_over_the_detectors_range_is_accepted(geotiff_factory, short_corridor):
+    """A scene's GSD is measured from its georeferencing: a nominal 0.8 m image may come out at 0.81 m."""
+    from borderwatch.errors import InputError
+    from borderwatch.pipeline.run import check_detector_gsd
+
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    box = (minx, miny, minx + 200, miny + 200)
+    params = AnalysisParams(gsd_m=0.5, detect=True)
+    check_detector_gsd(params, [register_scene(geotiff_factory("near.tif", bounds=box, gsd=0.81))])
+    with pytest.raises(InputError, match="too coarse for the detector"):
+        check_detector_gsd(params, [register_scene(geotiff_factory("far.tif", bounds=box, gsd=0.9))])

@@ -220,3 +220,11 @@ def test_a_frozen_river_is_still_the_river():
     g[55:95, 100:103] = BUILT_UP
     found, _ = find_evidence(g, T, CELL)
     assert kinds(found) == ["bridge", "track_to_water"]
+
+
+def test_crossings_are_read_up_to_two_metres_with_slack_for_a_measured_gsd():
+    from borderwatch.analysis.crossings import EVIDENCE_MAX_GSD_M, resolves_crossings
+
+    assert EVIDENCE_MAX_GSD_M == 2.0
+    assert resolves_crossings(0.5) and resolves_crossings(2.0) and resolves_crossings(2.04)  # a nominal 2 m image
+    assert not resolves_crossings(2.05) and not resolves_crossings(3.0)
