@@ -28,12 +28,14 @@ Training data
   fitting (fit-cnn --part both, tried and not shipped, would use the whole width); scoring uses the right
   half of the other dates (and, for information, whole scenes).
 Heads: water_rgb (water vs not, RGB features, synthetic + NAIP), land (classes 2..7, and 8 = ice when a
-frozen date was rendered; synthetic only, RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
+frozen date was rendered; synthetic, and real street frames as "not sandbar, not ice" with --negatives-kit/-minsk,
+scripts/landcover_negatives.py; RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
 (fit-cnn) for RGB at 3-10 m. Dates 2010, 2014, 2016, 2018, 2020 are never fitted.
 
-Shipped now (LANDCOVER_VERSION lc-mlp-cnn-7): the MLP heads of params.json (fit --seeds 100-139 --tiles 14 --keep 0.12
+Shipped now (LANDCOVER_VERSION lc-mlp-cnn-8): the MLP heads of params.json (fit --seeds 100-139 --tiles 14 --keep 0.12
 --epochs 10 --hidden-land 48 --synth-dates 2025-05-20,2025-07-31,2025-09-13,2025-10-25,2025-12-05,2026-01-15,2026-03-20
---nir-from <fit-20261125e params.json> --tag fit-20261127-seasons), and the water net:
+--nir-from <fit-20261125e params.json> --negatives-kit KIT_DIR --negatives-minsk MINSK_DIR --tag fit-20261127-streets;
+the default --negatives-weight 0.05), and the water net:
 three fits of fit-cnn --channels 32,48,64 --epochs 180 (seeds 0, 1, 2; on a GPU, --device cuda) merged by
 `ensemble` (tag cnn-20261126-wide-ens3). Every recipe tried, every choice and every figure, with dates:
 docs/landcover-fitting.md. Current figures: the model card (src/borderwatch/analysis/landcover/MODEL_CARD.md).
@@ -53,8 +55,8 @@ import numpy as np
 from scipy import ndimage
 
 from borderwatch.analysis.landcover.classify import classify_landcover
-from borderwatch.analysis.landcover.codes import CODES, LANDCOVER_VERSION
-from borderwatch.analysis.landcover.features import coarse_features, factor_for
+from borderwatch.analysis.landcover.codes import CODES, ICE, LANDCOVER_VERSION, SANDBAR
+from borderwatch.analysis.landcover.features import RGB_FEATURES, coarse_features, factor_for
 from borderwatch.analysis.landcover.model import PARAMS_FILE, Head, load_params
 from borderwatch.analysis.landcover.reference import iou, iou_beyond_shore, ndwi_water_reference
 
@@ -117,13 +119,22 @@ def naip_scenes(naip_dir: Path):
 
 
 # -- training -----------------------------------------------------------------------------
-def train_head(x, y, classes, w=None, hidden=32, epochs=12, seed=0, lr=3e-3, batch=2048):
-    """Softmax MLP (one ReLU layer) with Adam on weighted cross-entropy; returns a Head."""
+def train_head(x, y, classes, w=None, hidden=32, epochs=12, seed=0, lr=3e-3, batch=2048, allowed=None):
+    """Softmax MLP (one ReLU layer) with Adam on weighted cross-entropy; returns a Head.
+
+    ``allowed``: optional (n, len(classes)) bool, the classes each cell may be (a partial label: a real street
+    frame is known to hold no sandbar, not which land class each pixel is). Rows that allow every class say
+    nothing; y is ignored where given. The loss is -log of the probability summed over the allowed classes,
+    which for a one-hot row is the usual cross-entropy."""
     rng = np.random.default_rng(seed)
     x = x.astype(np.float32)
     mu, sd = x.mean(0), x.std(0) + 1e-4
     xs = (x - mu) / sd
     yi = np.searchsorted(np.array(classes), y)
+    if allowed is None:
+        allowed = np.zeros((len(y), len(classes)), bool)
+        allowed[np.arange(len(y)), yi] = True
+    allowed = np.asarray(allowed, bool)
     w = np.ones(len(y), np.float32) if w is None else w.astype(np.float32)
     w = w / w.mean()
     nf, k = x.shape[1], len(classes)
@@ -137,17 +148,18 @@ def train_head(x, y, classes, w=None, hidden=32, epochs=12, seed=0, lr=3e-3, bat
         loss = 0.0
         for i in range(0, len(y), batch):
             idx = order[i : i + batch]
-            xb, yb, wb = xs[idx], yi[idx], w[idx]
+            xb, ab, wb = xs[idx], allowed[idx], w[idx]
             hpre = xb @ P["w1"] + P["b1"]
             h = np.maximum(hpre, 0)
             z = h @ P["w2"] + P["b2"]
             z -= z.max(1, keepdims=True)
             p = np.exp(z)
             p /= p.sum(1, keepdims=True)
-            loss += float(-(wb * np.log(p[np.arange(len(yb)), yb] + 1e-9)).sum())
-            g = p
-            g[np.arange(len(yb)), yb] -= 1
-            g *= (wb / len(yb))[:, None]
+            pa = np.where(ab, p, 0.0)
+            mass = pa.sum(1)
+            loss += float(-(wb * np.log(mass + 1e-9)).sum())
+            g = p - pa / np.maximum(mass, 1e-30)[:, None]  # d(-log sum_allowed p)/dz: exactly p - onehot for a one-hot row
+            g *= (wb / len(ab))[:, None]
             G = {"w2": h.T @ g, "b2": g.sum(0)}
             gh = (g @ P["w2"].T) * (hpre > 0)
             G["w1"] = xb.T @ gh + 1e-4 * P["w1"]
@@ -161,18 +173,53 @@ def train_head(x, y, classes, w=None, hidden=32, epochs=12, seed=0, lr=3e-3, bat
     return Head(mu=mu, sd=sd, classes=tuple(int(c) for c in classes), **P)
 
 
-def fit(args) -> None:
-    rng = np.random.default_rng(1)
-    seeds = parse_seeds(args.seeds)
+def synthetic_cells(args, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The fit's synthetic (features, truth) cells. With --cache FILE they are kept there with the random state
+    after drawing them, so a variant fitted on the same worlds skips the rendering and draws the same NAIP sample."""
+    key = json.dumps({"seeds": args.seeds, "tiles": args.tiles, "keep": args.keep, "dates": args.synth_dates,
+                      "gsds": GSDS})
+    cache = Path(args.cache) if getattr(args, "cache", None) else None
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                rng.bit_generator.state = json.loads(str(z["rng"]))
+                return z["x"], z["y"]
+        print(f"{cache} holds other synthetic cells: rendering", file=sys.stderr)
     xs, ys = [], []
-    t0 = time.time()
-    for sd in seeds:
+    for sd in parse_seeds(args.seeds):
         for rgb, lc, gsd in synth_tiles(sd, args.tiles, GSDS, rng, parse_dates(args.synth_dates)):
             x, y = cells(rgb, lc, gsd)
             keep = (y > 0) & (rng.random(len(y)) < args.keep)
             xs.append(x[keep])
             ys.append(y[keep])
-    xs_syn, ys_syn = np.concatenate(xs), np.concatenate(ys)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if cache is not None:
+        np.savez(cache, x=x, y=y, key=key, rng=json.dumps(rng.bit_generator.state))
+    return x, y
+
+
+def negative_cells(args) -> np.ndarray:
+    """Features of real street frames holding no water and no sandbar (scripts/landcover_negatives.py), at every
+    fitting GSD, a random --negatives-keep share of their cells (a random stream of their own)."""
+    from landcover_negatives import FOLDS, PLACES, frames
+
+    places = tuple(PLACES) if args.negatives_places == "all" else FOLDS[args.negatives_places]
+    rng = np.random.default_rng(2)
+    dirs = {"kit": args.negatives_kit, "minsk": args.negatives_minsk}
+    xs = []
+    for gsd in GSDS:
+        for _, _, rgb in frames(dirs, places, gsd):
+            f = factor_for(gsd)
+            x = coarse_features(rgb, f, False).reshape(-1, len(RGB_FEATURES))
+            xs.append(x[rng.random(len(x)) < args.negatives_keep])
+    return np.concatenate(xs)
+
+
+def fit(args) -> None:
+    rng = np.random.default_rng(1)
+    seeds = parse_seeds(args.seeds)
+    t0 = time.time()
+    xs_syn, ys_syn = synthetic_cells(args, rng)
     print(f"synthetic cells {len(ys_syn)} from {len(seeds)} seeds in {time.time() - t0:.0f}s; "
           f"class counts {np.bincount(ys_syn, minlength=len(CODES)).tolist()}", file=sys.stderr)
     xn, yn = [], []
@@ -194,6 +241,17 @@ def fit(args) -> None:
     ww = np.concatenate([np.full(len(ys_syn), 0.5 / len(ys_syn)), np.full(len(yn), 0.5 / len(yn))])
     print("water_rgb", file=sys.stderr)
     water_rgb = train_head(xw, yw, (0, 1), ww, hidden=args.hidden_water, epochs=args.epochs)
+    negatives = args.negatives_kit is not None
+    xneg = negative_cells(args) if negatives else np.zeros((0, n_rgb), np.float32)
+    share = args.negatives_weight if negatives else 0.0
+    if negatives:
+        print(f"real street cells {len(xneg)} (places {args.negatives_places}, weight {share})", file=sys.stderr)
+    water_open = None
+    if negatives and args.negatives_water_open:  # the open-season water head: the same cells plus the street frames
+        print("water_rgb_open", file=sys.stderr)  # ("not water") at their share
+        water_open = train_head(np.concatenate([xw, xneg]), np.concatenate([yw, np.zeros(len(xneg), int)]), (0, 1),
+                                np.concatenate([ww * (1 - share), np.full(len(xneg), share / len(xneg))]),
+                                hidden=args.hidden_water_open, epochs=args.epochs)
     if args.nir_from:  # the NIR head fits NAIP only: keep a validated one rather than refit it on another sample
         donor = json.loads(Path(args.nir_from).read_text())
         water_nir, nir_source = donor["water_nir"], f"kept from {donor['version']}"
@@ -206,13 +264,28 @@ def fit(args) -> None:
     wl = 1.0 / np.sqrt(np.maximum(cnt[yl], 1))
     land_classes = tuple(int(c) for c in np.flatnonzero(cnt))  # ice only when a frozen date was rendered
     print(f"land {land_classes}", file=sys.stderr)
-    land_head = train_head(xs_syn[land], yl, land_classes, wl, hidden=args.hidden_land, epochs=args.epochs)
+    if negatives:  # real street cells: any land class but sandbar and ice (a partial label), their own weight share
+        allowed = np.zeros((len(yl) + len(xneg), len(land_classes)), bool)
+        allowed[np.arange(len(yl)), np.searchsorted(land_classes, yl)] = True
+        allowed[len(yl):] = [c not in (SANDBAR, ICE) for c in land_classes]
+        wl = np.concatenate([wl * (1 - share) / wl.sum(), np.full(len(xneg), share / len(xneg))])
+        land_head = train_head(np.concatenate([xs_syn[land], xneg]), np.concatenate([yl, np.full(len(xneg), land_classes[0])]),
+                               land_classes, wl, hidden=args.hidden_land, epochs=args.epochs, allowed=allowed)
+    else:
+        land_head = train_head(xs_syn[land], yl, land_classes, wl, hidden=args.hidden_land, epochs=args.epochs)
     out = {
         "version": args.tag,
         "meta": {"landcover_version": LANDCOVER_VERSION, "seeds": args.seeds, "tiles_per_seed": args.tiles,
                  "gsds": list(GSDS), "synth_dates": [str(d) for d in parse_dates(args.synth_dates) or ()] or "world default", "hidden": {"water_rgb": args.hidden_water, "water_nir": 16, "land": args.hidden_land}, "naip_train_dates": list(TRAIN_DATES), "naip_train_part": "left half",
-                 "water_nir": nir_source, "recipe": "scripts/fit_landcover.py fit"},
+                 "water_nir": nir_source, "recipe": "scripts/fit_landcover.py fit",
+                 **({"real_negatives": {"places": args.negatives_places, "keep": args.negatives_keep, "weight": share,
+                                        "cells": int(len(xneg)),
+                                        **({"hidden_water_open": args.hidden_water_open} if water_open is not None else {}),
+                                        "labels": "land: not sandbar, not ice" + ("; water_rgb_open: not water"
+                                                                                  if water_open is not None else "")}}
+                    if negatives else {})},
         "water_rgb": water_rgb.to_dict(), "water_nir": water_nir, "land": land_head.to_dict(),
+        **({"water_rgb_open": water_open.to_dict()} if water_open is not None else {}),
     }
     Path(args.out).write_text(json.dumps(out, separators=(",", ":")))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size} bytes) in {time.time() - t0:.0f}s", file=sys.stderr)
@@ -296,8 +369,16 @@ def evaluate(args) -> None:
                 "iou_rgb_tiles128_margin": iou(r_margin, ref),
                 "iou_rgb_tiles128_beyond_shore": iou_beyond_shore(r_tiles, ref),  # secondary: 1 px shore band left out
                 "iou_nir_right_half": iou(r_nir[:, half:], ref[:, half:]),
+                # the 0.3-2 m path (MLP heads) on the scene interpolated to 2 m: real lake colours at the feature
+                # scale of that path, without its texture; a check that it still finds real water, not a target
+                "iou_rgb_2m_path": naip_fine_iou(a, ref, 2.0),
                 "ref_water_share": float(ref.mean()),
             }
+    if args.negatives_kit:
+        from landcover_negatives import FOLDS, PLACES, false_shares
+
+        places = tuple(PLACES) if args.negatives_places == "all" else FOLDS[args.negatives_places]
+        report["real_streets"] = false_shares({"kit": args.negatives_kit, "minsk": args.negatives_minsk}, places)
     if args.landsat:
         import rasterio
 
@@ -314,6 +395,21 @@ def evaluate(args) -> None:
                                          "iou_vs_blue_rule": iou(pred & m, ref & m),
                                          "ref_water_share": float(ref[m].mean()), "pred_water_share": float(pred[m].mean())}
     print(json.dumps(report, indent=1, default=float))
+
+
+def naip_fine_iou(a, ref, gsd: float, tile_m: float = 512.0) -> float:
+    """Water IoU of the RGB path at ``gsd`` (the MLP heads at 0.3-2 m) on a 5 m NAIP scene interpolated to it, cut
+    into tiles of ``tile_m`` as the pipeline would; the reference upsampled (nearest)."""
+    import cv2
+
+    s = 5.0 / gsd
+    rgb = np.stack([cv2.resize(b, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR) for b in a[:3]])
+    r = cv2.resize(ref.astype(np.uint8), (rgb.shape[2], rgb.shape[1]), interpolation=cv2.INTER_NEAREST).astype(bool)
+    v = (rgb > 0).any(0)
+    pred = np.zeros_like(r)
+    for sl in tile_slices(r.shape, int(round(tile_m / gsd))):
+        pred[sl] = classify_landcover(np.ascontiguousarray(rgb[:, sl[0], sl[1]]), v[sl], gsd).water_mask
+    return iou(pred, r)
 
 
 def tile_slices(shape, n):
@@ -664,6 +760,19 @@ def main(argv=None) -> None:
     f.add_argument("--nir-from", metavar="PARAMS", help="copy the water_nir head from this params file instead of "
                    "refitting it (it fits NAIP only; a refit on another random sample moved 2010 from 0.71 to 0.50)")
     f.add_argument("--out", default=str(PARAMS_FILE))
+    f.add_argument("--cache", metavar="FILE.npz", help="keep the synthetic cells here (reused when the settings match)")
+    f.add_argument("--negatives-kit", metavar="DIR", help="KIT AIS Munich frames: real streets with no water or sandbar "
+                   "(scripts/landcover_negatives.py); with --negatives-minsk")
+    f.add_argument("--negatives-minsk", metavar="DIR", help="Minsk drone frames (as --negatives-kit)")
+    f.add_argument("--negatives-places", default="all", help="which places of the street frames: all, or a fold (a, b)")
+    f.add_argument("--negatives-keep", type=float, default=0.25, help="share of the street frames' cells drawn")
+    f.add_argument("--negatives-weight", type=float, default=0.05, help="the street cells' share of the weight of the "
+                   "land head (and of the open-season water head)")
+    f.add_argument("--negatives-water-open", action="store_true", help="also fit water_rgb_open, a water head with the "
+                   "street frames as not water, which classify_landcover uses outside the freeze season; tried, not "
+                   "shipped: it moved a synthetic site (docs/landcover-fitting.md)")
+    f.add_argument("--hidden-water-open", type=int, default=32, help="hidden units of --negatives-water-open's head "
+                   "(fitted with the street frames)")
     e = sub.add_parser("eval")
     e.add_argument("--naip")
     e.add_argument("--landsat")
@@ -674,6 +783,10 @@ def main(argv=None) -> None:
     e.add_argument("--no-synth", action="store_true", help="skip the synthetic scores (NAIP / Landsat only)")
     e.add_argument("--synth-dates", metavar="DATES", help="score the synthetic tiles on each of these ISO dates "
                    "(comma-separated; default: once, over the world's default dates)")
+    e.add_argument("--negatives-kit", metavar="DIR", help="score the false water and sandbar on real street frames "
+                   "(scripts/landcover_negatives.py); with --negatives-minsk")
+    e.add_argument("--negatives-minsk", metavar="DIR")
+    e.add_argument("--negatives-places", default="all", help="all, or a fold of places (a, b)")
     e.add_argument("--dates", help="comma-separated NAIP dates to score (default: all), e.g. 20190904 for the "
                    "development protocol")
     n = sub.add_parser("fit-cnn")
@@ -706,6 +819,8 @@ def main(argv=None) -> None:
     c.add_argument("--landsat", required=True)
     c.add_argument("--out-dir", default="tests/analysis/landcover/data")
     a = ap.parse_args(argv)
+    if a.cmd in ("fit", "eval") and (a.negatives_kit is None) != (a.negatives_minsk is None):
+        ap.error("--negatives-kit and --negatives-minsk go together (the street frames of both data sets)")
     {"fit": fit, "fit-cnn": fit_cnn, "ensemble": ensemble, "eval": evaluate, "crops": crops}[a.cmd](a)
 
 
