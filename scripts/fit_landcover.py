@@ -28,14 +28,13 @@ Training data
   fitting (fit-cnn --part both, tried and not shipped, would use the whole width); scoring uses the right
   half of the other dates (and, for information, whole scenes).
 Heads: water_rgb (water vs not, RGB features, synthetic + NAIP), land (classes 2..7, and 8 = ice when a
-frozen date was rendered; synthetic, and real street frames as "not sandbar, not ice" with --negatives-kit/-minsk,
-scripts/landcover_negatives.py; RGB features), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
+frozen date was rendered; synthetic only, RGB features; with --negatives-kit/--negatives-minsk also real street frames
+as "not sandbar, not ice", scripts/landcover_negatives.py: tried, not shipped), water_nir (water vs not, RGB+NIR features, NAIP only); the conv water net
 (fit-cnn) for RGB at 3-10 m. Dates 2010, 2014, 2016, 2018, 2020 are never fitted.
 
-Shipped now (LANDCOVER_VERSION lc-mlp-cnn-8): the MLP heads of params.json (fit --seeds 100-139 --tiles 14 --keep 0.12
+Shipped now (LANDCOVER_VERSION lc-mlp-cnn-7): the MLP heads of params.json (fit --seeds 100-139 --tiles 14 --keep 0.12
 --epochs 10 --hidden-land 48 --synth-dates 2025-05-20,2025-07-31,2025-09-13,2025-10-25,2025-12-05,2026-01-15,2026-03-20
---nir-from <fit-20261125e params.json> --negatives-kit KIT_DIR --negatives-minsk MINSK_DIR --tag fit-20261127-streets;
-the default --negatives-weight 0.05), and the water net:
+--nir-from <fit-20261125e params.json> --tag fit-20261127-seasons), and the water net:
 three fits of fit-cnn --channels 32,48,64 --epochs 180 (seeds 0, 1, 2; on a GPU, --device cuda) merged by
 `ensemble` (tag cnn-20261126-wide-ens3). Every recipe tried, every choice and every figure, with dates:
 docs/landcover-fitting.md. Current figures: the model card (src/borderwatch/analysis/landcover/MODEL_CARD.md).
@@ -762,7 +761,8 @@ def main(argv=None) -> None:
     f.add_argument("--out", default=str(PARAMS_FILE))
     f.add_argument("--cache", metavar="FILE.npz", help="keep the synthetic cells here (reused when the settings match)")
     f.add_argument("--negatives-kit", metavar="DIR", help="KIT AIS Munich frames: real streets with no water or sandbar "
-                   "(scripts/landcover_negatives.py); with --negatives-minsk")
+                   "(scripts/landcover_negatives.py), fitted into the land head as not sandbar; with --negatives-minsk "
+                   "(tried, not shipped: it cost synthetic crossing sites, docs/landcover-fitting.md)")
     f.add_argument("--negatives-minsk", metavar="DIR", help="Minsk drone frames (as --negatives-kit)")
     f.add_argument("--negatives-places", default="all", help="which places of the street frames: all, or a fold (a, b)")
     f.add_argument("--negatives-keep", type=float, default=0.25, help="share of the street frames' cells drawn")

@@ -109,28 +109,38 @@ def test_iou_beyond_shore_leaves_out_only_the_shore_band():
 
 
 # Real street frames at 0.5 m with no river, lake or gravel bar in them (data/README.md; scripts/landcover_negatives.py):
-# none of their pixels is water or sandbar. The heads fitted on synthetic scenes alone (fit-20261127-seasons) read
-# 0.258 of the Minsk frame and 0.335 of the Munich road as sandbar (paving); the shipped land head, fitted with these
-# places among the street frames as "not sandbar", reads 0.120 and 0.045: regression guards on frames the fit saw. On
-# places a fit never saw (two folds of places) the street pixels read as sandbar fell from 23 % to 8.6 %
-# (docs/landcover-fitting.md). Dark asphalt still reads as water (0.225 of the Minsk frame).
-_STREETS = [("street_minsk_crossroads", 0.2), ("street_munich_road", 0.1)]
+# none of their pixels is water or sandbar. The shipped heads read 0.278 of the Minsk frame as water (dark asphalt) and
+# 0.258 / 0.335 of the two frames as sandbar (paving). Heads fitted with the street frames fixed both on unseen places
+# but cost crossing sites on synthetic worlds, so they are not shipped (docs/landcover-fitting.md); these strict xfails
+# turn into failures the day a shipped head gets streets right, so the model card's caveat is updated then.
+_STREETS = ("street_minsk_crossroads", "street_munich_road")
 
 
 def _street(stem: str) -> np.ndarray:
     return np.asarray(Image.open(next(DATA.glob(f"{stem}_*.png")))).transpose(2, 0, 1).copy()
 
 
-@pytest.mark.parametrize("stem, bar_max", _STREETS)
-def test_real_streets_are_not_sandbar(stem, bar_max):
+@pytest.mark.parametrize("stem", _STREETS)
+@pytest.mark.xfail(strict=True, reason="paving reads as sandbar (0.26 / 0.34 of the frames): not yet fixed without "
+                   "losing synthetic crossing sites (docs/landcover-fitting.md)")
+def test_target_real_streets_are_not_sandbar(stem):
     img = _street(stem)
     lc = classify_landcover(img, np.ones(img.shape[1:], bool), 0.5)
-    assert lc.method.endswith("/rgb") and lc.share("sandbar") < bar_max
+    assert lc.method.endswith("/rgb") and lc.share("sandbar") < 0.1
 
 
-@pytest.mark.xfail(strict=True, reason="dark asphalt reads as water (0.225 of the frame): a water head fitted with the "
-                   "street frames fixed it but moved a synthetic crossing site, so it is not shipped "
-                   "(docs/landcover-fitting.md)")
+@pytest.mark.xfail(strict=True, reason="dark asphalt reads as water (0.28 of the frame): not yet fixed without moving "
+                   "synthetic crossing sites (docs/landcover-fitting.md)")
 def test_target_real_street_asphalt_is_not_water():
     img = _street("street_minsk_crossroads")
     assert classify_landcover(img, np.ones(img.shape[1:], bool), 0.5).share("water") < 0.03
+
+
+def test_real_streets_read_as_river_today():
+    """What the strict xfails above stand on, measured: the Minsk crossroads frame is about a quarter water and a
+    quarter sandbar to the shipped heads (0.278 / 0.258), the Munich road a third sandbar (0.335). If this drifts,
+    the model card's figures are stale."""
+    minsk, munich = (_street(s) for s in _STREETS)
+    a = classify_landcover(minsk, np.ones(minsk.shape[1:], bool), 0.5)
+    b = classify_landcover(munich, np.ones(munich.shape[1:], bool), 0.5)
+    assert 0.2 < a.share("water") < 0.35 and 0.2 < a.share("sandbar") < 0.32 and 0.28 < b.share("sandbar") < 0.4

@@ -6,7 +6,7 @@ Codes match the synthetic generator's truth rasters, so scores need no remapping
 from __future__ import annotations
 
 #: bump when features, parameters or post-processing change (stored with results)
-LANDCOVER_VERSION = "lc-mlp-cnn-8"
+LANDCOVER_VERSION = "lc-mlp-cnn-7"
 
 NODATA, WATER, SANDBAR, DISTURBED, VEGETATION, FOREST, BUILT_UP, ROAD, ICE = range(9)
 
