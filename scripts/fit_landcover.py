@@ -245,12 +245,6 @@ def fit(args) -> None:
     share = args.negatives_weight if negatives else 0.0
     if negatives:
         print(f"real street cells {len(xneg)} (places {args.negatives_places}, weight {share})", file=sys.stderr)
-    water_open = None
-    if negatives and args.negatives_water_open:  # the open-season water head: the same cells plus the street frames
-        print("water_rgb_open", file=sys.stderr)  # ("not water") at their share
-        water_open = train_head(np.concatenate([xw, xneg]), np.concatenate([yw, np.zeros(len(xneg), int)]), (0, 1),
-                                np.concatenate([ww * (1 - share), np.full(len(xneg), share / len(xneg))]),
-                                hidden=args.hidden_water_open, epochs=args.epochs)
     if args.nir_from:  # the NIR head fits NAIP only: keep a validated one rather than refit it on another sample
         donor = json.loads(Path(args.nir_from).read_text())
         water_nir, nir_source = donor["water_nir"], f"kept from {donor['version']}"
@@ -278,13 +272,9 @@ def fit(args) -> None:
                  "gsds": list(GSDS), "synth_dates": [str(d) for d in parse_dates(args.synth_dates) or ()] or "world default", "hidden": {"water_rgb": args.hidden_water, "water_nir": 16, "land": args.hidden_land}, "naip_train_dates": list(TRAIN_DATES), "naip_train_part": "left half",
                  "water_nir": nir_source, "recipe": "scripts/fit_landcover.py fit",
                  **({"real_negatives": {"places": args.negatives_places, "keep": args.negatives_keep, "weight": share,
-                                        "cells": int(len(xneg)),
-                                        **({"hidden_water_open": args.hidden_water_open} if water_open is not None else {}),
-                                        "labels": "land: not sandbar, not ice" + ("; water_rgb_open: not water"
-                                                                                  if water_open is not None else "")}}
+                                        "cells": int(len(xneg)), "labels": "land: not sandbar, not ice"}}
                     if negatives else {})},
         "water_rgb": water_rgb.to_dict(), "water_nir": water_nir, "land": land_head.to_dict(),
-        **({"water_rgb_open": water_open.to_dict()} if water_open is not None else {}),
     }
     Path(args.out).write_text(json.dumps(out, separators=(",", ":")))
     print(f"wrote {args.out} ({Path(args.out).stat().st_size} bytes) in {time.time() - t0:.0f}s", file=sys.stderr)
@@ -766,13 +756,8 @@ def main(argv=None) -> None:
     f.add_argument("--negatives-minsk", metavar="DIR", help="Minsk drone frames (as --negatives-kit)")
     f.add_argument("--negatives-places", default="all", help="which places of the street frames: all, or a fold (a, b)")
     f.add_argument("--negatives-keep", type=float, default=0.25, help="share of the street frames' cells drawn")
-    f.add_argument("--negatives-weight", type=float, default=0.05, help="the street cells' share of the weight of the "
-                   "land head (and of the open-season water head)")
-    f.add_argument("--negatives-water-open", action="store_true", help="also fit water_rgb_open, a water head with the "
-                   "street frames as not water, which classify_landcover uses outside the freeze season; tried, not "
-                   "shipped: it moved a synthetic site (docs/landcover-fitting.md)")
-    f.add_argument("--hidden-water-open", type=int, default=32, help="hidden units of --negatives-water-open's head "
-                   "(fitted with the street frames)")
+    f.add_argument("--negatives-weight", type=float, default=0.05, help="the street cells' share of the land head's "
+                   "weight")
     e = sub.add_parser("eval")
     e.add_argument("--naip")
     e.add_argument("--landsat")

@@ -20,15 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
+from borderwatch.analysis.detect.kit import KIT_AIS_GSD_M
+from borderwatch.analysis.detect.lanes import (
+    MINSK_CROSSROADS, MINSK_CROSSROADS_GREY, MINSK_JUNCTION, MINSK_TRAM_STREET, MUNICH_ROAD, resample_frame,
+)
+
 #: place -> (data set, file glob, GSD in metres or None: from the frame's labelled cars). Frames of one place
-#: overlap, so they are never split between folds. GSDs as in analysis.detect.lanes (KIT: kit.KIT_AIS_GSD_M).
+#: overlap, so they are never split between folds. GSDs are those the front-check scenes measured.
 PLACES: dict[str, tuple[str, str, float | None]] = {
-    "munich_crossing": ("kit", "MOS[789]?.png", 0.13),  # MOS74-93 (684 x 547 px): a crossing among trees
-    "munich_road": ("kit", "MOS1[5-7]?.png", 0.13),  # MOS155-179 (1764 x 430 px): a divided road (lanes.MUNICH_ROAD)
-    "minsk_junction": ("minsk", "DJI_0005-*.jpg", 0.055),
-    "minsk_tram_street": ("minsk", "DJI_0762-*.jpg", 0.074),
-    "minsk_crossroads": ("minsk", "DJI-00760-*.jpg", 0.062),
-    "minsk_crossroads_grey": ("minsk", "DJI_0013-*.jpg", 0.055),  # the same crossroads, another day
+    "munich_crossing": ("kit", "MOS[789]?.png", KIT_AIS_GSD_M),  # MOS74-93 (684 x 547 px): a crossing among trees
+    "munich_road": ("kit", "MOS1[5-7]?.png", MUNICH_ROAD.gsd_m),  # MOS155-179 (1764 x 430 px): a divided road
+    "minsk_junction": ("minsk", "DJI_0005-*.jpg", MINSK_JUNCTION.gsd_m),
+    "minsk_tram_street": ("minsk", "DJI_0762-*.jpg", MINSK_TRAM_STREET.gsd_m),
+    "minsk_crossroads": ("minsk", "DJI-00760-*.jpg", MINSK_CROSSROADS.gsd_m),
+    "minsk_crossroads_grey": ("minsk", "DJI_0013-*.jpg", MINSK_CROSSROADS_GREY.gsd_m),  # the same crossroads, another day
     "minsk_stills": ("minsk", "DJI_00[0-9][0-9].JPG", None),  # 4000 x 2250 stills at 2.5-12 cm
 }
 #: two folds of places (fixed before any fit): a crossroads seen on two days stays in one fold
@@ -50,7 +55,7 @@ def frame_gsd(image: Path, width: int, height: int) -> float:
 
 
 def frames(dirs: dict[str, Path], places, gsd: float) -> Iterator[tuple[str, str, np.ndarray]]:
-    """(place, file name, (3, H, W) uint8 RGB resampled to ``gsd`` by area averaging) for every frame of places."""
+    """(place, file name, (3, H, W) uint8 RGB resampled to ``gsd`` as the pipeline would) for every frame of places."""
     import cv2
 
     for place in places:
@@ -63,10 +68,8 @@ def frames(dirs: dict[str, Path], places, gsd: float) -> Iterator[tuple[str, str
             if bgr is None:
                 raise ValueError(f"{p}: not an image cv2 can read")
             g0 = fixed if fixed is not None else frame_gsd(p, bgr.shape[1], bgr.shape[0])
-            s = g0 / gsd
-            small = cv2.resize(bgr, (max(1, round(bgr.shape[1] * s)), max(1, round(bgr.shape[0] * s))),
-                               interpolation=cv2.INTER_AREA)
-            yield place, p.name, np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1))
+            small = resample_frame(np.ascontiguousarray(bgr[:, :, ::-1]), g0 / gsd)
+            yield place, p.name, np.ascontiguousarray(small.transpose(2, 0, 1))
 
 
 def false_shares(dirs: dict[str, Path], places, gsds=(0.5, 0.8)) -> dict:

@@ -67,7 +67,8 @@ def test_street_frames_name_a_missing_folder(tmp_path):
         next(neg.frames({"kit": tmp_path, "minsk": tmp_path}, ("munich_road",), 0.5))
 
 
-def test_street_frames_need_both_data_sets():
+def test_street_frames_need_both_data_sets(capsys):
     fl = load_script("fit_landcover")
     with pytest.raises(SystemExit):
         fl.main(["fit", "--naip", "naip", "--negatives-kit", "kit"])
+    assert "--negatives-kit and --negatives-minsk go together" in capsys.readouterr().err

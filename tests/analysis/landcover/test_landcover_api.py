@@ -165,19 +165,3 @@ def test_model_card_names_the_shipped_files_and_versions():
     for held_out in ("2010", "2014", "2016", "2018", "2020"):  # the dates its real-pixel figures are read on
         assert held_out in card
 
-
-def test_water_head_by_season_and_bands():
-    """A file with an open-season RGB water head (fit --negatives-water-open) uses it on dates the river runs open;
-    the freeze season and files without one (the shipped file) use water_rgb; NIR imagery its own head."""
-    from dataclasses import replace
-
-    from borderwatch.analysis.landcover.model import Head, _water_head
-
-    shipped = load_params()
-    assert shipped.water_rgb_open is None and _water_head(shipped, nir=False, frozen=False) is shipped.water_rgb
-    p = replace(shipped, water_rgb_open=Head.from_dict(shipped.water_rgb.to_dict()))
-    assert _water_head(p, nir=False, frozen=False) is p.water_rgb_open
-    assert _water_head(p, nir=False, frozen=True) is p.water_rgb
-    assert _water_head(p, nir=True, frozen=False) is p.water_nir
-    old = replace(p, water_rgb_open=None)
-    assert _water_head(old, nir=False, frozen=False) is old.water_rgb

@@ -24,7 +24,7 @@ from .geometry import angle_diff
 
 __all__ = ["MINSK_CROSSROADS", "MINSK_CROSSROADS_GREY", "MINSK_JUNCTION", "MINSK_SCENES", "MINSK_TRAM_STREET",
            "MUNICH_ROAD", "Lane", "LaneScene", "frame_front_logits", "frame_fronts", "fronts_in_lanes",
-           "summarise_fronts"]
+           "resample_frame", "summarise_fronts"]
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[
     return [(lane.name, right, float(d.heading_conf)) for d, lane, right in _in_lanes(dets, lanes, classes, max_axis_deg)]
 
 
-def _resample(rgb: np.ndarray, factor: float) -> np.ndarray:
+def resample_frame(rgb: np.ndarray, factor: float) -> np.ndarray:
     """The frame at another GSD, as the pipeline would (area average when shrinking)."""
     if abs(factor - 1.0) <= 1e-9:
         return rgb
@@ -154,7 +154,7 @@ def frame_fronts(detector, rgb: np.ndarray, source_gsd: float, gsd: float,
     """:func:`fronts_in_lanes` for one frame (lanes in its pixels) resampled to ``gsd`` and run through
     ``detector``."""
     f = source_gsd / gsd
-    return fronts_in_lanes(detector.detect_array(_resample(rgb, f), gsd), [lane.scaled(f) for lane in lanes])
+    return fronts_in_lanes(detector.detect_array(resample_frame(rgb, f), gsd), [lane.scaled(f) for lane in lanes])
 
 
 def frame_vehicles(detector, rgb: np.ndarray, source_gsd: float, gsd: float, lanes: Sequence[Lane],
@@ -163,7 +163,7 @@ def frame_vehicles(detector, rgb: np.ndarray, source_gsd: float, gsd: float, lan
     frame resampled to ``gsd``: the lane vehicles with their truth, the others (parked, turning) without. Boxes in
     the resampled frame's pixels."""
     f = source_gsd / gsd
-    dets = [d for d in detector.detect_array(_resample(rgb, f), gsd) if d.cls in classes]
+    dets = [d for d in detector.detect_array(resample_frame(rgb, f), gsd) if d.cls in classes]
     truth = {id(d): (lane.name, right) for d, lane, right in
              _in_lanes(dets, [lane.scaled(f) for lane in lanes], classes, MAX_AXIS_DEG)}
     return [(d, *truth.get(id(d), (None, None))) for d in dets]
@@ -180,7 +180,7 @@ def frame_front_logits(network, front, rgb: np.ndarray, source_gsd: float, gsd: 
     from .front import vehicle_patch
 
     f = source_gsd / gsd
-    img = _resample(rgb, f)
+    img = resample_frame(rgb, f)
     found = [(d, lane, right) for d, lane, right in
              _in_lanes(network.detect_array(img, gsd), [lane.scaled(f) for lane in lanes], classes, MAX_AXIS_DEG)
              if d.cls in front.classes]

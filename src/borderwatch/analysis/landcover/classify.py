@@ -100,8 +100,6 @@ def classify_landcover(
     ice=True offers the river-ice class: only for dates the river can be frozen (Corridor.may_freeze_on). Bright,
     colourless ground (concrete, roofs, dry fields) looks like snow-covered ice to the colour features: on real
     summer imagery 15-28 % of pixels were read as ice with it on, so it is off unless the season allows it.
-    Where the parameters carry an open-season water head (``Params.water_rgb_open``; the shipped file has none) it
-    answers on dates without ice and ``water_rgb`` in the freeze season.
     Pixels outside `valid` are NODATA (0). Raises InputError on wrong bands/dtypes/shapes; warns
     (LandcoverRangeWarning) when gsd_m > MAX_GSD_M, where the result is not meaningful.
     """
@@ -122,7 +120,7 @@ def classify_landcover(
     f = factor_for(g)
     feats = coarse_features(rgb_or_rgbn, f, use_nir, valid)
     h, w, nf = feats.shape
-    model = params.fused(nir_head, frozen=ice)
+    model = params.rgbn if nir_head else params.rgb
     prob = model.proba(feats.reshape(-1, nf)).reshape(h, w, -1)
     codes = np.array((WATER,) + params.land.classes, np.uint8)
     if not ice and ICE in params.land.classes:

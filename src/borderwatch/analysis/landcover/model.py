@@ -104,39 +104,24 @@ class Params:
     water_nir: Head | None
     land: Head
     meta: dict
-    #: optional RGB water head for dates the river runs open (``fit --negatives-water-open``: fitted with real summer
-    #: street frames as "not water"); ``water_rgb`` answers in the freeze season, where dark open water among ice
-    #: looks like asphalt. Not in the shipped file: it cut street water but moved a synthetic crossing site
-    #: (docs/landcover-fitting.md)
-    water_rgb_open: Head | None = None
-
-    def fused(self, nir: bool = False, frozen: bool = False) -> Fused:
-        """Both heads fused: the NIR water head when ``nir`` (and there is one), else the RGB head for the season."""
-        return _fused(self, nir, frozen)
 
     @property
     def rgb(self) -> Fused:
-        return _fused(self, False, False)
+        return _fused(self, False)
 
     @property
     def rgbn(self) -> Fused:
-        return _fused(self, True, False)
+        return _fused(self, True)
 
 
-_FUSED: dict[tuple[int, bool, bool], tuple[Params, Fused]] = {}
+_FUSED: dict[tuple[int, bool], tuple[Params, Fused]] = {}
 
 
-def _water_head(p: Params, nir: bool, frozen: bool) -> Head:
-    if nir and p.water_nir is not None:
-        return p.water_nir
-    return p.water_rgb_open if p.water_rgb_open is not None and not frozen else p.water_rgb
-
-
-def _fused(p: Params, nir: bool, frozen: bool) -> Fused:
-    key = (id(p), nir, frozen)
+def _fused(p: Params, nir: bool) -> Fused:
+    key = (id(p), nir)
     held = _FUSED.get(key)
     if held is None or held[0] is not p:  # the entry holds its Params, so an id is never reused for other weights
-        held = _FUSED[key] = (p, Fused(_water_head(p, nir, frozen), p.land))
+        held = _FUSED[key] = (p, Fused(p.water_nir if nir and p.water_nir is not None else p.water_rgb, p.land))
     return held[1]
 
 
@@ -150,5 +135,4 @@ def load_params(path: str | None = None) -> Params:
         water_nir=Head.from_dict(d["water_nir"]) if d.get("water_nir") else None,
         land=Head.from_dict(d["land"]),
         meta=d.get("meta", {}),
-        water_rgb_open=Head.from_dict(d["water_rgb_open"]) if d.get("water_rgb_open") else None,
     )
