@@ -36,6 +36,8 @@ PLACES: dict[str, tuple[str, str, float | None]] = {
     "minsk_crossroads_grey": ("minsk", "DJI_0013-*.jpg", MINSK_CROSSROADS_GREY.gsd_m),  # the same crossroads, another day
     "minsk_stills": ("minsk", "DJI_00[0-9][0-9].JPG", None),  # 4000 x 2250 stills at 2.5-12 cm
 }
+#: stills taken at a slant, with the horizon and sky in view: no one GSD, and the sky is not ground
+OBLIQUE = frozenset({"DJI_0028.JPG", "DJI_0030.JPG"})
 #: two folds of places (fixed before any fit): a crossroads seen on two days stays in one fold
 FOLDS = {
     "a": ("munich_crossing", "minsk_junction", "minsk_crossroads", "minsk_crossroads_grey"),
@@ -60,7 +62,7 @@ def frames(dirs: dict[str, Path], places, gsd: float) -> Iterator[tuple[str, str
 
     for place in places:
         source, pattern, fixed = PLACES[place]
-        paths = sorted(Path(dirs[source]).glob(pattern))
+        paths = sorted(p for p in Path(dirs[source]).glob(pattern) if p.name not in OBLIQUE)
         if not paths:
             raise FileNotFoundError(f"no frames {pattern} in {dirs[source]} (place {place})")
         for p in paths:

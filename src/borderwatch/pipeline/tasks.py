@@ -23,7 +23,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-13"
+TILE_ANALYSIS_VERSION = "tile-stats-14"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -246,7 +246,13 @@ def analyse_tile(task: TileTask) -> TileResult:
     detections: tuple[dict, ...] = ()
     if params.detect and n_valid:
         detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
-        if water is not None:
+        if water is not None and detections:
+            if zones is not None:
+                # distances to the river's water: a town's dark streets read as water are not it
+                from borderwatch.analysis.crossings import fine_cells
+                from borderwatch.analysis.landcover.features import factor_for
+
+                water = water & fine_cells(zones.river, factor_for(gsd), water.shape)
             _add_distance_to_water(detections, water, outer_transform, gsd)
         if zones is not None:
             for d in detections:
@@ -310,7 +316,8 @@ def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, wat
         return minx <= x < maxx and miny < y <= maxy and bool(shapely.contains_xy(watched_geom, x, y))
 
     grid, grid_transform, cell = coarse_classes(classes, f), transform * Affine.scale(f), gsd * f
-    found, zones = find_evidence(grid, grid_transform, cell, owns=owns, along_deg=river_bearing_deg, bearing_at=bearing_at)
+    found, zones = find_evidence(grid, grid_transform, cell, owns=owns, along_deg=river_bearing_deg, bearing_at=bearing_at,
+                                 line=line)
     found += find_ford_traces(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg,
                               bearing_at=bearing_at, owns=owns)
     found += find_ice_roads(image, grid, grid_transform, cell, zones.river, along_deg=river_bearing_deg,

@@ -228,3 +228,61 @@ def test_crossings_are_read_up_to_two_metres_with_slack_for_a_measured_gsd():
     assert EVIDENCE_MAX_GSD_M == 2.0
     assert resolves_crossings(0.5) and resolves_crossings(2.0) and resolves_crossings(2.04)  # a nominal 2 m image
     assert not resolves_crossings(2.05) and not resolves_crossings(3.0)
+
+
+def _town_beside(g: np.ndarray) -> np.ndarray:
+    """A block of a town north of the river, 120 m from its bank: dark asphalt read as water, paving as sandbar
+    (what real streets at 0.5 m give: scripts/landcover_negatives.py), with a cleared strip on its "bar"."""
+    g[5:40, 20:120] = SANDBAR  # 70 x 200 m of paving ...
+    g[12:16, 20:120] = WATER  # ... crossed by two dark streets
+    g[24:28, 20:120] = WATER
+    g[18:22, 40:90] = DISTURBED  # a strip of lighter ground on the "bar"
+    return g
+
+
+def test_wet_ground_away_from_the_corridor_line_is_not_the_river():
+    import shapely
+
+    g = _town_beside(river_grid(top=100, bottom=130))
+    line = shapely.LineString([T * (0, 115), T * (200, 115)])  # the border, down the channel's middle, 150 m from the town
+    _, zones = find_evidence(g, T, CELL)
+    assert zones.ground_at(*(T * (60, 30))) == "bar"  # without the line the town is river
+    found, zones = find_evidence(g, T, CELL, line=line)
+    assert found == []
+    assert zones.ground_at(*(T * (60, 30))) == "land"
+    assert zones.ground_at(*(T * (60, 14))) == "land"  # its dark streets too
+    assert zones.ground_at(*(T * (100, 115))) == "water"  # the channel stays the river
+    assert zones.river[100:130].all() and not zones.river[:100].any()
+    near = shapely.LineString([T * (0, 85), T * (200, 85)])  # a line within reach of the town: the rule cannot tell
+    assert zones_ground(find_evidence(g, T, CELL, line=near)[1], 60, 30) == "bar"
+
+
+def zones_ground(zones, col: float, row: float) -> str | None:
+    return zones.ground_at(*(T * (col, row)))
+
+
+def test_the_river_still_counts_when_the_line_runs_off_its_water():
+    """The line only has to come within reach of the river: a border drawn 80 m off the channel (an old survey,
+    a moved channel) keeps the channel, one beyond reach loses it (no river: no evidence, never a made-up one)."""
+    import shapely
+
+    g = river_grid()
+    g[55:95, 100:103] = BUILT_UP
+    near = shapely.LineString([T * (0, 130), T * (200, 130)])  # 80 m south of the water's edge (row 90)
+    assert kinds(find_evidence(g, T, CELL, line=near)[0]) == ["bridge"]
+    far = shapely.LineString([T * (0, 180), T * (200, 180)])  # 180 m south of it, off the grid
+    found, zones = find_evidence(g, T, CELL, line=far)
+    assert found == [] and not zones.river.any()
+    assert EvidenceParams().line_reach_m == 100.0
+
+
+def test_fine_cells_puts_a_coarse_mask_back_on_the_pixel_grid():
+    from borderwatch.analysis.crossings import coarse_classes, fine_cells
+
+    full = np.zeros((10, 11), np.uint8)
+    full[:, 6:] = WATER
+    coarse = coarse_classes(full, 4) == WATER  # 3 x 3 cells, the last ones partial
+    back = fine_cells(coarse, 4, full.shape)
+    assert back.shape == full.shape
+    assert back[:, 8:].all() and not back[:, :4].any()
+    assert np.array_equal(fine_cells(full == WATER, 1, full.shape), full == WATER)

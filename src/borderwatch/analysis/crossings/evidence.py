@@ -65,6 +65,9 @@ class EvidenceParams:
     """Thresholds in metres and square metres, so they mean the same at any GSD."""
 
     min_river_m2: float = 2000.0  # water+bar regions smaller than this are ponds or puddles
+    # the corridor's line (the border, drawn along the channel) passes within this of the river: wet ground whose
+    # nearest cell lies farther from it is a pond, a flooded field or a town's dark streets and paving, not the river
+    line_reach_m: float = 100.0
     touch_m: float = 5.0  # a patch this close to the river touches it
     min_bank_m2: float = 120.0  # smallest landing patch kept
     track_reach_m: float = 25.0  # a track reaches at least this far inland
@@ -131,6 +134,18 @@ def coarse_classes(classes: np.ndarray, factor: int) -> np.ndarray:
     return classes[factor // 2:: factor, factor // 2:: factor] if factor > 1 else classes
 
 
+def fine_cells(mask: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
+    """A mask on coarse_classes' grid put back on the full pixel grid of ``shape`` (each cell covers factor x factor
+    pixels; a last partial row or column takes its neighbour's value)."""
+    if factor > 1:
+        mask = np.repeat(np.repeat(mask, factor, axis=0), factor, axis=1)
+    h, w = shape
+    mask = mask[:h, :w]
+    if mask.shape != (h, w):
+        mask = np.pad(mask, ((0, h - mask.shape[0]), (0, w - mask.shape[1])), mode="edge")
+    return mask
+
+
 #: the river's bearing (degrees) at a map point (x, y), None where not known
 BearingAt = Callable[[float, float], "float | None"]
 
@@ -143,6 +158,7 @@ def find_evidence(
     owns=None,
     along_deg: float | None = None,
     bearing_at: BearingAt | None = None,
+    line: shapely.Geometry | None = None,
     params: EvidenceParams | None = None,
 ) -> tuple[list[Evidence], RiverZones]:
     """Evidence in a land-cover grid (codes of analysis.landcover) with its affine transform.
@@ -152,7 +168,11 @@ def find_evidence(
     where it is known: decks and bar tracks are judged against the river where they stand, since a tile on a bend
     holds several directions (on the 81 km synthetic corridor two bridges lay 66 and 81 degrees off
     their tile's bearing). owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
-    the tile proper, not the margin), so a patch seen by two tiles is kept once.
+    the tile proper, not the margin), so a patch seen by two tiles is kept once. ``line`` is the corridor's
+    line near the tile (same CRS): where given, only wet regions reaching within ``line_reach_m`` of it are the
+    river. Real city streets at 0.5-0.8 m read partly as water and sandbar (scripts/landcover_negatives.py); without
+    the line a town on the bank grows a "river" of its own, with cars parked "on a sandbar"
+    (scripts/evaluate_towns.py).
     """
     p = params or EvidenceParams()
     cell_area = cell_m * cell_m
@@ -161,7 +181,13 @@ def find_evidence(
     if ice.any():
         # a frozen channel is still the channel: decks span it, camps and tracks stand beside or on it
         classes = np.where(ice, np.uint8(WATER), classes)
-    river = _river(classes, p.min_river_m2 / cell_area)
+    near_line = None
+    if line is not None and not line.is_empty:
+        from rasterio.features import geometry_mask
+
+        reach = line.buffer(p.line_reach_m)
+        near_line = ~geometry_mask([reach], out_shape=classes.shape, transform=transform, all_touched=True)
+    river = _river(classes, p.min_river_m2 / cell_area, near_line)
     dist_river = cv2.distanceTransform((~river).astype(np.uint8), cv2.DIST_L2, 3) * cell_m if river.any() else None
     zones = np.zeros(classes.shape, np.uint8)
     zones[valid] = GROUNDS.index("land") + 1
@@ -449,14 +475,17 @@ def end_name(code: int) -> str:
     return {0: "nodata", WATER: "water", ICE: "ice", SANDBAR: "bar"}.get(int(code), "land")
 
 
-def _river(classes: np.ndarray, min_cells: float) -> np.ndarray:
-    """Water and bars, without ponds: connected regions big enough to be the river."""
+def _river(classes: np.ndarray, min_cells: float, near_line: np.ndarray | None = None) -> np.ndarray:
+    """Water and bars, without ponds: connected regions big enough to be the river and, where the corridor's
+    line is known (``near_line``: the cells within reach of it), reaching it."""
     wet = (classes == WATER) | (classes == SANDBAR)
     lab, n = ndimage.label(wet, structure=np.ones((3, 3), bool))
     if not n:
         return wet
-    sizes = np.bincount(lab.ravel())
+    sizes = np.bincount(lab.ravel(), minlength=n + 1)
     big = sizes >= min_cells
+    if near_line is not None:
+        big &= np.bincount(lab[near_line].ravel(), minlength=n + 1) > 0
     big[0] = False
     return big[lab]
 
