@@ -27,7 +27,8 @@ from borderwatch.pipeline.tasks import AnalysisParams, TileResult, TileTask, ana
 
 Progress = Callable[[int, int], None]
 
-#: how far around a tile (its margin included) the corridor line travels with its task
+#: how far around a tile (its margin included) the corridor line travels with its task: more than the read margin
+#: plus EvidenceParams.line_reach_m, so wet ground at the margin's edge still finds the line it lies near
 LINE_NEAR_TILE_M = 300.0
 
 
