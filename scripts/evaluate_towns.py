@@ -27,8 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate_sites import build, parse_date, parse_km, render, rows, score  # noqa: E402
 from landcover_negatives import PLACES, frames  # noqa: E402
 
-#: truth land-cover codes (synth.palette.LANDCOVER) a town block must not cover: nodata, water, sandbar, ice
-NOT_LAND = (0, 1, 2, 8)
+from borderwatch.synth.palette import LANDCOVER  # noqa: E402
+
+#: truth land-cover codes a town block must not cover
+NOT_LAND = tuple(code for code, name in LANDCOVER.items() if name in ("nodata", "water", "sandbar", "ice"))
 
 
 def pick_towns(world, corridor, km, n: int, block_m: tuple[float, float], gsd: float, clear_km: float,
@@ -41,9 +43,9 @@ def pick_towns(world, corridor, km, n: int, block_m: tuple[float, float], gsd: f
 
     sites = [s["chainage_km"] for s in world.sites(km)]
     area = corridor.stretch(*km).area
-    spots = [c for c in np.arange(km[0] + 0.5, km[1] - 0.5, 0.05) if all(abs(c - s) >= clear_km for s in sites)]
+    clear = [c for c in np.arange(km[0] + 0.5, km[1] - 0.5, 0.05) if all(abs(c - s) >= clear_km for s in sites)]
     chosen: list[float] = []
-    for c in spots:
+    for c in clear:
         if all(abs(c - o) >= clear_km for o in chosen):
             chosen.append(float(c))
     if len(chosen) > n:
@@ -109,20 +111,22 @@ def paste(clean: Path, dst: Path, towns: list[dict], blocks: list[np.ndarray]) -
     return dst
 
 
-def in_towns(geom, towns: list[dict], margin_m: float) -> bool:
-    import shapely
-
-    return any(geom.intersects(shapely.box(*t["bounds"]).buffer(margin_m)) for t in towns)
-
-
 def town_findings(register, store, key, corridor, towns, margin_m) -> dict:
     """Sites and candidates, evidence and detections inside the town blocks (plus margin)."""
-    sites = [r for r in rows(register, "sites") if in_towns(corridor.from_lonlat(r["geometry"]), towns, margin_m)]
+    import shapely
+
+    blocks = shapely.union_all([shapely.box(*t["bounds"]) for t in towns])
+    zone = blocks.buffer(margin_m)
+
+    def inside(row, area) -> bool:
+        return corridor.from_lonlat(row["geometry"]).intersects(area)
+
+    sites = [r for r in rows(register, "sites") if inside(r, zone)]
     evidence: dict[str, int] = {}
     for r in store.current_rows("evidence", *key):
-        if in_towns(corridor.from_lonlat(r["geometry"]), towns, margin_m):
+        if inside(r, zone):
             evidence[r["kind"]] = evidence.get(r["kind"], 0) + 1
-    dets = sum(in_towns(corridor.from_lonlat(r["geometry"]), towns, 0.0) for r in store.current_rows("detections", *key))
+    dets = sum(inside(r, blocks) for r in store.current_rows("detections", *key))
     return {"sites": [{"site_id": r["site_id"], "status": r.get("status"), "kind": r.get("kind"),
                        "scale": r.get("scale"), "chainage_km": r.get("chainage_km")} for r in sites],
             "evidence": dict(sorted(evidence.items())), "detections": dets}
@@ -159,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     km = parse_km(args.km)
     stretch = corridor.stretch(*km)
     dates = sorted({parse_date(t, "--dates") for t in args.dates.split(",") if t.strip()})
-    bw, bh = (float(v) for v in args.block_m.lower().split("x"))
+    try:
+        bw, bh = (float(v) for v in args.block_m.lower().split("x"))
+    except ValueError:
+        ap.error(f"--block-m: expected WIDTHxHEIGHT in metres, e.g. 300x200, got {args.block_m!r}")
     world = SynthWorld(corridor, seed=args.seed, dates=dates)
     run_dir = args.workdir / f"{corridor.name}-km{km[0]:g}-{km[1]:g}-seed{args.seed}-gsd{args.gsd:g}"
     tifs = render(corridor, world, km, args.gsd, run_dir / "scenes", args.workers)

@@ -140,3 +140,31 @@ def test_no_screen_finds_the_same_parking_field(tmp_path, parking_field):
     assert len(confident) >= 20
     near = [min(abs(d["geometry"].centroid.distance(s["geometry"].centroid)) for s in screened) for d in confident]
     assert sum(n < 1e-5 for n in near) >= 0.95 * len(confident)  # within ~1 m (degrees)
+
+
+def test_distance_to_water_is_to_the_rivers_water_once_its_zones_are_known():
+    """A car beside a town's dark street read as water is not "at the water": with the river's zones (the line
+    says which wet ground is the river) its distance is to the channel; without them, to the nearest water."""
+    import numpy as np
+    import shapely
+    from affine import Affine
+
+    from borderwatch.analysis.crossings import coarse_classes, find_evidence
+    from borderwatch.analysis.landcover.codes import SANDBAR, VEGETATION, WATER
+    from borderwatch.analysis.landcover.features import factor_for
+    from borderwatch.pipeline.tasks import _add_distance_to_water
+
+    gsd = 0.5
+    f = factor_for(gsd)
+    transform = Affine(gsd, 0, 0.0, 0, -gsd, 800.0)  # 1600 x 1600 px, 800 m square
+    classes = np.full((1600, 1600), VEGETATION, np.uint8)
+    classes[1300:1500] = WATER  # the channel, 100 m wide, in the south
+    classes[100:300, 400:1200] = SANDBAR  # a town's paving ...
+    classes[190:210, 400:1200] = WATER  # ... with a dark street, 400 m north of the channel
+    line = shapely.LineString([(0.0, 100.0), (800.0, 100.0)])  # down the channel's middle
+    _, zones = find_evidence(coarse_classes(classes, f), transform * Affine.scale(f), gsd * f, line=line)
+    car = {"x": 400.0, "y": 800.0 - 215 * gsd}  # 2.5 m south of the street
+    _add_distance_to_water([car], classes == WATER, transform, gsd)
+    assert car["dist_water_m"] < 5.0
+    _add_distance_to_water([car], classes == WATER, transform, gsd, zones)
+    assert car["dist_water_m"] == pytest.approx(1300 * gsd - 215 * gsd, abs=3.0)

@@ -92,3 +92,10 @@ def test_a_set_back_town_stands_farther_from_the_river():
     back = towns.pick_towns(world, c, *args, clear_km=0.6, step_m=20.0, set_back_m=100.0)
     assert near and back and back[0]["chainage_km"] == near[0]["chainage_km"]
     assert back[0]["offset_m"] >= near[0]["offset_m"] + 100.0
+
+
+def test_a_bad_block_size_is_named(capsys):
+    towns = load_script("evaluate_towns")
+    with pytest.raises(SystemExit):
+        towns.main(["--kit", "k", "--minsk", "m", "--workdir", "w", "--block-m", "300"])
+    assert "--block-m: expected WIDTHxHEIGHT" in capsys.readouterr().err

@@ -247,13 +247,7 @@ def analyse_tile(task: TileTask) -> TileResult:
     if params.detect and n_valid:
         detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
         if water is not None and detections:
-            if zones is not None:
-                # distances to the river's water: a town's dark streets read as water are not it
-                from borderwatch.analysis.crossings import fine_cells
-                from borderwatch.analysis.landcover.features import factor_for
-
-                water = water & fine_cells(zones.river, factor_for(gsd), water.shape)
-            _add_distance_to_water(detections, water, outer_transform, gsd)
+            _add_distance_to_water(detections, water, outer_transform, gsd, zones)
         if zones is not None:
             for d in detections:
                 d["ground"] = zones.ground_at(d["x"], d["y"])
@@ -330,13 +324,20 @@ def _crossing_evidence(image, valid, classes, transform, gsd: float, bounds, wat
     return out, zones
 
 
-def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float) -> None:
+def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float, zones=None) -> None:
     """Metres from each detection's centre to the nearest water pixel in the tile and its margin.
 
-    Water beyond the margin is not seen, so a detection with no water in view
-    gets None (unknown), never a made-up distance.
+    With the river's zones (crossing evidence was read) only the river's water counts: a town's dark streets read as
+    water, or a pond, are not where a machine stands "at the water". Water beyond the margin is not seen, so a
+    detection with no water in view gets None (unknown), never a made-up distance.
     """
     import cv2
+
+    if zones is not None:
+        from borderwatch.analysis.crossings import fine_cells
+        from borderwatch.analysis.landcover.features import factor_for
+
+        water = water & fine_cells(zones.river, factor_for(gsd), water.shape)
 
     if not water.any():
         for d in detections:
