@@ -345,3 +345,12 @@ def test_format_register_marks_a_date_whose_counts_were_left_out_for_river_ice(c
     assert f"{DATES[0]} (river ice)" in lines[0] and f"{DATES[1]} (snow, river frozen)" in lines[0]
     assert (f"{DATES[0]}: 30% of the river's surface is ice; the detector reads ice floes and the ice edge as vehicles: "
             "its counts are left out (-)") in lines
+
+
+def test_a_candidate_says_why_it_is_one():
+    from borderwatch.outputs.sites import candidate_note
+
+    assert candidate_note({"bank_evidence": "KP"}) == "evidence on the KP bank only"
+    both = candidate_note({"bank_evidence": "both"})  # a town's parking facing another's (sites.cluster)
+    assert "both banks" in both and "nothing seen at the water" in both
+    assert "either bank" in candidate_note({"bank_evidence": "water"})

@@ -83,3 +83,16 @@ def test_bare_ground_on_both_banks_names_its_strongest_patch_every_run():
     for clues in ([weak, strong], [strong, weak]):
         (g,) = group_clues(clues, SiteParams(min_score=0.0), "KP", "CN")
         assert (g.status, g.bank_evidence) == ("candidate", "CN")
+
+
+def test_parked_vehicles_facing_each_other_across_the_water_are_a_candidate_not_a_site():
+    """Street parking in two towns facing each other (Hyesan and Changbai), with gaps in the bank fence: traffic stands
+    near the river on both banks, but nothing shows it goes across. A landing, a deck or a trace makes it a site."""
+    cn = lot(10.0, 0.0, -120.0)
+    kp = clue("parking", 10.02, 0.0, 120.0, "KP", size=60.0, vehicles=25, area_m2=3600.0)
+    gap = clue("fence_opening", 10.01, 0.0, 70.0, "KP", score=0.9)
+    (g,) = group_clues([cn, kp, gap], SiteParams(), "KP", "CN")
+    assert (g.status, g.bank_evidence) == ("candidate", "both")
+    track = clue("track_to_water", 10.01, 0.0, -60.0, "CN", size=40.0)
+    (g,) = group_clues([cn, kp, gap, track], SiteParams(), "KP", "CN")
+    assert (g.status, g.kind) == ("site", "parking_field")

@@ -140,10 +140,12 @@ def test_sites_layer_and_table_data(corridor, site_fc, tmp_path):
     p1 = s["features"][0]["properties"]
     assert p1["dates"]["2025-07-31"]["vehicles"] == 14 and p1["dates"]["2025-07-31"]["share_toward"]["KP"] == 0.75
     assert s["features"][2]["properties"]["status"] == "candidate"
+    assert s["features"][2]["properties"]["candidate_note"].startswith("evidence on the")  # the popup's words
+    assert "candidate_note" not in s["features"][0]["properties"]
     assert s["colours"]["large"] != s["colours"]["small"] != s["candidate_colour"]
     assert any("3 site(s) and 1 candidate(s)" in line for line in s["summary"])
     legend = [item["label"] for item in data["legend"]]
-    assert "Candidate site (evidence on one bank only)" in legend and any("large-scale" in x for x in legend)
+    assert "Candidate site (evidence on one bank only, or nothing seen at the water)" in legend and any("large-scale" in x for x in legend)
     # no sites: no layer, no legend rows
     plain = _data(write_web_map(tmp_path / "p", corridor, [], [], title="t"))
     assert plain["sites"] is None and not [x for x in plain["legend"] if "site" in x["label"].lower()]

@@ -224,6 +224,8 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
                                  "document.querySelector('.leaflet-popup-content').innerText.includes('Candidate crossing site, km 6.00')",
                                  timeout=5_000)
             assert "not imaged" in pg.locator(".leaflet-popup-content").inner_text()
+            # why it is only a candidate (outputs.sites.candidate_note)
+            assert pg.locator(".leaflet-popup-content .bw-site-note").inner_text().startswith("evidence on the ")
             pg.screenshot(path=str(tmp_path / "sites.png"))
         finally:
             browser.close()

@@ -27,8 +27,10 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.outputs.geo import scene_footprint
 from borderwatch.outputs.sites import (
     CANDIDATE_COLOUR,
+    CANDIDATE_MEANING,
     SCALE_COLOURS,
     anchor_point,
+    candidate_note,
     iso_date,
     observation_values,
     observations_by_site,
@@ -298,7 +300,7 @@ def _site_folder(
     river = ordered[0].get("corridor") or c.name
     _cdata(folder, "description", (
         f"{len(ordered) - n_cand} site(s), numbered in river order along {_e(river)}, and {n_cand} candidate(s) "
-        "(grey diamonds, unnumbered: evidence on one bank only)"
+        f"(grey diamonds, unnumbered: {CANDIDATE_MEANING})"
     ))
     for site in ordered:
         geom = site.get("geometry")
@@ -342,7 +344,7 @@ def _site_html(
 ) -> str:
     num = site_label(site)
     if site.get("status") == "candidate":
-        head = f"<b>Candidate crossing site</b>: evidence on the {_e(site.get('bank_evidence'))} bank only"
+        head = f"<b>Candidate crossing site</b>: {_e(candidate_note(site))}"
     else:
         head = f"<b>Crossing site {_e(num if num is not None else '(unnumbered)')}</b>"
     details = site.get("details") or {}

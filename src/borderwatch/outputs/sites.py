@@ -62,6 +62,20 @@ _SITE_KEYS = ("number", "label", "site_id", "corridor", "chainage_km", "kind", "
               "score", "first_seen", "last_seen", "label_given", "numbering_edition")
 
 
+#: what a candidate is, for a legend (candidate_note says why one site is)
+CANDIDATE_MEANING = "evidence on one bank only, or nothing seen at the water"
+
+
+def candidate_note(site: Mapping[str, Any]) -> str:
+    """Why a site is only a candidate, for a reader (sites.cluster.describe decides it)."""
+    banks = site.get("bank_evidence")
+    if banks == "both":  # traffic or cleared ground on both banks, nothing that crosses (a town facing a town)
+        return "vehicles, cleared ground or fence gaps on both banks, but nothing seen at the water (no landing, deck or trace)"
+    if banks == "water":
+        return "evidence in the river only, no landing seen on either bank"
+    return f"evidence on the {banks} bank only"
+
+
 def site_colour(site: Mapping[str, Any]) -> str:
     """The marker colour of a site: by its scale, grey for a candidate."""
     if site.get("status") == "candidate":

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import shapely
 
-from borderwatch.sites.clues import BANK_KINDS, CROSSING_LINES, Clue
+from borderwatch.sites.clues import BANK_KINDS, CONTEXT_KINDS, CROSSING_LINES, Clue
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,12 @@ class SiteGroup:
 STAGING_KINDS = frozenset({"parking", "cleared_area"})
 #: clues of bare ground only: part of a site's evidence, not of the outline its vehicles are counted in
 BARE_GROUND_KINDS = frozenset({"cleared_area"})
+#: clues that say traffic stands near the river or could reach it, not that it goes across: a group of only these
+#: stays a candidate, whatever its banks. Two towns facing each other across the water give them: street parking and
+#: gaps in a bank fence (scripts/evaluate_towns.py). A queue pointing across the river at a landing is not one of
+#: them: trucks waiting there hide the track's end (sites.clues._landing_queues), though a town street running down
+#: to the river can queue cars the same way
+NOT_CROSSING_KINDS = STAGING_KINDS | {"fence_opening"} | CONTEXT_KINDS
 
 
 def group_clues(clues: list[Clue], params: SiteParams, left: str, right: str) -> list[SiteGroup]:
@@ -159,7 +165,8 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
         banks |= {country for c in lines for country in c.details.get("end_countries", ())}
     g.banks = banks
     both = {left, right} <= banks
-    g.status = "site" if both or ("cleared_bar" in kinds and banks) else "candidate"
+    crossing = bool(kinds - NOT_CROSSING_KINDS)
+    g.status = "site" if crossing and (both or ("cleared_bar" in kinds and banks)) else "candidate"
     if both:
         g.bank_evidence = "both"
     elif banks:

@@ -29,7 +29,7 @@ from borderwatch.outputs.geo import feature, feature_collection, scene_footprint
 from borderwatch.outputs.kml import TICK_HALF_M, chainage_marks, place_in_stretch
 from borderwatch.outputs.overview import ImageOverlay
 from borderwatch.fileio import write_atomically
-from borderwatch.outputs.sites import CANDIDATE_COLOUR, SCALE_COLOURS, SCALE_WORDS, anchor_point, summary_lines
+from borderwatch.outputs.sites import CANDIDATE_COLOUR, CANDIDATE_MEANING, SCALE_COLOURS, SCALE_WORDS, anchor_point, candidate_note, summary_lines
 from borderwatch.outputs.style import country_colour
 from borderwatch.sites.imaged import FULLY_IMAGED_SHARE
 
@@ -189,7 +189,8 @@ def _sites_data(fc: Mapping[str, Any], summary: Mapping[str, Any] | None) -> dic
             "type": "Feature",
             "geometry": f["geometry"],
             "anchor": [round(pt.y, 6), round(pt.x, 6)],
-            "properties": {k: v for k, v in props.items() if not _PER_DATE_KEY.search(k)},
+            "properties": {k: v for k, v in props.items() if not _PER_DATE_KEY.search(k)}
+            | ({"candidate_note": candidate_note(props)} if props.get("status") == "candidate" else {}),
         })
     dates = fc.get("dates") or sorted({d for f in feats for d in (f["properties"].get("dates") or {})})
     countries = fc.get("countries") or sorted(
@@ -228,7 +229,7 @@ def _legend(c: Corridor, extras: list[ExtraLayer], sites: dict | None = None) ->
             items.append({"label": f"Crossing site, {SCALE_WORDS.get(scale, scale)} (numbered in river order)",
                           "colour": colour, "kind": "site"})
         if any(f["properties"].get("status") == "candidate" for f in sites["features"]):
-            items.append({"label": "Candidate site (evidence on one bank only)", "colour": sites["candidate_colour"],
+            items.append({"label": f"Candidate site ({CANDIDATE_MEANING})", "colour": sites["candidate_colour"],
                           "kind": "site-candidate"})
     return items
 

@@ -253,8 +253,65 @@ def test_wet_ground_away_from_the_corridor_line_is_not_the_river():
     assert zones.ground_at(*(T * (60, 14))) == "land"  # its dark streets too
     assert zones.ground_at(*(T * (100, 115))) == "water"  # the channel stays the river
     assert zones.river[100:130].all() and not zones.river[:100].any()
-    near = shapely.LineString([T * (0, 85), T * (200, 85)])  # a line within reach of the town: the rule cannot tell
+    # a line within reach of the town that passes over no wet ground (a chord across a bend): it cannot tell
+    near = shapely.LineString([T * (0, 85), T * (200, 85)])
     assert zones_ground(find_evidence(g, T, CELL, line=near)[1], 60, 30) == "bar"
+
+
+def test_a_town_on_the_bank_within_reach_of_the_line_is_not_the_river():
+    """Hyesan and Changbai face each other across the line: their streets lie within reach of it. The line passes
+    over the channel, not over them, and their dark streets break into pieces far smaller than a channel's water."""
+    import shapely
+
+    g = _town_beside(river_grid(top=50, bottom=80))  # the town's edge 20 m from the water
+    line = shapely.LineString([T * (0, 65), T * (200, 65)])  # 50 m from the town
+    found, zones = find_evidence(g, T, CELL, line=line)
+    assert found == []
+    assert zones_ground(zones, 60, 30) == "land" and zones_ground(zones, 60, 14) == "land"
+    assert zones.river[50:80].all() and not zones.river[:50].any()
+    # the town kept when its water comes in one stretch as long as a channel's (the rule's bound, pinned)
+    assert zones_ground(find_evidence(g, T, CELL, line=line, params=EvidenceParams(channel_min_m2=1500.0))[1], 60, 30) == "bar"
+    assert EvidenceParams().channel_min_m2 == 8000.0 and EvidenceParams().line_on_m == 10.0
+
+
+def test_a_deck_that_cuts_the_channel_in_two_leaves_both_halves_the_river():
+    """The deck (built-up) splits the channel's wet ground; the line passes over both halves, whatever their size."""
+    import shapely
+
+    g = river_grid(top=60, bottom=75)  # a narrow channel, 30 m
+    g[60:75, 60:200] = SANDBAR  # downstream of the deck mostly bar, its water in small pieces
+    g[66:69, 62:200:20] = WATER
+    g[55:80, 56:60] = BUILT_UP  # the deck
+    line = shapely.LineString([T * (0, 67), T * (200, 67)])
+    found, zones = find_evidence(g, T, CELL, line=line)
+    assert zones.river[60:75, :56].all() and zones.river[60:75, 60:].all()
+    assert kinds(found) == ["bridge"]
+    # the line passes over the upstream half only (it runs over an island's cleared ground past the deck): the piece
+    # across the deck counts only if it holds a channel's water in one piece. With its water in small bits it is lost
+    # (the cost of the rule, pinned: on the 81 km bench world one camp's far landing was cut off this way and stayed a
+    # candidate of its own; joining such pieces across a gap joined towns at the bank back in)
+    short = shapely.LineString([T * (0, 67), T * (50, 67)])
+    _, zones = find_evidence(g, T, CELL, line=short)
+    assert zones.river[60:75, :56].all() and not zones.river[60:75, 60:].any()
+    g[60:75, 60:200] = WATER  # the same piece as open water: 140 x 15 cells, 8,400 m2
+    g[55:80, 56:60] = BUILT_UP
+    _, zones = find_evidence(g, T, CELL, line=short)
+    assert zones.river[60:75, 60:].all()
+
+
+def test_a_side_channel_past_a_vegetated_island_is_the_river_if_it_holds_a_channel_of_water():
+    import shapely
+
+    g = river_grid(top=40, bottom=110)
+    g[40:65] = WATER  # main channel, 50 m, with the line in it
+    g[65:95] = VEGETATION  # an island 60 m across
+    g[95:110] = WATER  # a side channel 30 m wide, 12,000 m2
+    line = shapely.LineString([T * (0, 52), T * (200, 52)])
+    _, zones = find_evidence(g, T, CELL, line=line)
+    assert zones.river[100, 50] and zones.river[50, 50]
+    g[95:110, 100:103] = VEGETATION  # cut in two pieces of about 6,000 m2 (a causeway): not shown to be a channel
+    _, zones = find_evidence(g, T, CELL, line=line)
+    assert not zones.river[100, 50] and zones.river[50, 50]
 
 
 def zones_ground(zones, col: float, row: float) -> str | None:

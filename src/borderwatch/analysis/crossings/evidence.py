@@ -68,6 +68,14 @@ class EvidenceParams:
     # the corridor's line (the border, drawn along the channel) passes within this of the river: wet ground whose
     # nearest cell lies farther from it is a pond, a flooded field or a town's dark streets and paving, not the river
     line_reach_m: float = 100.0
+    # the line runs down the channel: where it passes over wet ground in this grid (within line_on_m), the regions it
+    # passes over are the river, with those holding a stretch of water of at least channel_min_m2 in one piece (a side
+    # channel past a vegetated island). A town on the bank within reach of the line is neither: its dark streets break
+    # into pieces of 500-6,100 m2 (scripts/evaluate_towns.py). Where the line passes over no wet ground (a chord across
+    # a bend), every region within reach stands. Joining pieces across a gap (a deck cutting the channel) was tried and
+    # joined towns at the bank back in (docs/site-register.md, "Towns on the bank").
+    line_on_m: float = 10.0
+    channel_min_m2: float = 8000.0
     touch_m: float = 5.0  # a patch this close to the river touches it
     min_bank_m2: float = 120.0  # smallest landing patch kept
     track_reach_m: float = 25.0  # a track reaches at least this far inland
@@ -170,9 +178,10 @@ def find_evidence(
     their tile's bearing). owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
     the tile proper, not the margin), so a patch seen by two tiles is kept once. ``line`` is the corridor's
     line near the tile (same CRS): where given, only wet regions reaching within ``line_reach_m`` of it are the
-    river. Real city streets at 0.5-0.8 m read partly as water and sandbar (scripts/landcover_negatives.py); without
-    the line a town on the bank grows a "river" of its own, with cars parked "on a sandbar"
-    (scripts/evaluate_towns.py).
+    river, and where it passes over wet ground, only the regions it passes over and those
+    holding a channel's water (EvidenceParams). Real city streets at 0.5-0.8 m read partly as water and
+    sandbar (scripts/landcover_negatives.py); without the line a town on the bank grows a "river" of its own, with
+    cars parked "on a sandbar" (scripts/evaluate_towns.py).
     """
     p = params or EvidenceParams()
     cell_area = cell_m * cell_m
@@ -181,13 +190,15 @@ def find_evidence(
     if ice.any():
         # a frozen channel is still the channel: decks span it, camps and tracks stand beside or on it
         classes = np.where(ice, np.uint8(WATER), classes)
-    near_line = None
+    near_line = on_line = None
     if line is not None and not line.is_empty:
         from rasterio.features import geometry_mask
 
-        reach = line.buffer(p.line_reach_m)
-        near_line = ~geometry_mask([reach], out_shape=classes.shape, transform=transform, all_touched=True)
-    river = _river(classes, p.min_river_m2 / cell_area, near_line)
+        def cells_within(m: float) -> np.ndarray:
+            return ~geometry_mask([line.buffer(m)], out_shape=classes.shape, transform=transform, all_touched=True)
+
+        near_line, on_line = cells_within(p.line_reach_m), cells_within(p.line_on_m)
+    river = _river(classes, p.min_river_m2 / cell_area, near_line, on_line, p.channel_min_m2 / cell_area)
     dist_river = cv2.distanceTransform((~river).astype(np.uint8), cv2.DIST_L2, 3) * cell_m if river.any() else None
     zones = np.zeros(classes.shape, np.uint8)
     zones[valid] = GROUNDS.index("land") + 1
@@ -475,11 +486,20 @@ def end_name(code: int) -> str:
     return {0: "nodata", WATER: "water", ICE: "ice", SANDBAR: "bar"}.get(int(code), "land")
 
 
-def _river(classes: np.ndarray, min_cells: float, near_line: np.ndarray | None = None) -> np.ndarray:
+def _river(
+    classes: np.ndarray,
+    min_cells: float,
+    near_line: np.ndarray | None = None,
+    on_line: np.ndarray | None = None,
+    channel_cells: float = 0.0,
+) -> np.ndarray:
     """Water and bars, without ponds: connected regions big enough to be the river and, where the corridor's
-    line is known (``near_line``: the cells within reach of it), reaching it."""
-    wet = (classes == WATER) | (classes == SANDBAR)
-    lab, n = ndimage.label(wet, structure=np.ones((3, 3), bool))
+    line is known (``near_line``: the cells within reach of it), reaching it. Where the line passes over some of
+    them (``on_line``), those, and the others only if they hold ``channel_cells`` of water in one piece."""
+    water = classes == WATER
+    wet = water | (classes == SANDBAR)
+    eight = np.ones((3, 3), bool)
+    lab, n = ndimage.label(wet, structure=eight)
     if not n:
         return wet
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
@@ -487,7 +507,20 @@ def _river(classes: np.ndarray, min_cells: float, near_line: np.ndarray | None =
     if near_line is not None:
         big &= np.bincount(lab[near_line].ravel(), minlength=n + 1) > 0
     big[0] = False
-    return big[lab]
+    if on_line is None:
+        return big[lab]
+    river = big & (np.bincount(lab[on_line].ravel(), minlength=n + 1) > 0)
+    if not river.any():
+        return big[lab]
+    if (big & ~river).any():
+        pieces, m = ndimage.label(water, structure=eight)
+        piece_size = np.bincount(pieces.ravel(), minlength=m + 1)
+        piece_size[0] = 0
+        # each piece of water lies in one wet region (water is wet, same connectivity): the region's largest piece
+        stretch = np.zeros(n + 1, np.int64)
+        np.maximum.at(stretch, lab[water], piece_size[pieces[water]])
+        river |= big & (stretch >= channel_cells)
+    return river[lab]
 
 
 def _paint_zone(zones: np.ndarray, geom: shapely.Geometry, transform: Affine, value: int) -> None:

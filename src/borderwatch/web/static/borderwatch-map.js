@@ -155,7 +155,7 @@
     var cand = p.status === "candidate";
     var box = el("div", "bw-popup bw-site-popup");
     box.appendChild(el("strong", null, siteTitle(p)));
-    if (cand) box.appendChild(el("div", "bw-site-note", "evidence on the " + p.bank_evidence + " bank only"));
+    if (cand) box.appendChild(el("div", "bw-site-note", p.candidate_note));  // outputs.sites.candidate_note
     var table = el("table");
     // when the published number was issued, and in which numbering (a renumbering starts a new edition)
     var given = p.label_given ? p.label_given + " (numbering edition " + fmt(p.numbering_edition) + ")" : null;
