@@ -168,3 +168,37 @@ def test_distance_to_water_is_to_the_rivers_water_once_its_zones_are_known():
     assert car["dist_water_m"] < 5.0
     _add_distance_to_water([car], classes == WATER, transform, gsd, zones)
     assert car["dist_water_m"] == pytest.approx(1300 * gsd - 215 * gsd, abs=3.0)
+
+
+def test_built_up_around_a_vehicle_leaves_the_vehicles_out():
+    """Trucks read as built-up themselves: a field full of them is open ground around each, a street between houses
+    is built-up around its cars; where nothing around is known the share is unknown (None), never a guess."""
+    import numpy as np
+    import shapely
+    from affine import Affine
+
+    from borderwatch.analysis.landcover.codes import BUILT_UP, VEGETATION
+    from borderwatch.pipeline.tasks import SURROUNDINGS_M, _add_built_up_around
+
+    gsd = 0.5
+    transform = Affine(gsd, 0, 0.0, 0, -gsd, 200.0)  # 400 x 400 px, 200 m square
+    classes = np.full((400, 400), VEGETATION, np.uint8)
+
+    def truck(x, y):
+        box = shapely.box(x - 6, y - 1.25, x + 6, y + 1.25)
+        c0, r0 = ~transform * (x - 6, y + 1.25)
+        classes[int(r0):int(r0) + 5, int(c0):int(c0) + 24] = BUILT_UP  # the truck itself reads as built-up
+        return {"x": x, "y": y, "polygon_wkb": shapely.to_wkb(box)}
+
+    lot = [truck(30.0 + 14 * i, 150.0 + 4 * j) for i in range(4) for j in range(4)]  # 16 trucks nose to tail in rows
+    classes[300:400, 200:400] = BUILT_UP  # houses in the south-east ...
+    classes[340:350, 200:400] = VEGETATION  # ... along a street with a car in it
+    car = truck(150.0, 200.0 - 345 * gsd)
+    _add_built_up_around(lot + [car], classes, transform, gsd)
+    assert max(d["built_up_around"] for d in lot) < 0.05
+    assert car["built_up_around"] > 0.6
+    away = {"x": -500.0, "y": -500.0, "polygon_wkb": shapely.to_wkb(shapely.box(-501, -501, -499, -499))}
+    classes[:] = 0  # nodata all around
+    _add_built_up_around([lot[0], away], classes, transform, gsd)
+    assert lot[0]["built_up_around"] is None and away["built_up_around"] is None
+    assert SURROUNDINGS_M == 25.0

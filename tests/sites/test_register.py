@@ -393,6 +393,26 @@ def test_queues_waiting_at_both_landings_make_a_site_where_no_track_is_seen(tmp_
         assert reg.observations[0]["counts"]["large_vehicle"] == 7
 
 
+@pytest.mark.parametrize("built_up, site", [(0.5, False), (0.1, True), (None, True)])
+def test_cars_queued_among_buildings_are_a_towns_traffic(tmp_path, stretch, built_up, site):
+    """Two towns facing each other: cars queued in streets that run down to the river on both banks, and parked in
+    a row. Among buildings (built_up_around, pipeline.tasks) the queues are no landing, and the parked row alone is
+    too faint to keep (at most a candidate: sites.cluster.NOT_CROSSING_KINDS). On open ground, or where the surroundings are not known (a store from before they were read), the
+    queues make a site."""
+    river = stretch.direction_deg_at(1.0, 100.0)
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.tile(DATES[0], 1.0)
+        rows = (_queue(s, stretch, [60, 70, 80, 90], river - 90) + _queue(s, stretch, [-60, -70, -80], river + 90)
+                + _vehicles(s, stretch, [(150 + 3 * k, river, "small_vehicle", 0.9) for k in range(10)]))
+        for r in rows:
+            r["built_up_around"] = built_up
+        store.write_rows("detections", rows)
+        reg = build(store, stretch)
+        assert [(r["status"], r["details"]["evidence"]) for r in reg.sites] == (
+            [("site", {"landing_queue": 2, "parking": 1})] if site else [])
+
+
 @pytest.mark.parametrize("what", ["along the river", "far from the water"])
 def test_traffic_that_is_not_waiting_at_a_landing_makes_no_queue_clue(tmp_path, stretch, what):
     river = stretch.direction_deg_at(1.0, 100.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 import geopandas as gpd
 import pyogrio
@@ -21,9 +22,9 @@ NEXT = LATEST + 1
 
 def test_new_store_is_latest_version(store_path):
     with Store.open(store_path, create=True) as s:
-        assert s.schema_version == LATEST == 3
+        assert s.schema_version == LATEST == 4
     conn = sqlite3.connect(store_path)
-    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2, 3]
+    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2, 3, 4]
     conn.close()
 
 
@@ -50,11 +51,25 @@ def test_version_2_store_keeps_its_site_numbers_as_labels_and_in_the_ledger(stor
         ])
     monkeypatch.undo()
     with Store.open(store_path) as s:
-        assert s.schema_version == 3
+        assert s.schema_version == LATEST
         assert [(r["site_id"], r["number"], r["label"]) for r in s.read_rows("sites")] == [
             ("r:km002", 2, "2"), ("r:km001", 1, "1"), ("r:km005", None, None)]
         assert [(r["corridor"], r["edition"], r["label"], r["number"], r["suffix"], r["site_id"])
                 for r in s.read_rows("site_numbers")] == [("r", 1, "1", 1, "", "r:km001"), ("r", 1, "2", 2, "", "r:km002")]
+
+
+def test_version_3_store_gains_the_surroundings_of_its_detections(store_path, monkeypatch):
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
+    def columns() -> set[str]:
+        with closing(sqlite3.connect(store_path)) as conn:
+            return {r[1] for r in conn.execute('PRAGMA table_info("detections")')}
+
+    Store.open(store_path, create=True).close()
+    assert "built_up_around" not in columns()
+    monkeypatch.undo()
+    with Store.open(store_path) as s:
+        assert s.schema_version == LATEST
+    assert "built_up_around" in columns()
 
 
 def test_missing_file_needs_create(store_path):

@@ -210,6 +210,7 @@ def run_pipeline(
                     "country": corridor.country_for_offset(float(o)),
                     "chainage_km": round(float(k), 4),
                     "dist_water_m": d.get("dist_water_m"),
+                    "built_up_around": d.get("built_up_around"),
                     "ground": d.get("ground"),
                     "geometry": corridor.to_lonlat(shapely.from_wkb(d["polygon_wkb"])),
                 })

@@ -23,7 +23,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-15"
+TILE_ANALYSIS_VERSION = "tile-stats-16"
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -248,6 +248,7 @@ def analyse_tile(task: TileTask) -> TileResult:
         detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
         if water is not None and detections:
             _add_distance_to_water(detections, water, outer_transform, gsd, zones)
+            _add_built_up_around(detections, lc.classes, outer_transform, gsd)
         if zones is not None:
             for d in detections:
                 d["ground"] = zones.ground_at(d["x"], d["y"])
@@ -350,6 +351,45 @@ def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float,
         col, row = inv * (d["x"], d["y"])
         c, r = min(max(int(col), 0), w - 1), min(max(int(row), 0), h - 1)
         d["dist_water_m"] = round(float(dist[r, c]), 1)
+
+
+#: how far around a detection its surroundings are read: a car among buildings is a town's traffic, a truck on a
+#: field or a bar is not (sites.clues leaves street traffic out of parking clusters and landing queues)
+SURROUNDINGS_M = 25.0
+
+
+def _add_built_up_around(detections, classes: np.ndarray, transform, gsd: float) -> None:
+    """The share of built-up ground within SURROUNDINGS_M of each detection's centre, vehicles left out.
+
+    A vehicle reads as built-up itself, so every detection's footprint (1 m wider, for its shadow's edge) is left out
+    of the count; what remains says whether it stands among buildings or on open ground. None where nothing around
+    it is known (nodata).
+    """
+    import shapely
+    from rasterio.features import rasterize
+
+    from borderwatch.analysis.landcover.codes import BUILT_UP
+
+    feet = [shapely.from_wkb(d["polygon_wkb"]).buffer(1.0) for d in detections]
+    vehicles = rasterize(((f, 1) for f in feet), out_shape=classes.shape, transform=transform, all_touched=True,
+                         dtype=np.uint8).astype(bool)
+    known = (classes > 0) & ~vehicles
+    built = (classes == BUILT_UP) & known
+    r = int(round(SURROUNDINGS_M / gsd))
+    yy, xx = np.ogrid[-r:r + 1, -r:r + 1]
+    disc = xx * xx + yy * yy <= r * r
+    inv = ~transform
+    h, w = classes.shape
+    for d in detections:
+        col, row = inv * (d["x"], d["y"])
+        c, rw = int(np.floor(col)), int(np.floor(row))
+        r0, r1, c0, c1 = max(rw - r, 0), min(rw + r + 1, h), max(c - r, 0), min(c + r + 1, w)
+        if r0 >= r1 or c0 >= c1:
+            d["built_up_around"] = None
+            continue
+        inside = disc[r0 - rw + r:r1 - rw + r, c0 - c + r:c1 - c + r]
+        n = int((known[r0:r1, c0:c1] & inside).sum())
+        d["built_up_around"] = round(float((built[r0:r1, c0:c1] & inside).sum()) / n, 3) if n else None
 
 
 def read_margin_m(params: AnalysisParams) -> float:

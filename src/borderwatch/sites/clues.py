@@ -105,10 +105,27 @@ LANDING_QUEUE_WATER_M = 60.0
 LANDING_QUEUE_ACROSS_DEG = 60.0
 
 
+#: a queue whose vehicles' surroundings (pipeline.tasks.SURROUNDINGS_M, vehicles left out) are at least this share
+#: built-up, by their median, stands among buildings: cars in a town street that runs down to the river, not trucks
+#: waiting at a landing. Measured: 0.38-0.69 (median per block) around the vehicles of real street frames pasted as
+#: town blocks (scripts/evaluate_towns.py). Not applied to parking clusters: a lot packed with trucks reads 0.02-0.37
+#: around its vehicles (undetected trucks and the gaps between them read as built-up; the 81 km bench world), and
+#: leaving such lots out turned two true parking fields into fords; a town's parking alone stays a candidate
+#: (sites.cluster.NOT_CROSSING_KINDS)
+STREET_BUILT_UP = 0.25
+
+
+def among_buildings(members: list[dict], share: float = STREET_BUILT_UP) -> bool:
+    """Whether a group of detections stands among buildings (unknown surroundings: no)."""
+    known = [d["built_up_around"] for d in members if d.get("built_up_around") is not None]
+    return bool(known) and float(np.median(known)) >= share
+
+
 def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 8, link_m: float = 15.0,
                     convergence_deg: float = 0.0) -> list[Clue]:
     """Crossing hints in one date's detections (from detection_points): equipment at or in the water,
-    vehicles in a channel, groups on a bar, parking clusters on land, queues waiting at a landing.
+    vehicles in a channel, groups on a bar, parking clusters on land, queues waiting at a landing (not among
+    buildings: cars queued in a town street, STREET_BUILT_UP).
     ``convergence_deg``: true minus grid north here (detections' headings are true)."""
     out: list[Clue] = []
 
@@ -140,7 +157,8 @@ def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 
             hull = shapely.MultiPoint([(d["x"], d["y"]) for d in members]).convex_hull
             clue("parking", members, min(1.0, len(members) / 30.0), {"vehicles": len(members), "area_m2": round(float(hull.area), 0)})
     for members, details in _landing_queues(corridor, [d for d in on_land if d["class"] in VEHICLES], convergence_deg):
-        clue("landing_queue", members, min(1.0, len(members) / 6.0), details)
+        if not among_buildings(members):  # cars queued in a town street down to the river are no landing
+            clue("landing_queue", members, min(1.0, len(members) / 6.0), details)
     return out
 
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import shapely
 
-from borderwatch.sites.clues import BANK_KINDS, CONTEXT_KINDS, CROSSING_LINES, Clue
+from borderwatch.sites.clues import BANK_KINDS, CROSSING_LINES, Clue
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ BARE_GROUND_KINDS = frozenset({"cleared_area"})
 #: gaps in a bank fence (scripts/evaluate_towns.py). A queue pointing across the river at a landing is not one of
 #: them: trucks waiting there hide the track's end (sites.clues._landing_queues), though a town street running down
 #: to the river can queue cars the same way
-NOT_CROSSING_KINDS = STAGING_KINDS | {"fence_opening"} | CONTEXT_KINDS
+NOT_CROSSING_KINDS = STAGING_KINDS | {"fence_opening"}  # fence lines are context, never clues
 
 
 def group_clues(clues: list[Clue], params: SiteParams, left: str, right: str) -> list[SiteGroup]:

@@ -16,7 +16,7 @@ Conventions (documented once, used everywhere below):
 - With ``km_range``, truth sites within ``edge_m`` of either end of the window are left out
   (half of them may lie outside the imagery), and so are predictions matched to them or
   unmatched inside that band; predictions outside the window are dropped.
-- Candidates (``status == "candidate"``, evidence on one bank) are scored twice: with all
+- Candidates (``status == "candidate"``: evidence on one bank, or nothing seen at the water) are scored twice: with all
   predictions, and with confirmed sites only (a separate matching).
 - Counts: per matched site, date and class, the observation's count against the truth's crossing
   traffic (distractors left out); within tolerance when off by at most ``COUNT_TOLERANCE`` of the

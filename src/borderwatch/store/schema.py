@@ -429,6 +429,11 @@ def _migrate_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_v4(conn: sqlite3.Connection) -> None:
+    """What surrounds each detection: the share of built-up ground near it (pipeline.tasks, vehicles left out)."""
+    conn.execute('ALTER TABLE "detections" ADD COLUMN "built_up_around" REAL')
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -445,6 +450,7 @@ MIGRATIONS: list[Migration] = [
         "stable site numbers: site labels (12, 12a) and the ledger of numbers given",
         _migrate_v3,
     ),
+    Migration(4, "surroundings of detections: the share of built-up ground around each", _migrate_v4),
 ]
 
 # JSON-encoded TEXT columns, per table (the current schema).
