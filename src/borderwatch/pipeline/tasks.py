@@ -354,7 +354,7 @@ def _add_distance_to_water(detections, water: np.ndarray, transform, gsd: float,
 
 
 #: how far around a detection its surroundings are read: a car among buildings is a town's traffic, a truck on a
-#: field or a bar is not (sites.clues leaves street traffic out of parking clusters and landing queues)
+#: field or a bar is not (sites.clues.STREET_BUILT_UP: cars queued in a town street make no landing queue)
 SURROUNDINGS_M = 25.0
 
 

@@ -90,8 +90,8 @@ BARE_GROUND_KINDS = frozenset({"cleared_area"})
 #: clues that say traffic stands near the river or could reach it, not that it goes across: a group of only these
 #: stays a candidate, whatever its banks. Two towns facing each other across the water give them: street parking and
 #: gaps in a bank fence (scripts/evaluate_towns.py). A queue pointing across the river at a landing is not one of
-#: them: trucks waiting there hide the track's end (sites.clues._landing_queues), though a town street running down
-#: to the river can queue cars the same way
+#: them: trucks waiting there hide the track's end (sites.clues._landing_queues); cars queued in a town street
+#: running down to the river make no queue clue (sites.clues.STREET_BUILT_UP)
 NOT_CROSSING_KINDS = STAGING_KINDS | {"fence_opening"}  # fence lines are context, never clues
 
 

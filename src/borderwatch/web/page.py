@@ -29,7 +29,15 @@ from borderwatch.outputs.geo import feature, feature_collection, scene_footprint
 from borderwatch.outputs.kml import TICK_HALF_M, chainage_marks, place_in_stretch
 from borderwatch.outputs.overview import ImageOverlay
 from borderwatch.fileio import write_atomically
-from borderwatch.outputs.sites import CANDIDATE_COLOUR, CANDIDATE_MEANING, SCALE_COLOURS, SCALE_WORDS, anchor_point, candidate_note, summary_lines
+from borderwatch.outputs.sites import (
+    CANDIDATE_COLOUR,
+    CANDIDATE_MEANING,
+    SCALE_COLOURS,
+    SCALE_WORDS,
+    anchor_point,
+    candidate_note,
+    summary_lines,
+)
 from borderwatch.outputs.style import country_colour
 from borderwatch.sites.imaged import FULLY_IMAGED_SHARE
 
