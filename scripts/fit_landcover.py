@@ -257,15 +257,14 @@ def fit(args) -> None:
     wl = 1.0 / np.sqrt(np.maximum(cnt[yl], 1))
     land_classes = tuple(int(c) for c in np.flatnonzero(cnt))  # ice only when a frozen date was rendered
     print(f"land {land_classes}", file=sys.stderr)
+    xl, allowed = xs_syn[land], None  # allowed None: every cell's one class (train_head)
     if negatives:  # real street cells: any land class but sandbar and ice (a partial label), their own weight share
         allowed = np.zeros((len(yl) + len(xneg), len(land_classes)), bool)
         allowed[np.arange(len(yl)), np.searchsorted(land_classes, yl)] = True
         allowed[len(yl):] = [c not in (SANDBAR, ICE) for c in land_classes]
         wl = np.concatenate([wl * (1 - share) / wl.sum(), np.full(len(xneg), share / len(xneg))])
-        land_head = train_head(np.concatenate([xs_syn[land], xneg]), np.concatenate([yl, np.full(len(xneg), land_classes[0])]),
-                               land_classes, wl, hidden=args.hidden_land, epochs=args.epochs, allowed=allowed)
-    else:
-        land_head = train_head(xs_syn[land], yl, land_classes, wl, hidden=args.hidden_land, epochs=args.epochs)
+        xl, yl = np.concatenate([xl, xneg]), np.concatenate([yl, np.full(len(xneg), land_classes[0])])
+    land_head = train_head(xl, yl, land_classes, wl, hidden=args.hidden_land, epochs=args.epochs, allowed=allowed)
     out = {
         "version": args.tag,
         "meta": {"landcover_version": LANDCOVER_VERSION, "seeds": args.seeds, "tiles_per_seed": args.tiles,

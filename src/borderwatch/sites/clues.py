@@ -115,7 +115,7 @@ LANDING_QUEUE_ACROSS_DEG = 60.0
 STREET_BUILT_UP = 0.25
 
 
-def among_buildings(members: list[dict], share: float = STREET_BUILT_UP) -> bool:
+def _among_buildings(members: list[dict], share: float = STREET_BUILT_UP) -> bool:
     """Whether a group of detections stands among buildings (unknown surroundings: no)."""
     known = [d["built_up_around"] for d in members if d.get("built_up_around") is not None]
     return bool(known) and float(np.median(known)) >= share
@@ -157,7 +157,7 @@ def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 
             hull = shapely.MultiPoint([(d["x"], d["y"]) for d in members]).convex_hull
             clue("parking", members, min(1.0, len(members) / 30.0), {"vehicles": len(members), "area_m2": round(float(hull.area), 0)})
     for members, details in _landing_queues(corridor, [d for d in on_land if d["class"] in VEHICLES], convergence_deg):
-        if not among_buildings(members):  # cars queued in a town street down to the river are no landing
+        if not _among_buildings(members):  # cars queued in a town street down to the river are no landing
             clue("landing_queue", members, min(1.0, len(members) / 6.0), details)
     return out
 
