@@ -278,25 +278,66 @@ def test_a_deck_that_cuts_the_channel_in_two_leaves_both_halves_the_river():
     """The deck (built-up) splits the channel's wet ground; the line passes over both halves, whatever their size."""
     import shapely
 
-    g = river_grid(top=60, bottom=75)  # a narrow channel, 30 m
-    g[60:75, 60:200] = SANDBAR  # downstream of the deck mostly bar, its water in small pieces
-    g[66:69, 62:200:20] = WATER
-    g[55:80, 56:60] = BUILT_UP  # the deck
+    g = _channel_cut_by_a_deck()
     line = shapely.LineString([T * (0, 67), T * (200, 67)])
     found, zones = find_evidence(g, T, CELL, line=line)
     assert zones.river[60:75, :56].all() and zones.river[60:75, 60:].all()
     assert kinds(found) == ["bridge"]
-    # the line passes over the upstream half only (it runs over an island's cleared ground past the deck): the piece
-    # across the deck counts only if it holds a channel's water in one piece. With its water in small bits it is lost
-    # (the cost of the rule, pinned: on the 81 km bench world one camp's far landing was cut off this way and stayed a
-    # candidate of its own; joining such pieces across a gap joined towns at the bank back in)
+
+
+def _channel_cut_by_a_deck() -> np.ndarray:
+    g = river_grid(top=60, bottom=75)  # a narrow channel, 30 m
+    g[60:75, 60:200] = SANDBAR  # downstream of the deck mostly bar, its water in small pieces
+    g[66:69, 62:200:20] = WATER
+    g[55:80, 56:60] = BUILT_UP  # the deck, 8 m wide, from bank to bank
+    return g
+
+
+def test_the_channel_past_a_deck_stays_the_river_where_the_line_leaves_it():
+    """The line passes over the upstream half only: past the deck it runs over a camp's cleared island (bench world,
+    sandbar camp S054a). The piece past the deck holds no channel's water in one piece, yet the deck cuts it off from
+    the river: a deck across the flow with the river beyond one side and the piece beyond the other."""
+    import shapely
+
+    g = _channel_cut_by_a_deck()
     short = shapely.LineString([T * (0, 67), T * (50, 67)])
+    found, zones = find_evidence(g, T, CELL, line=short, along_deg=90.0)
+    assert zones.river[60:75, :56].all() and zones.river[60:75, 60:].all()
+    assert kinds(found) == ["bridge"]
+    # without the river's direction a deck cannot be told from a road along the bank: the piece is lost
     _, zones = find_evidence(g, T, CELL, line=short)
+    assert not zones.river[60:75, 60:].any()
+    # the same gap without a deck (trees across it): nothing shows the piece is the channel
+    g[55:80, 56:60] = VEGETATION
+    _, zones = find_evidence(g, T, CELL, line=short, along_deg=90.0)
     assert zones.river[60:75, :56].all() and not zones.river[60:75, 60:].any()
-    g[60:75, 60:200] = WATER  # the same piece as open water: 140 x 15 cells, 8,400 m2
-    g[55:80, 56:60] = BUILT_UP
-    _, zones = find_evidence(g, T, CELL, line=short)
-    assert zones.river[60:75, 60:].all()
+
+
+def test_a_road_or_street_between_a_town_and_the_river_does_not_join_the_town_to_it():
+    """A town at the bank within reach of the line: a road along the bank between its dark streets and the river, or
+    a street running down to the river between two of its blocks, is no deck across the channel."""
+    import shapely
+
+    def town() -> np.ndarray:
+        g = river_grid(top=50, bottom=80)
+        g[20:44, 20:190] = SANDBAR  # paving ...
+        g[26:30, 20:190] = WATER  # ... with dark streets
+        g[36:40, 20:190] = WATER
+        return g
+
+    line = shapely.LineString([T * (0, 65), T * (200, 65)])
+    along = town()
+    along[44:48, 20:190] = ROAD  # 8 m wide, the river beyond one side and the town beyond the other
+    down = town()
+    down[10:48, 100:106] = ROAD  # ends at the water, a block beyond each side
+    for g in (along, down):
+        for bearing in (90.0, None):  # the river's direction, known or not
+            _, zones = find_evidence(g, T, CELL, line=line, along_deg=bearing)
+            assert zones.river[50:80].all() and not zones.river[:50].any()
+    # what keeps the road along the bank out: it runs with the flow (taken for a deck across the river, it would cut
+    # the town off from the river and join it)
+    _, zones = find_evidence(along, T, CELL, line=line, along_deg=90.0, params=EvidenceParams(bridge_angle_deg=0.0))
+    assert zones.river[30, 60]
 
 
 def test_a_side_channel_past_a_vegetated_island_is_the_river_if_it_holds_a_channel_of_water():

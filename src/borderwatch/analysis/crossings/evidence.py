@@ -72,8 +72,9 @@ class EvidenceParams:
     # passes over are the river, with those holding a stretch of water of at least channel_min_m2 in one piece (a side
     # channel past a vegetated island). A town on the bank within reach of the line is neither: its dark streets break
     # into pieces of 500-6,100 m2 (scripts/evaluate_towns.py). Where the line passes over no wet ground (a chord across
-    # a bend), every region within reach stands. Joining pieces across a gap (a deck cutting the channel) was tried and
-    # joined towns at the bank back in (docs/site-register.md, "Towns on the bank").
+    # a bend), every region within reach stands. A region a deck across the flow cuts off from the river is the river
+    # too (_cut_off_by_decks); joining pieces across any short gap joined towns at the bank back in
+    # (docs/site-register.md, "Towns on the bank").
     line_on_m: float = 10.0
     channel_min_m2: float = 8000.0
     touch_m: float = 5.0  # a patch this close to the river touches it
@@ -198,7 +199,16 @@ def find_evidence(
             return ~geometry_mask([line.buffer(m)], out_shape=classes.shape, transform=transform, all_touched=True)
 
         near_line, on_line = cells_within(p.line_reach_m), cells_within(p.line_on_m)
-    river = _river(classes, p.min_river_m2 / cell_area, near_line, on_line, p.channel_min_m2 / cell_area)
+
+    def river_at(x: float, y: float) -> float | None:
+        """The river's bearing where a strip stands: the line's there where known, else the tile's."""
+        here = bearing_at(x, y) if bearing_at is not None else None
+        return along_deg if here is None else here
+
+    lab, is_river, in_reach = _river_regions(classes, p.min_river_m2 / cell_area, near_line, on_line, p.channel_min_m2 / cell_area)
+    if (in_reach & ~is_river).any():
+        is_river = is_river | _cut_off_by_decks(classes, lab, is_river, in_reach & ~is_river, transform, cell_m, river_at, p)
+    river = is_river[lab]
     dist_river = cv2.distanceTransform((~river).astype(np.uint8), cv2.DIST_L2, 3) * cell_m if river.any() else None
     zones = np.zeros(classes.shape, np.uint8)
     zones[valid] = GROUNDS.index("land") + 1
@@ -223,12 +233,7 @@ def find_evidence(
             yield i, sl, comp, int(area)
 
     def geometry(sl, comp) -> tuple[shapely.Geometry, np.ndarray, tuple[float, float, float], tuple]:
-        rr, cc = np.nonzero(comp)
-        pts = np.column_stack([cc + sl[1].start + 0.5, rr + sl[0].start + 0.5]).astype(np.float32)
-        rect = cv2.minAreaRect(pts)
-        (_, _), (a, b), _ = rect
-        length = max(a, b) * cell_m + cell_m
-        width = len(pts) * cell_m * cell_m / length  # mean width: a bent or ragged strip stays thin
+        pts, rect, length, width = _strip_shape(sl, comp, cell_m)
         hull = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
         xs, ys = transform * (hull[:, 0], hull[:, 1])
         geom = shapely.Polygon(np.column_stack([xs, ys])) if len(hull) >= 3 else shapely.Point(xs[0], ys[0]).buffer(cell_m)
@@ -238,11 +243,6 @@ def find_evidence(
         ring = cv2.dilate(comp.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~comp & rim_ok[sl]
         n = int(ring.sum())
         return (float(river[sl][ring].sum()) / n if n else 0.0), n
-
-    def river_at(x: float, y: float) -> float | None:
-        """The river's bearing where a strip stands: the line's there where known, else the tile's."""
-        here = bearing_at(x, y) if bearing_at is not None else None
-        return along_deg if here is None else here
 
     def keep(ev: Evidence) -> None:
         if owns is None or owns(ev.x, ev.y):
@@ -258,11 +258,9 @@ def find_evidence(
         geom, pts, (length, width, elong), rect = geometry(sl, comp)
         cx, cy = transform * tuple(pts.mean(axis=0))
         if is_deck:
-            if length < p.bridge_min_length_m or width > p.bridge_max_width_m or elong < 3.0:
+            angle = _deck_angle(pts, length, width, river_at(cx, cy), p)
+            if angle is None:
                 continue
-            angle = _angle_to_river(long_axis(pts), river_at(cx, cy))
-            if angle < p.bridge_angle_deg:
-                continue  # along the flow: a bar's tip or a ripple read as road, not a deck across the channel
             spans = _water_both_sides(classes, river, rect, 6.0 / cell_m)
             over = spans * length
             if over >= p.bridge_min_length_m:
@@ -407,39 +405,110 @@ def _facing_end(pts: np.ndarray, towards: np.ndarray, reach: float) -> np.ndarra
     return end if len(end) >= 3 else pts
 
 
-def _water_both_sides(classes: np.ndarray, river: np.ndarray, rect, gap_cells: float, stations: int = 33) -> float:
-    """Share of a strip's length over the river: from its first to its last station with river (water
-    or bar, ponds left out) just beyond both long sides; 0 unless it crosses open river water somewhere
-    and no end is afloat. A deck spans a channel; a misread strip along a shore has water on one side
-    only and a boat has water at its ends. Over a braided river a deck also crosses bars and vegetated
-    islands, and the road it carries may run on in line over land: only the stretch between wet
-    stations counts. An end beyond the grid (a long deck the tile's view cuts) is unknown, not afloat;
-    the other end must rest on land."""
+def _strip_shape(sl, comp: np.ndarray, cell_m: float) -> tuple[np.ndarray, tuple, float, float]:
+    """A component's pixel centres (grid columns, rows), its cv2.minAreaRect, its length and mean width (m): a bent
+    or ragged strip stays thin."""
+    rr, cc = np.nonzero(comp)
+    pts = np.column_stack([cc + sl[1].start + 0.5, rr + sl[0].start + 0.5]).astype(np.float32)
+    rect = cv2.minAreaRect(pts)
+    (_, _), (a, b), _ = rect
+    length = max(a, b) * cell_m + cell_m
+    return pts, rect, length, len(pts) * cell_m * cell_m / length
+
+
+def _deck_angle(pts: np.ndarray, length: float, width: float, along_deg: float | None, p: EvidenceParams) -> float | None:
+    """The angle to the river of a strip shaped like a deck across it; None for any other strip (short, wide, or
+    along the flow: a bar's tip or a ripple read as road)."""
+    if length < p.bridge_min_length_m or width > p.bridge_max_width_m or length < 3.0 * width:
+        return None
+    angle = _angle_to_river(long_axis(pts), along_deg)
+    return None if angle < p.bridge_angle_deg else angle
+
+
+def _strip_samples(rect, gap_cells: float, stations: int = 33) -> tuple[np.ndarray, np.ndarray]:
+    """Grid points (x, y) ``gap_cells`` beyond a strip's rectangle (cv2.minAreaRect): past its two ends (2, 2), and
+    at ``stations`` along it past each long side (stations, 2, 2)."""
     (cx, cy), (a, b), ang = rect
     t = math.radians(ang)
     u = np.array([math.cos(t), math.sin(t)])
     n = np.array([-math.sin(t), math.cos(t)])
     if b > a:
         u, n, a, b = n, u, b, a
-    h, w = classes.shape
-
-    def at(x, y) -> tuple[int, bool] | None:
-        r, c = int(y), int(x)
-        return (int(classes[r, c]), bool(river[r, c])) if 0 <= r < h and 0 <= c < w else None
-
     centre = np.array([cx, cy])
-    ends = [at(*(centre + sign * (a / 2 + gap_cells) * u)) for sign in (-1, 1)]
-    if any(e is not None and e[0] in (WATER, 0) for e in ends) or all(e is None for e in ends):
+    sign = np.array([-1.0, 1.0])[:, None]
+    ends = centre + sign * (a / 2 + gap_cells) * u
+    along = np.linspace(-0.47, 0.47, stations)[:, None, None] * a * u
+    return ends, centre + along + sign * (b / 2 + gap_cells) * n
+
+
+def _cells_at(grid: np.ndarray, xy: np.ndarray, outside=0) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's values at points (x, y) (``outside`` beyond it), and which points lie on it."""
+    c, r = np.floor(xy[..., 0]).astype(int), np.floor(xy[..., 1]).astype(int)
+    h, w = grid.shape
+    inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+    return np.where(inside, grid[np.clip(r, 0, h - 1), np.clip(c, 0, w - 1)], outside), inside
+
+
+def _rests_on_land(classes: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether a strip's ends (from _strip_samples) rest on land: no end afloat or on nodata. An end beyond the grid
+    (a long deck the tile's view cuts) is unknown, not afloat; the other end must rest on land."""
+    code, inside = _cells_at(classes, ends)
+    return bool(inside.any()) and not (inside & np.isin(code, (WATER, 0))).any()
+
+
+def _water_both_sides(classes: np.ndarray, river: np.ndarray, rect, gap_cells: float, stations: int = 33) -> float:
+    """Share of a strip's length over the river: from its first to its last station with river (water
+    or bar, ponds left out) just beyond both long sides; 0 unless it crosses open river water somewhere
+    and its ends rest on land. A deck spans a channel; a misread strip along a shore has water on one side
+    only and a boat has water at its ends. Over a braided river a deck also crosses bars and vegetated
+    islands, and the road it carries may run on in line over land: only the stretch between wet
+    stations counts."""
+    ends, sides = _strip_samples(rect, gap_cells, stations)
+    if not _rests_on_land(classes, ends):
         return 0.0  # afloat (or on nodata) at one end at least, or cut off at both: not a deck we can judge
-    wet, open_water = [], 0
-    for s in np.linspace(-0.47, 0.47, stations) * a:
-        sides = [at(*(centre + s * u + sign * (b / 2 + gap_cells) * n)) for sign in (-1, 1)]
-        wet.append(all(v is not None and v[1] for v in sides))
-        open_water += all(v is not None and v[1] and v[0] == WATER for v in sides)
-    if not open_water:
+    code, _ = _cells_at(classes, sides)
+    wet, inside = _cells_at(river, sides, outside=False)
+    wet = (wet & inside).all(axis=1)
+    if not (wet & (code == WATER).all(axis=1)).any():
         return 0.0  # over bars and fields only: a track, not a bridge over a channel
     idx = np.flatnonzero(wet)
     return float(idx[-1] - idx[0] + 1) / stations
+
+
+def _cut_off_by_decks(
+    classes: np.ndarray,
+    lab: np.ndarray,
+    river: np.ndarray,
+    candidates: np.ndarray,
+    transform: Affine,
+    cell_m: float,
+    river_at: BearingAt,
+    p: EvidenceParams,
+    stations: int = 33,
+) -> np.ndarray:
+    """Per wet region (labels of _river_regions), whether a deck cuts it off from the river: a strip shaped like a
+    deck across the flow, resting on land, with the river beyond one long side and the region beyond the other over
+    at least bridge_min_length_m (none where the river's direction is not known). The channel past a camp's deck, cut again by the tile's edge, may hold too little
+    water to count as a channel and lie away from the line (it runs over the camp's island). A town's dark streets
+    at the bank face the river along the bank (or across a street running down to it), never across a deck."""
+    both = (river | candidates)[lab]
+    dist = cv2.distanceTransform((~both).astype(np.uint8), cv2.DIST_L2, 3) * cell_m
+    joined = np.zeros_like(river)
+    for _, sl, comp, area in _joined_decks(np.isin(classes, (BUILT_UP, ROAD)) & ~both, dist, cell_m, p):
+        if area * cell_m < p.bridge_min_length_m:
+            continue
+        pts, rect, length, width = _strip_shape(sl, comp, cell_m)
+        along = river_at(*(transform * tuple(pts.mean(axis=0))))
+        if along is None or _deck_angle(pts, length, width, along, p) is None:
+            continue  # without the river's direction a road along the bank would pass for a deck across it
+        ends, sides = _strip_samples(rect, 6.0 / cell_m, stations)
+        if not _rests_on_land(classes, ends):
+            continue
+        one, other = _cells_at(lab, sides)[0].T
+        cut = (river[one] & candidates[other]) | (river[other] & candidates[one])
+        if cut.sum() * length / stations >= p.bridge_min_length_m:
+            joined[np.where(river[one], other, one)[cut]] = True
+    return joined
 
 
 def _angle_to_river(u: np.ndarray, along_deg: float | None) -> float:
@@ -486,32 +555,34 @@ def end_name(code: int) -> str:
     return {0: "nodata", WATER: "water", ICE: "ice", SANDBAR: "bar"}.get(int(code), "land")
 
 
-def _river(
+def _river_regions(
     classes: np.ndarray,
     min_cells: float,
     near_line: np.ndarray | None = None,
     on_line: np.ndarray | None = None,
     channel_cells: float = 0.0,
-) -> np.ndarray:
-    """Water and bars, without ponds: connected regions big enough to be the river and, where the corridor's
-    line is known (``near_line``: the cells within reach of it), reaching it. Where the line passes over some of
-    them (``on_line``), those, and the others only if they hold ``channel_cells`` of water in one piece."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The wet regions (water and bars, 8-connected) as (labels, river, within reach): per label, whether it is the
+    river, and whether it is big enough and reaches the line (the regions the river was chosen from; ponds are
+    neither). Where the line is known (``near_line``: the cells within reach of it) a region must reach it. Where
+    the line passes over some regions (``on_line``), those are the river, and the others only if they hold
+    ``channel_cells`` of water in one piece."""
     water = classes == WATER
     wet = water | (classes == SANDBAR)
     eight = np.ones((3, 3), bool)
     lab, n = ndimage.label(wet, structure=eight)
     if not n:
-        return wet
+        return lab, np.zeros(1, bool), np.zeros(1, bool)
     sizes = np.bincount(lab.ravel(), minlength=n + 1)
     big = sizes >= min_cells
     if near_line is not None:
         big &= np.bincount(lab[near_line].ravel(), minlength=n + 1) > 0
     big[0] = False
     if on_line is None:
-        return big[lab]
+        return lab, big, big
     river = big & (np.bincount(lab[on_line].ravel(), minlength=n + 1) > 0)
     if not river.any():
-        return big[lab]
+        return lab, big, big
     if (big & ~river).any():
         pieces, m = ndimage.label(water, structure=eight)
         piece_size = np.bincount(pieces.ravel(), minlength=m + 1)
@@ -520,7 +591,7 @@ def _river(
         stretch = np.zeros(n + 1, np.int64)
         np.maximum.at(stretch, lab[water], piece_size[pieces[water]])
         river |= big & (stretch >= channel_cells)
-    return river[lab]
+    return lab, river, big
 
 
 def _paint_zone(zones: np.ndarray, geom: shapely.Geometry, transform: Affine, value: int) -> None:
