@@ -413,6 +413,30 @@ def test_cars_queued_among_buildings_are_a_towns_traffic(tmp_path, stretch, buil
             [("site", {"landing_queue": 2, "parking": 1})] if site else [])
 
 
+@pytest.mark.parametrize("cls, built_up, candidate", [
+    ("small_vehicle", 0.5, False),  # a town's parked cars on both banks
+    ("small_vehicle", 0.1, True),  # cars on open ground
+    ("large_vehicle", 0.5, True),  # a lot packed with trucks (its gaps and hidden trucks read as built-up)
+    ("small_vehicle", None, True),  # surroundings not known
+])
+def test_a_towns_parked_cars_make_no_parking_clue(tmp_path, stretch, cls, built_up, candidate):
+    """Parking clusters facing each other across the river: a candidate (nothing at the water), unless they are
+    mostly cars among buildings (sites.clues.TOWN_CARS_SHARE): a town's parking then makes no clue at all."""
+    river = stretch.direction_deg_at(1.0, 100.0)
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        s = Scene(store, stretch, detect=True)
+        s.tile(DATES[0], 1.0)
+        rows = _vehicles(s, stretch, [(side * (150 + 6 * row), river, cls, 0.9, 1.0 + 0.004 * k)
+                                      for side in (1, -1) for row in range(5) for k in range(6)])
+        for r in rows:
+            r["built_up_around"], r["ground"] = built_up, "land"
+        rows[0]["class"] = "large_vehicle"  # a bus or a van among the cars
+        store.write_rows("detections", rows)
+        reg = build(store, stretch)
+        assert [(r["status"], r["kind"], r["details"]["evidence"]) for r in reg.sites] == (
+            [("candidate", "parking_field", {"parking": 2})] if candidate else [])
+
+
 @pytest.mark.parametrize("what", ["along the river", "far from the water"])
 def test_traffic_that_is_not_waiting_at_a_landing_makes_no_queue_clue(tmp_path, stretch, what):
     river = stretch.direction_deg_at(1.0, 100.0)

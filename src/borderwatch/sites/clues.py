@@ -108,11 +108,17 @@ LANDING_QUEUE_ACROSS_DEG = 60.0
 #: a queue whose vehicles' surroundings (pipeline.tasks.SURROUNDINGS_M, vehicles left out) are at least this share
 #: built-up, by their median, stands among buildings: cars in a town street that runs down to the river, not trucks
 #: waiting at a landing. Measured: 0.38-0.69 (median per block) around the vehicles of real street frames pasted as
-#: town blocks (scripts/evaluate_towns.py). Not applied to parking clusters: a lot packed with trucks reads 0.02-0.37
-#: around its vehicles (undetected trucks and the gaps between them read as built-up; the 81 km bench world), and
-#: leaving such lots out turned two true parking fields into fords; a town's parking alone stays a candidate
-#: (sites.cluster.NOT_CROSSING_KINDS)
+#: town blocks (scripts/evaluate_towns.py). Alone it does not judge a parking cluster: a lot packed with trucks reads
+#: 0.02-0.37 around its vehicles (undetected trucks and the gaps between them read as built-up; the 81 km bench
+#: world), and leaving such lots out turned two true parking fields into fords (TOWN_CARS_SHARE)
 STREET_BUILT_UP = 0.25
+
+#: a parking cluster at least this share cars (small vehicles) that stands among buildings (STREET_BUILT_UP) is a
+#: town's parking, not a crossing's staging: the parking of the reporters' crossings is trucks on open ground (a
+#: field turned into a lot for ~60 large vehicles). Measured on the real street frames pasted as town blocks: the
+#: detector calls 85-100 % of each cluster's vehicles cars (scripts/evaluate_towns.py, 5 facing blocks, 39
+#: clusters); a truck lot keeps its clue whatever its surroundings read
+TOWN_CARS_SHARE = 0.75
 
 
 def _among_buildings(members: list[dict], share: float = STREET_BUILT_UP) -> bool:
@@ -121,11 +127,17 @@ def _among_buildings(members: list[dict], share: float = STREET_BUILT_UP) -> boo
     return bool(known) and float(np.median(known)) >= share
 
 
+def _town_parking(members: list[dict]) -> bool:
+    """Whether a parking cluster is a town's cars: mostly cars, among buildings."""
+    cars = sum(d["class"] == "small_vehicle" for d in members)
+    return cars >= TOWN_CARS_SHARE * len(members) and _among_buildings(members)
+
+
 def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 8, link_m: float = 15.0,
                     convergence_deg: float = 0.0) -> list[Clue]:
     """Crossing hints in one date's detections (from detection_points): equipment at or in the water,
-    vehicles in a channel, groups on a bar, parking clusters on land, queues waiting at a landing (not among
-    buildings: cars queued in a town street, STREET_BUILT_UP).
+    vehicles in a channel, groups on a bar, parking clusters on land (not a town's parked cars, TOWN_CARS_SHARE),
+    queues waiting at a landing (not among buildings: cars queued in a town street, STREET_BUILT_UP).
     ``convergence_deg``: true minus grid north here (detections' headings are true)."""
     out: list[Clue] = []
 
@@ -153,7 +165,7 @@ def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 
     on_land = [d for d in dets if d.get("ground") in ("land", "bank") and d["class"] in (*VEHICLES, "heavy_equipment")]
     for group in _links(np.array([[d["x"], d["y"]] for d in on_land]).reshape(-1, 2), link_m):
         members = [on_land[i] for i in group]
-        if len(members) >= parking_min:
+        if len(members) >= parking_min and not _town_parking(members):
             hull = shapely.MultiPoint([(d["x"], d["y"]) for d in members]).convex_hull
             clue("parking", members, min(1.0, len(members) / 30.0), {"vehicles": len(members), "area_m2": round(float(hull.area), 0)})
     for members, details in _landing_queues(corridor, [d for d in on_land if d["class"] in VEHICLES], convergence_deg):
