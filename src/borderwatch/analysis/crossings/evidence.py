@@ -179,8 +179,8 @@ def find_evidence(
     their tile's bearing). owns(x, y) -> bool decides which evidence this tile reports (its anchor lies in
     the tile proper, not the margin), so a patch seen by two tiles is kept once. ``line`` is the corridor's
     line near the tile (same CRS): where given, only wet regions reaching within ``line_reach_m`` of it are the
-    river, and where it passes over wet ground, only the regions it passes over and those
-    holding a channel's water (EvidenceParams). Real city streets at 0.5-0.8 m read partly as water and
+    river, and where it passes over wet ground, only the regions it passes over, those holding a channel's water
+    (EvidenceParams) and those a deck across the flow cuts off from them (_cut_off_by_decks). Real city streets at 0.5-0.8 m read partly as water and
     sandbar (scripts/landcover_negatives.py); without the line a town on the bank grows a "river" of its own, with
     cars parked "on a sandbar" (scripts/evaluate_towns.py).
     """
