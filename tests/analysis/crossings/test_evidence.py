@@ -43,6 +43,15 @@ def test_bridge_spanning_the_channel_is_found():
     assert zones.ground_at(*(T * (101.5, 75))) == "bridge"
 
 
+@pytest.mark.parametrize("cells, bridge", [(1, False), (2, True), (7, True), (8, False)])
+def test_a_deck_is_as_wide_as_a_lane_for_a_truck(cells, bridge):
+    """2 m across is a footbridge, or a ford's track read as road (development world 21); 4 to 14 m carries a truck."""
+    g = river_grid()
+    g[55:95, 100:100 + cells] = BUILT_UP
+    assert kinds(find_evidence(g, T, CELL)[0]) == (["bridge"] if bridge else [])
+    assert (EvidenceParams().bridge_min_width_m, EvidenceParams().bridge_max_width_m) == (3.5, 14.0)
+
+
 def test_a_deck_split_by_a_truck_is_one_bridge_with_the_road_in_line():
     g = river_grid()
     g[55:72, 100:103] = BUILT_UP  # the deck ...

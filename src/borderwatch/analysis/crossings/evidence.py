@@ -88,6 +88,9 @@ class EvidenceParams:
     bar_track_angle_deg: float = 45.0  # to the river's direction: a route crosses the bar
     bridge_min_length_m: float = 25.0  # over the river (the road on it may run on over land)
     bridge_max_width_m: float = 14.0
+    # a lane for a truck (2.5 m wide) takes about 3.5 m: a narrower strip across the water is a footbridge, or a ford's
+    # track read as road (development world 21: a ford's track measured 2.6-3.3 m, every deck 4.6 m or more)
+    bridge_min_width_m: float = 3.5
     bridge_angle_deg: float = 45.0  # to the river's direction: a deck crosses the channel (a strip along it is a bar's sliver)
     deck_gap_m: float = 16.0  # deck pieces in line across a gap this long (a truck and trailer on it) are one deck
     min_area_m2: float = 2500.0  # a cleared area away from the edge
@@ -417,9 +420,10 @@ def _strip_shape(sl, comp: np.ndarray, cell_m: float) -> tuple[np.ndarray, tuple
 
 
 def _deck_angle(pts: np.ndarray, length: float, width: float, along_deg: float | None, p: EvidenceParams) -> float | None:
-    """The angle to the river of a strip shaped like a deck across it; None for any other strip (short, wide, or
-    along the flow: a bar's tip or a ripple read as road)."""
-    if length < p.bridge_min_length_m or width > p.bridge_max_width_m or length < 3.0 * width:
+    """The angle to the river of a strip shaped like a deck across it; None for any other strip (short, too wide or
+    too narrow for a vehicle's lane, or along the flow: a bar's tip or a ripple read as road)."""
+    if (length < p.bridge_min_length_m or not p.bridge_min_width_m <= width <= p.bridge_max_width_m
+            or length < 3.0 * width):
         return None
     angle = _angle_to_river(long_axis(pts), along_deg)
     return None if angle < p.bridge_angle_deg else angle
