@@ -235,12 +235,14 @@ def find_evidence(
             comp = lab[sl] == i
             yield i, sl, comp, int(area)
 
-    def geometry(sl, comp) -> tuple[shapely.Geometry, np.ndarray, tuple[float, float, float], tuple]:
-        pts, rect, length, width = _strip_shape(sl, comp, cell_m)
+    def outline(pts: np.ndarray) -> shapely.Geometry:
         hull = cv2.convexHull(pts).reshape(-1, 2).astype(np.float64)
         xs, ys = transform * (hull[:, 0], hull[:, 1])
-        geom = shapely.Polygon(np.column_stack([xs, ys])) if len(hull) >= 3 else shapely.Point(xs[0], ys[0]).buffer(cell_m)
-        return geom, pts, (length, width, length / max(width, 1e-6)), rect
+        return shapely.Polygon(np.column_stack([xs, ys])) if len(hull) >= 3 else shapely.Point(xs[0], ys[0]).buffer(cell_m)
+
+    def geometry(sl, comp) -> tuple[shapely.Geometry, np.ndarray, tuple[float, float, float], tuple]:
+        pts, rect, length, width = _strip_shape(sl, comp, cell_m)
+        return outline(pts), pts, (length, width, length / max(width, 1e-6)), rect
 
     def rim_share(sl, comp) -> tuple[float, int]:
         ring = cv2.dilate(comp.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~comp & rim_ok[sl]
@@ -251,27 +253,22 @@ def find_evidence(
         if owns is None or owns(ev.x, ev.y):
             out.append(ev)
 
-    # decks (thin built-up or road strips) and bar camps (cleared ground) held inside the river;
-    # a truck or a darker section splits a deck: pieces in line across a short gap are one deck
-    decks = _joined_decks(np.isin(classes, (BUILT_UP, ROAD)) & ~river, dist_river, cell_m, p)
-    camps = component_stats((classes == DISTURBED) & ~river)
-    for is_deck, (_, sl, comp, area) in [*((True, d) for d in decks), *((False, c) for c in camps)]:
+    # decks (thin built-up or road strips) spanning the river
+    for deck in _deck_strips(classes, river, dist_river, transform, cell_m, river_at, p):
+        spans = _water_both_sides(classes, river, deck.rect, 6.0 / cell_m)
+        over = spans * deck.length
+        if over >= p.bridge_min_length_m:
+            cx, cy = transform * tuple(deck.pts.mean(axis=0))
+            score = min(1.0, 0.5 + 0.5 * min(1.0, over / 80.0))
+            keep(Evidence("bridge", round(score, 3), outline(deck.pts), cx, cy, {
+                "length_m": round(deck.length, 1), "width_m": round(deck.width, 1), "over_river_m": round(over, 1),
+                "water_both_sides": round(spans, 2), "angle_to_river_deg": round(deck.angle, 1)}))
+    # bar camps and routes over bars (cleared ground held inside the river)
+    for _, sl, comp, area in component_stats((classes == DISTURBED) & ~river):
         if area * cell_area < p.bridge_min_length_m * cell_m:
             continue
         geom, pts, (length, width, elong), rect = geometry(sl, comp)
         cx, cy = transform * tuple(pts.mean(axis=0))
-        if is_deck:
-            angle = _deck_angle(pts, length, width, river_at(cx, cy), p)
-            if angle is None:
-                continue
-            spans = _water_both_sides(classes, river, rect, 6.0 / cell_m)
-            over = spans * length
-            if over >= p.bridge_min_length_m:
-                score = min(1.0, 0.5 + 0.5 * min(1.0, over / 80.0))
-                keep(Evidence("bridge", round(score, 3), geom, cx, cy, {
-                    "length_m": round(length, 1), "width_m": round(width, 1), "over_river_m": round(over, 1),
-                    "water_both_sides": round(spans, 2), "angle_to_river_deg": round(angle, 1)}))
-            continue
         share, _ = rim_share(sl, comp)
         if area * cell_area >= p.min_bar_m2 and share >= p.bar_rim_share and length >= p.bar_track_min_m and elong >= p.bar_track_elongation:
             u = long_axis(pts)
@@ -419,6 +416,32 @@ def _strip_shape(sl, comp: np.ndarray, cell_m: float) -> tuple[np.ndarray, tuple
     return pts, rect, length, len(pts) * cell_m * cell_m / length
 
 
+@dataclass(frozen=True)
+class _Deck:
+    """A strip shaped like a deck across the flow: pixel centres (grid), cv2.minAreaRect, size (m), angle to the river."""
+
+    pts: np.ndarray
+    rect: tuple
+    length: float
+    width: float
+    angle: float
+
+
+def _deck_strips(classes: np.ndarray, wet: np.ndarray, dist_wet: np.ndarray, transform: Affine, cell_m: float,
+                 river_at: BearingAt, p: EvidenceParams, *, need_bearing: bool = False):
+    """Built-up or road strips touching ``wet`` ground (``dist_wet``: metres to it) shaped like a deck across the flow
+    (_deck_angle). A truck or a darker section splits a deck: pieces in line across a short gap are one deck
+    (_joined_decks). With ``need_bearing``, none where the river's direction is not known."""
+    for _, sl, comp, area in _joined_decks(np.isin(classes, (BUILT_UP, ROAD)) & ~wet, dist_wet, cell_m, p):
+        if area * cell_m < p.bridge_min_length_m:
+            continue
+        pts, rect, length, width = _strip_shape(sl, comp, cell_m)
+        along = river_at(*(transform * tuple(pts.mean(axis=0))))
+        angle = None if need_bearing and along is None else _deck_angle(pts, length, width, along, p)
+        if angle is not None:
+            yield _Deck(pts, rect, length, width, angle)
+
+
 def _deck_angle(pts: np.ndarray, length: float, width: float, along_deg: float | None, p: EvidenceParams) -> float | None:
     """The angle to the river of a strip shaped like a deck across it; None for any other strip (short, too wide or
     too narrow for a vehicle's lane, or along the flow: a bar's tip or a ripple read as road)."""
@@ -492,25 +515,21 @@ def _cut_off_by_decks(
 ) -> np.ndarray:
     """Per wet region (labels of _river_regions), whether a deck cuts it off from the river: a strip shaped like a
     deck across the flow, resting on land, with the river beyond one long side and the region beyond the other over
-    at least bridge_min_length_m (none where the river's direction is not known). The channel past a camp's deck, cut again by the tile's edge, may hold too little
-    water to count as a channel and lie away from the line (it runs over the camp's island). A town's dark streets
-    at the bank face the river along the bank (or across a street running down to it), never across a deck."""
+    at least bridge_min_length_m (none where the river's direction is not known). The channel past a camp's deck,
+    cut again by the tile's edge, may hold too little water to count as a channel and lie away from the line (it
+    runs over the camp's island). A town's dark streets at the bank face the river along the bank (or across a
+    street running down to it), never across a deck."""
     both = (river | candidates)[lab]
     dist = cv2.distanceTransform((~both).astype(np.uint8), cv2.DIST_L2, 3) * cell_m
     joined = np.zeros_like(river)
-    for _, sl, comp, area in _joined_decks(np.isin(classes, (BUILT_UP, ROAD)) & ~both, dist, cell_m, p):
-        if area * cell_m < p.bridge_min_length_m:
-            continue
-        pts, rect, length, width = _strip_shape(sl, comp, cell_m)
-        along = river_at(*(transform * tuple(pts.mean(axis=0))))
-        if along is None or _deck_angle(pts, length, width, along, p) is None:
-            continue  # without the river's direction a road along the bank would pass for a deck across it
-        ends, sides = _strip_samples(rect, 6.0 / cell_m, stations)
+    # without the river's direction a road along the bank would pass for a deck across it
+    for deck in _deck_strips(classes, both, dist, transform, cell_m, river_at, p, need_bearing=True):
+        ends, sides = _strip_samples(deck.rect, 6.0 / cell_m, stations)
         if not _rests_on_land(classes, ends):
             continue
         one, other = _cells_at(lab, sides)[0].T
         cut = (river[one] & candidates[other]) | (river[other] & candidates[one])
-        if cut.sum() * length / stations >= p.bridge_min_length_m:
+        if cut.sum() * deck.length / stations >= p.bridge_min_length_m:
             joined[np.where(river[one], other, one)[cut]] = True
     return joined
 
