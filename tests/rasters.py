@@ -85,17 +85,18 @@ def write_geotiff(
     date: dt.date | None = dt.date(2025, 7, 31),
     seed: int = 0,
     nodata_fraction: float = 0.0,
+    bands: int = 3,
 ) -> Path:
-    """A 3-band uint8 GeoTIFF over ``bounds`` (metres in ``epsg``) with textured pixels."""
+    """A ``bands``-band uint8 GeoTIFF (RGB by default) over ``bounds`` (metres in ``epsg``) with textured pixels."""
     minx, miny, maxx, maxy = bounds
     w, h = int(round((maxx - minx) / gsd)), int(round((maxy - miny) / gsd))
     rng = np.random.default_rng(seed)
-    data = rng.integers(20, 230, size=(3, h, w), dtype=np.uint8)
+    data = rng.integers(20, 230, size=(bands, h, w), dtype=np.uint8)
     if nodata_fraction:
         data[:, : int(h * nodata_fraction), :] = 0
     tags = {"CAPTURE_DATE": date.isoformat(), "PROVIDER": "test", "SENSOR": "fixture"} if date else {}
     with rasterio.open(
-        path, "w", driver="GTiff", width=w, height=h, count=3, dtype="uint8", crs=f"EPSG:{epsg}",
+        path, "w", driver="GTiff", width=w, height=h, count=bands, dtype="uint8", crs=f"EPSG:{epsg}",
         transform=from_origin(minx, maxy, gsd, gsd), nodata=0, tiled=True, blockxsize=256, blockysize=256,
     ) as dst:
         dst.write(data)

@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import rasterio.shutil
 from PIL import Image
 from tblib import pickling_support
 
@@ -87,6 +88,19 @@ def test_no_date_anywhere(tmp_path, centre):
     x, y, _, _ = centre
     path = write_tif(tmp_path / "undated.tif", np.full((3, 8, 8), 5, np.uint8), origin=(x, y), gsd=10.0)
     _raises("undated.tif", "--date", register_scene, path)
+
+
+def test_truncated_file(tmp_path, centre):
+    """A file cut short (a download that stopped) opens, but its pixels do not: say so at registration, where
+    the footprint is traced from the pixels (a file with a nodata value or mask; one without is only read at
+    its first tile, which names the file and the window: test_reader's damaged scene)."""
+    x, y, _, _ = centre
+    plain = write_tif(tmp_path / "plain.tif", np.random.default_rng(0).integers(1, 255, (3, 256, 256), dtype=np.uint8),
+                      origin=(x, y), gsd=1.0, nodata=0, tags={"CAPTURE_DATE": "2023-01-01"})
+    path = tmp_path / "cut.tif"
+    rasterio.shutil.copy(plain, path, driver="COG")  # header first, pixels after it: the cut keeps the header
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    _raises("cut.tif", "could not be read, the file may be damaged or truncated", register_scene, path)
 
 
 def test_all_nodata(tmp_path, centre):

@@ -15,6 +15,7 @@ from affine import Affine
 from PIL import Image
 
 from borderwatch.imagery import check_covers, register_scene
+from borderwatch.imagery.footprint import STRETCH_METHOD
 from imagery_helpers import kml_text, marked_image, rotated_corner, write_tif
 
 
@@ -91,12 +92,21 @@ def test_footprint_excludes_nodata(tmp_path, centre, corridor):
     assert foot.contains(shapely.Point(x + 100, y + 200))
 
 
-def test_sixteen_bit_scene_records_stretch(tmp_path, centre):
+def test_sixteen_bit_scene_records_one_gain_and_how_it_was_measured(tmp_path, centre):
     data = np.linspace(0, 4000, 64 * 64, dtype=np.uint16).reshape(1, 64, 64)
     s = register_scene(_tif(tmp_path, centre, data=data, tags={"CAPTURE_DATE": "2023-01-01"}))
     assert s.dtype == "uint16" and s.band_count == 1 and s.band_names == ("gray",)
     (lo, hi), = s.extra["stretch"]
-    assert lo == pytest.approx(80, abs=5) and hi == pytest.approx(3920, abs=5)
+    # zero stays zero; the 99.8th percentile (~3992) lands at 230 of 255
+    assert lo == 0.0 and hi == pytest.approx(3992 * 255 / 230, rel=0.002)
+    assert s.extra["stretch_method"] == STRETCH_METHOD
+
+
+def test_sixteen_bit_colour_bands_share_one_gain_and_nir_follows_them(tmp_path, centre):
+    rgbn = np.stack([np.full((64, 64), v, np.uint16) for v in (1000, 2000, 3000, 6000)])
+    s = register_scene(_tif(tmp_path, centre, data=rgbn, tags={"CAPTURE_DATE": "2023-01-01"}))
+    # the gain is set by the colour bands (R, G, B: the first three here), not by a brighter near-infrared
+    assert s.extra["stretch"] == [[0.0, pytest.approx(3000 * 255 / 230)]] * 4
 
 
 # -- Google Earth exports -------------------------------------------------------------

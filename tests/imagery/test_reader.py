@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -282,16 +283,46 @@ def test_nodata_pixel_is_valid_where_any_band_has_data(tmp_path, centre):
         assert tile.valid[:, 12 * k + 1 :].all()
 
 
-def test_sixteen_bit_is_stretched_and_single_band_repeated(tmp_path, centre):
+def test_sixteen_bit_is_read_through_one_gain_and_single_band_repeated(tmp_path, centre):
     x, y, _, _ = centre
     ramp = np.tile(np.linspace(1000, 5000, 64, dtype=np.uint16), (64, 1))[None]
     s = register_scene(write_tif(tmp_path / "u16.tif", ramp, origin=(x - 320, y + 320), gsd=10.0, tags=TAGS))
     tile = read_tile([s], (x - 320, y - 320, x + 320, y + 320), 32652, 10.0, resampling="nearest")
     assert tile.data.dtype == np.uint8 and tile.data.shape == (3, 64, 64)
     assert (tile.data[0] == tile.data[1]).all() and (tile.data[1] == tile.data[2]).all()
-    row = tile.data[0, 32].astype(int)
-    assert row[0] == 0 and row[-1] == 255  # beyond the 2nd / 98th percentiles: clipped
-    assert (np.diff(row) >= 0).all() and 100 < row[32] < 155
+    row = tile.data[0, 32].astype(float)
+    # value x 230 / (99.8th percentile ~ 5000): proportional, not stretched from the darkest pixel to black
+    assert row == pytest.approx(ramp[0, 32] * 230.0 / 5000.0, abs=1.0)
+
+
+def test_a_sixteen_bit_copy_reads_like_its_eight_bit_original_up_to_one_gain(tmp_path, centre):
+    """A 16-bit product keeps its colours: one gain for all bands, so band ratios (and NDWI) hold.
+
+    The per-band 2nd-98th percentile stretch used before recoloured such a copy and more than doubled
+    its contrast; the detector then found ~3,600 cars in a demo stretch holding 24 vehicles."""
+    x, y, _, _ = centre
+    rng = np.random.default_rng(3)
+    rgb8 = np.stack([rng.integers(20, 90, (64, 64)), rng.integers(40, 120, (64, 64)), rng.integers(10, 70, (64, 64))])
+    rgb8 = rgb8.astype(np.uint8)
+    win = (x - 320, y - 320, x + 320, y + 320)
+    scenes = [register_scene(write_tif(tmp_path / name, data, origin=(x - 320, y + 320), gsd=10.0, tags=TAGS))
+              for name, data in (("u8.tif", rgb8), ("u16.tif", rgb8.astype(np.uint16) * 40))]
+    want, got = (read_tile([s], win, 32652, 10.0, resampling="nearest").data.astype(float) for s in scenes)
+    gain = got.sum() / want.sum()
+    assert gain > 1.0  # the 8-bit original is dim (its brightest 0.2 % near 119): the gain brightens it
+    assert np.abs(got - want * gain).max() <= 1.0  # the same gain on every band and pixel
+    ratio = (got[1] - got[0]) / (got[1] + got[0])
+    assert ratio == pytest.approx((want[1] - want[0]) / (want[1] + want[0]), abs=0.02)
+
+
+def test_limits_stored_by_the_older_per_band_stretch_are_measured_again(tmp_path, centre):
+    x, y, _, _ = centre
+    data = np.stack([np.full((64, 64), v, np.uint16) for v in (1000, 2000, 3000)])
+    s = register_scene(write_tif(tmp_path / "old.tif", data, origin=(x - 320, y + 320), gsd=10.0, tags=TAGS))
+    old = dataclasses.replace(s, extra={"stretch": [[900.0, 1100.0], [1900.0, 2100.0], [2900.0, 3100.0]]})
+    for scene in (s, old):
+        px = read_tile([scene], (x - 100, y - 100, x + 100, y + 100), 32652, 10.0).data[:, 5, 5]
+        assert px.tolist() == [77, 153, 230]
 
 
 def test_four_band_rgb_and_nir(tmp_path, centre):

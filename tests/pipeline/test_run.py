@@ -193,6 +193,25 @@ def test_detecting_on_imagery_too_coarse_for_the_detector_is_refused_before_any_
         assert store.runs() == [] and store.tile_results() == []
 
 
+@pytest.mark.parametrize("detect, landcover", [(True, False), (False, True)])
+def test_a_panchromatic_scene_is_refused_for_the_detector_and_land_cover_before_any_work(
+        tmp_path, geotiff_factory, short_corridor, detect, landcover):
+    """Both read colour: a grey image read as R = G = B gives road everywhere and shadows for cars."""
+    from borderwatch.errors import InputError
+
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    box = (minx, miny, minx + 200, miny + 200)
+    pan = register_scene(geotiff_factory("pan.tif", bounds=box, gsd=0.5, bands=1))
+    params = AnalysisParams(gsd_m=0.5, detect=detect, landcover=landcover)
+    with Store.open(tmp_path / "s.gpkg", create=True) as store:
+        with pytest.raises(InputError, match=r"pan\.tif: 1 colour band\(s\) \(panchromatic\?\).*need colour \(RGB\)"):
+            run_pipeline(short_corridor, [pan], store, params=params)
+        assert store.runs() == [] and store.tile_results() == []
+        # read for its footprint alone (no detector, no land cover), a grey scene is fine
+        run_pipeline(short_corridor, [pan], store, params=AnalysisParams(gsd_m=0.5))
+        assert len(store.runs()) == 1
+
+
 def test_a_scene_a_hair_over_the_detectors_range_is_accepted(geotiff_factory, short_corridor):
     """A scene's GSD is measured from its georeferencing: a nominal 0.8 m image may come out at 0.81 m."""
     from borderwatch.errors import InputError

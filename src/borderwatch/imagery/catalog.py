@@ -17,12 +17,12 @@ from pathlib import Path
 import shapely
 from affine import Affine
 from pyproj import CRS
-from rasterio.enums import ColorInterp
+from rasterio.errors import RasterioError
 from rasterio.transform import from_gcps
 
-from borderwatch.errors import SceneError
+from borderwatch.errors import SceneError, library_message
 from borderwatch.imagery.dates import date_from_filename, date_from_tags, parse_date
-from borderwatch.imagery.footprint import decimation, footprint_lonlat, gsd_metres, stretch_limits
+from borderwatch.imagery.footprint import STRETCH_METHOD, colour_bands, decimation, footprint_lonlat, gsd_metres, stretch_limits
 from borderwatch.imagery.handles import gdal_path, open_raster
 from borderwatch.imagery.kml import Overlay, overlay_transform, parse_kml, read_kmz
 from borderwatch.imagery.scene import Scene
@@ -146,15 +146,21 @@ def _scene(src, p: Path, digest: str, transform: Affine, crs: CRS, *, store_tran
     source = str(p)
     capture, how = _capture_date(date, found_date, found_source, p.name, source)
     rows, cols = decimation(src.width, src.height)
-    mask = src.dataset_mask(out_shape=(rows, cols))
+    try:
+        mask = src.dataset_mask(out_shape=(rows, cols))
+        values = src.read(out_shape=(src.count, rows, cols)) if src.dtypes[0] != "uint8" else None
+        failure = None
+    except RasterioError as exc:
+        failure = library_message(exc)
+    if failure is not None:  # raised outside the handler, as open_raster does: GDAL's error would not unpickle
+        raise SceneError(source, f"pixels could not be read, the file may be damaged or truncated ({failure})")
     foot = footprint_lonlat(mask, transform, crs, src.width, src.height)
     if foot.is_empty or foot.area == 0:
         raise SceneError(source, "scene has no valid pixels (all nodata)")
     extra = dict(extra or {})
-    if src.dtypes[0] != "uint8":
-        data_bands = [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha]
-        values = src.read(data_bands, out_shape=(len(data_bands), rows, cols))
-        extra["stretch"] = stretch_limits(values, mask > 0)
+    if values is not None:
+        extra["stretch"] = stretch_limits(values, mask > 0, [b - 1 for b in colour_bands(src.colorinterp)])
+        extra["stretch_method"] = STRETCH_METHOD
     names = tuple(
         (src.descriptions[i] or src.colorinterp[i].name).lower() for i in range(src.count)
     )

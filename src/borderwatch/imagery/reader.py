@@ -10,9 +10,9 @@ window whose source pixels are all valid is warped without the source's mask
 where the masked one is used). The validity mask comes from the same read as
 the bands wherever it can (alpha, nodata). Where scenes overlap the finest GSD wins, then the one
 registered later (later in ``scenes``). Output is always 8-bit: 16-bit and
-float scenes are stretched per scene between their 2nd and 98th percentiles
-(``footprint.STRETCH_PERCENTILES``, measured at registration), so a scene's
-tiles agree with each other.
+float scenes are read through one gain per scene, the same for every band and zero
+at zero (``footprint.STRETCH_METHOD``, measured at registration), so a scene's
+tiles agree with each other and its colours and band ratios are kept.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from rasterio.warp import SUPPORTED_RESAMPLING, reproject, transform_bounds
 from rasterio.windows import Window
 
 from borderwatch.errors import InputError, SceneError, library_message
-from borderwatch.imagery.footprint import decimation, stretch_limits, to_uint8
+from borderwatch.imagery.footprint import STRETCH_METHOD, colour_bands, decimation, stretch_limits, to_uint8
 from borderwatch.imagery.handles import dataset_for
 from borderwatch.imagery.scene import Scene
 
@@ -262,19 +262,12 @@ def _read_with_mask(ds, unique: list[int], **read_kw) -> tuple[np.ndarray, np.nd
 
 def _band_plan(scene: Scene, src, bands: int) -> list[int]:
     """1-based source bands giving R, G, B (and NIR)."""
-    data = [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha]
-    if not data:
+    rgb = colour_bands(src.colorinterp)
+    if not rgb:
         raise SceneError(scene.path, "scene has no data bands")
-    if len(data) < 3:
-        rgb = [data[0]] * 3
-    else:
-        ci = {c: i + 1 for i, c in enumerate(src.colorinterp)}
-        if all(c in ci for c in (ColorInterp.red, ColorInterp.green, ColorInterp.blue)):
-            rgb = [ci[ColorInterp.red], ci[ColorInterp.green], ci[ColorInterp.blue]]
-        else:
-            rgb = data[:3]
     if bands == 3:
         return rgb
+    data = [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha]
     rest = [b for b in data if b not in rgb]
     if not rest:
         raise SceneError(scene.path, f"scene has no near-infrared band ({len(data)} data bands; bands=4 needs 4)")
@@ -287,15 +280,17 @@ _limits_cache: dict[str, list[list[float]]] = {}
 
 def _limits(scene: Scene) -> list[list[float]]:
     """Per-band stretch for a non-8-bit scene: from registration, else measured once here."""
-    if "stretch" in scene.extra and len(scene.extra["stretch"]) >= scene.band_count:
-        return scene.extra["stretch"]
+    stored = scene.extra.get("stretch")
+    if scene.extra.get("stretch_method") == STRETCH_METHOD and stored and len(stored) >= scene.band_count:
+        return stored
     with _lock:
         if scene.scene_id in _limits_cache:
             return _limits_cache[scene.scene_id]
     src = dataset_for(scene)
     rows, cols = decimation(src.width, src.height)
     values = src.read(out_shape=(src.count, rows, cols))
-    limits = stretch_limits(values, src.dataset_mask(out_shape=(rows, cols)) > 0)
+    colour = [b - 1 for b in colour_bands(src.colorinterp)]
+    limits = stretch_limits(values, src.dataset_mask(out_shape=(rows, cols)) > 0, colour)
     with _lock:
         _limits_cache[scene.scene_id] = limits
     return limits

@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 import shapely
+from rasterio.enums import ColorInterp
 from shapely import wkt as shapely_wkt
 
 from borderwatch.corridor.model import Corridor
 from borderwatch.corridor.tiling import Tile, tile_corridor
 from borderwatch.errors import InputError
+from borderwatch.imagery.handles import dataset_for
 from borderwatch.imagery.scene import Scene
 from borderwatch.pipeline.executors import Executor, InProcessExecutor
 from borderwatch.store import corridor_record
@@ -111,6 +113,22 @@ def check_detector_gsd(params: AnalysisParams, scenes: list[Scene] = ()) -> None
                                      "or finer): run without --detect, or leave this scene out")
 
 
+def check_colour(params: AnalysisParams, scenes: list[Scene] = ()) -> None:
+    """Refuse a scene with fewer than three colour bands (panchromatic) for the detector or land cover, before
+    any work starts: both were fitted on colour imagery, and read as grey three times over a pan image's ground
+    reads as road and its shadows as cars (a grey copy of a demo stretch: every field "road", 91 detections
+    where the colour scene gives 69)."""
+    if not (params.detect or params.landcover):
+        return
+    for s in scenes:
+        data = [ci for ci in dataset_for(s).colorinterp if ci != ColorInterp.alpha]
+        if len(data) < 3:
+            used = " and ".join(n for n, on in (("--detect", params.detect), ("--landcover", params.landcover)) if on)
+            raise InputError(s.path, f"{len(data)} colour band(s) (panchromatic?): {used} need colour (RGB) imagery; "
+                                     "use the natural-colour or pan-sharpened product, or run without "
+                                     f"{used}")
+
+
 def grid_to_true_north(corridor: Corridor) -> Callable[[Tile], float]:
     """Degrees to add to a grid (UTM) bearing to get a true-north bearing, per tile.
 
@@ -150,6 +168,7 @@ def run_pipeline(
     t0 = time.perf_counter()
     if params.detect:
         check_detector_gsd(params, scenes)
+    check_colour(params, scenes)
     pkey, vkey = params.key(), versions_key(params)
     store.upsert_corridor(*corridor_record(corridor))
     store.add_scenes(scenes)  # idempotent: every result must point at a stored scene

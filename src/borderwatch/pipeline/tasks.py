@@ -23,7 +23,7 @@ from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-18"
+TILE_ANALYSIS_VERSION = "tile-stats-19"  # 19: 16-bit and float scenes read through one gain (imagery.footprint)
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);

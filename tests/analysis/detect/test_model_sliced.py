@@ -10,6 +10,7 @@ import pytest
 from borderwatch.analysis.detect import Detection, OrientedBox, TileDetections, merge_tiles
 from borderwatch.analysis.detect.sliced import (
     ArraySource,
+    RasterSource,
     SliceStats,
     detect_raster,
     detect_source,
@@ -135,6 +136,20 @@ def _write_tif(path, img, gsd=0.5, crs="EPSG:32652", nodata=None, dtype="uint8")
                        transform=from_origin(430000, 4585000, gsd, gsd), nodata=nodata) as ds:
         ds.write(img.transpose(2, 0, 1))
     return path
+
+
+def test_a_sixteen_bit_raster_is_read_through_one_gain_as_the_pipeline_reads_it(tmp_path):
+    """``detect --stretch``: a 16-bit copy reads as its 8-bit original times one gain for every band."""
+    import rasterio
+
+    rng = np.random.default_rng(5)
+    img = np.dstack([rng.integers(1, 90, (64, 80)), rng.integers(1, 120, (64, 80)), rng.integers(1, 70, (64, 80))])
+    p = _write_tif(tmp_path / "u16.tif", img.astype(np.uint16) * 40, dtype="uint16")
+    with rasterio.open(p) as ds, pytest.warns(UserWarning, match="one gain for all bands"):
+        src = RasterSource(ds, stretch=True)
+        got, _ = src.read(0, 0, 80, 64, 80, 64)
+    gain = 230.0 / np.percentile(img, 99.8)
+    assert np.abs(got.astype(float) - img * gain).max() <= 1.0
 
 
 def test_detect_raster_map_coordinates(tmp_path):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from borderwatch.errors import InputError, positive_gsd
+from borderwatch.imagery.footprint import stretch_limits, to_uint8
 from borderwatch.onnxrt import cpu_session
 
 from .front import FrontModel, default_front_path
@@ -59,8 +60,8 @@ def as_rgb8(image: np.ndarray, source: str | Path | None = "image", *, stretch: 
     Single-band (panchromatic) and other band counts are refused: the model was
     trained on colour. A 4th band is dropped with a warning (RGBA / RGB + NIR
     in R, G, B, X order). Integer images wider than 8 bits are refused unless
-    ``stretch``: then each band is linearly stretched from its 2nd to 98th
-    percentile to 0-255, with a warning (colours are then only approximate).
+    ``stretch``: then all bands go through one linear gain, as the pipeline
+    reads such scenes (imagery.footprint.stretch_limits), with a warning.
     """
     a = np.asarray(image)
     if a.ndim == 2:
@@ -84,13 +85,11 @@ def as_rgb8(image: np.ndarray, source: str | Path | None = "image", *, stretch: 
     if not stretch:
         raise InputError(source, f"{a.dtype} pixels: the detector needs 8-bit RGB; convert it first "
                                  "(e.g. gdal_translate -ot Byte -scale) or pass --stretch")
-    warnings.warn(f"{source}: {a.dtype} image stretched per band (2-98 percentile) to 8 bits", stacklevel=2)
-    out = np.empty(a.shape, np.uint8)
-    for i in range(3):
-        band = a[:, :, i].astype(np.float64)
-        lo, hi = np.percentile(band[np.isfinite(band)], [2, 98]) if np.isfinite(band).any() else (0, 1)
-        out[:, :, i] = np.clip((band - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-    return out
+    bands_first = np.moveaxis(a, -1, 0)
+    limits = stretch_limits(bands_first, np.ones(a.shape[:2], bool))
+    warnings.warn(f"{source}: {a.dtype} image scaled linearly to 8 bits, one gain for all bands "
+                  f"({limits[0][1]:.6g} -> 255)", stacklevel=2)
+    return np.ascontiguousarray(np.moveaxis(to_uint8(bands_first, limits), 0, -1))
 
 
 def check_gsd_for(gsd_m: float, gsd_range: tuple[float, float], source: str | Path | None = "gsd") -> float:

@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 
 from borderwatch.errors import InputError, SceneError, library_message
+from borderwatch.imagery.footprint import decimation, stretch_limits
 
 from .labels import Detection
 from .nms import TileDetections, merge_tiles
@@ -78,7 +79,8 @@ class RasterSource:
 
     The GSD is the pixel size in metres (projected CRS); geographic rasters
     are refused (degrees are no GSD). 16-bit data are refused unless
-    ``stretch`` (a fixed linear 0..max-of-a-sample stretch with a warning).
+    ``stretch`` (one linear gain for all bands, as the pipeline reads them: imagery.footprint.stretch_limits,
+    with a warning).
     """
 
     def __init__(self, ds, *, stretch: bool = False, source: str | Path | None = None):
@@ -94,11 +96,12 @@ class RasterSource:
             if not stretch:
                 raise SceneError(self.source, f"{ds.dtypes[0]} pixels: the detector needs 8-bit RGB; convert it "
                                               "(e.g. gdal_translate -ot Byte -scale) or pass --stretch")
-            ov = ds.read([1, 2, 3], out_shape=(3, min(512, ds.height), min(512, ds.width))).astype(float)
-            hi = np.percentile(ov, 99.5, axis=(1, 2))
-            self.scale = 255.0 / np.maximum(hi, 1e-9)
-            warnings.warn(f"{self.source}: {ds.dtypes[0]} image scaled linearly to 8 bits "
-                          f"(band maxima {np.round(hi, 1).tolist()})", stacklevel=2)
+            rows, cols = decimation(ds.width, ds.height)
+            sample = ds.read([1, 2, 3], out_shape=(3, rows, cols))
+            (_, hi), *_ = stretch_limits(sample, ds.dataset_mask(out_shape=(rows, cols)) > 0)
+            self.scale = np.full(3, 255.0 / hi)
+            warnings.warn(f"{self.source}: {ds.dtypes[0]} image scaled linearly to 8 bits, one gain for all "
+                          f"bands ({hi:.6g} -> 255)", stacklevel=2)
         if ds.crs is None:
             raise SceneError(self.source, "raster has no CRS: give a plain image with --gsd instead")
         if ds.crs.is_geographic:
