@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     ap.add_argument("--zero-border", type=float, default=0.0,
                     help="share of chips that may straddle the image edge with a black (zero) border, as the "
                          "runtime pads tiles, instead of a mirrored one (default 0)")
+    ap.add_argument("--jpeg", type=float, default=0.0,
+                    help="share of chips whose source pixels go through JPEG first (quality 50-95, 4:2:0 colour), as "
+                         "Google Earth exports and JPEG GeoTIFFs are (default 0: off)")
     ap.add_argument("--hard-per-date", type=int, default=0,
                     help="extra synthetic chips per world and date on the cases that turn direction shares: "
                          "queued small vehicles, vehicles in water or on a bridge, boats (default 0)")
@@ -220,7 +223,7 @@ def main(argv=None) -> int:
     net = train(synth, real, minutes=args.minutes, max_steps=args.max_steps, batch=args.batch, chip=args.chip,
                 real_share=args.real_share if real else 0.0, lr=args.lr, width=args.width, seed=args.seed,
                 threads=args.threads, log=log, init=init, real_weights=weights, front_sign=args.front_sign,
-                front_class_weight=args.front_class_weight, zero_border=args.zero_border, device=args.device,
+                front_class_weight=args.front_class_weight, zero_border=args.zero_border, jpeg=args.jpeg, device=args.device,
                 workers=args.workers)
     torch.save(net.state_dict(), args.out / "model.pt")
     info = dict(net.train_info)

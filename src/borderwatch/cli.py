@@ -295,6 +295,7 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers,
     from borderwatch.imagery import register_scene
     from borderwatch.outputs.publish import write_run_outputs
     from borderwatch.pipeline import make_executor, run_pipeline
+    from borderwatch.pipeline.run import jpeg_warnings
     from borderwatch.store import Store
 
     if workers is not None and workers < 1:
@@ -321,6 +322,8 @@ def _run(corridor_spec, scene_files, out_dir: Path, store_path, params, workers,
                 summary = run_pipeline(c, scenes_, store, params=params, executor=executor, progress=progress)
         finally:
             executor.close()
+        for w in jpeg_warnings(params, scenes_):
+            err_console.print(f"warning: {w}", highlight=False, markup=False, soft_wrap=True)
         register = None
         if params.landcover:  # the site register is built from the land cover (and detections) of the tiles
             from borderwatch.sites import update_register

@@ -212,6 +212,22 @@ def test_a_panchromatic_scene_is_refused_for_the_detector_and_land_cover_before_
         assert len(store.runs()) == 1
 
 
+def test_jpeg_scenes_are_named_in_a_warning_when_the_detector_reads_them(tmp_path, geotiff_factory, short_corridor):
+    """JPEG keeps colour at half resolution and the detector loses vehicles there: the run says so, per scene."""
+    import rasterio.shutil
+
+    from borderwatch.pipeline.run import jpeg_warnings
+
+    minx, miny, maxx, maxy = short_corridor.area.bounds
+    plain = geotiff_factory("plain.tif", bounds=(minx, miny, minx + 200, miny + 200), gsd=0.5)
+    jpeg = tmp_path / "jpeg.tif"
+    rasterio.shutil.copy(plain, jpeg, driver="GTiff", compress="jpeg", photometric="ycbcr", tiled=True)
+    scenes = [register_scene(plain), register_scene(jpeg)]
+    warned = jpeg_warnings(AnalysisParams(gsd_m=0.5, detect=True), scenes)
+    assert len(warned) == 1 and warned[0].startswith(f"{scenes[1].path}: JPEG-compressed imagery of 0.5 m")
+    assert jpeg_warnings(AnalysisParams(gsd_m=0.5, landcover=True), scenes) == []  # no detector, no warning
+
+
 def test_a_scene_a_hair_over_the_detectors_range_is_accepted(geotiff_factory, short_corridor):
     """A scene's GSD is measured from its georeferencing: a nominal 0.8 m image may come out at 0.81 m."""
     from borderwatch.errors import InputError

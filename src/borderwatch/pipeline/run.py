@@ -129,6 +129,22 @@ def check_colour(params: AnalysisParams, scenes: list[Scene] = ()) -> None:
                                      f"{used}")
 
 
+def jpeg_warnings(params: AnalysisParams, scenes: list[Scene] = ()) -> list[str]:
+    """One warning per JPEG-compressed scene the detector reads (a JPEG file, as Google Earth Pro saves, or a GeoTIFF
+    with JPEG compression): such imagery keeps colour at half resolution, and the detector, trained on uncompressed
+    pixels, finds fewer vehicles and turns more fronts there (figures in ``detect.runtime.JPEG_CAVEAT``)."""
+    if not params.detect or params.model != "bundled":
+        return []
+    from borderwatch.analysis.detect.runtime import JPEG_CAVEAT
+
+    out = []
+    for s in scenes:
+        ds = dataset_for(s)
+        if ds.driver == "JPEG" or (ds.compression is not None and ds.compression.name.lower() == "jpeg"):
+            out.append(f"{s.path}: JPEG-compressed imagery of {s.gsd_m:.2g} m: {JPEG_CAVEAT}")
+    return out
+
+
 def grid_to_true_north(corridor: Corridor) -> Callable[[Tile], float]:
     """Degrees to add to a grid (UTM) bearing to get a true-north bearing, per tile.
 

@@ -286,6 +286,30 @@ def test_zero_border_off_keeps_the_old_random_draws():
     assert np.array_equal(a, b) and np.array_equal(ca.boxes, cb.boxes)
 
 
+def test_jpeg_roundtrip_blurs_colour_more_than_brightness():
+    """JPEG keeps colour at half resolution (4:2:0): a 1 px red line on grey loses most of its colour, little of its
+    brightness step, which is what a truck reads as in a Google Earth export at 0.8 m."""
+    from borderwatch.analysis.detect.train import jpeg_roundtrip
+
+    img = np.full((32, 32, 3), 120, np.uint8)
+    img[:, 15] = (200, 60, 60)  # a thin red stripe, as bright as the grey around it (luma ~ 101 vs 120)
+    out = jpeg_roundtrip(img, 95).astype(float)
+    colour_in = img[:, 15, 0].astype(float) - img[:, 15, 1]
+    colour_out = out[8:24, 15, 0] - out[8:24, 15, 1]
+    assert colour_out.mean() < 0.75 * colour_in.mean()
+    luma = out @ [0.299, 0.587, 0.114]
+    assert abs(luma[8:24, 15].mean() - (0.299 * 200 + 0.587 * 60 + 0.114 * 60)) < 12
+
+
+def test_jpeg_chips_keep_their_boxes_and_jpeg_off_keeps_the_old_random_draws():
+    s = _one_car_sample()
+    a, ca = make_chip(s, 64, np.random.default_rng(3))
+    b, cb = make_chip(s, 64, np.random.default_rng(3), jpeg=0.0)
+    assert np.array_equal(a, b) and np.array_equal(ca.boxes, cb.boxes)
+    c, cc = make_chip(s, 64, np.random.default_rng(3), jpeg=1.0)
+    assert np.array_equal(cc.boxes, ca.boxes) and not np.array_equal(c, a)  # the same chip, its pixels through JPEG
+
+
 def test_real_samples_keep_boxes_on_vehicles_after_rounded_resampling(tmp_path):
     """684 px at 0.13 m -> 296 px at 0.3 m is a scale of 0.4327, not 0.4333: 0.35 px at the right edge."""
     import cv2

@@ -54,6 +54,14 @@ def default_model_path() -> Path:
     return Path(str(resources.files("borderwatch.analysis.detect") / "weights" / DEFAULT_MODEL))
 
 
+#: What JPEG does to the bundled detector (model card, "Limits"): measured on 352 synthetic site images per GSD
+#: (development seeds 500-503, three dates) saved as JPEG at quality 75 (4:2:0 colour), front check on.
+JPEG_CAVEAT = ("the detector was trained on uncompressed pixels and misses vehicles and turns fronts on JPEG "
+               "(synthetic test sites saved at quality 75: AP50 0.98 -> 0.84 at 0.5 m and 0.96 -> 0.40 at 0.8 m, fronts "
+               "turned 0.4 -> 5.7 % and 0.6 -> 13.5 %); read its counts and direction shares there with care, and use "
+               "an uncompressed export (GeoTIFF, PNG) where there is one")
+
+
 def as_rgb8(image: np.ndarray, source: str | Path | None = "image", *, stretch: bool = False) -> np.ndarray:
     """(H, W, 3) uint8 RGB from (H, W, 3) or (3, H, W) input, or a clear error.
 

@@ -431,7 +431,7 @@ def _photometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def make_chip(s: Sample, size: int, rng: np.random.Generator, *, scale_jitter: float = 0.12,
               free_rotation: float = 0.5, target_gsd: float = MODEL_GSD_M,
-              zero_border: float = 0.0) -> tuple[np.ndarray, Sample]:
+              zero_border: float = 0.0, jpeg: float = 0.0) -> tuple[np.ndarray, Sample]:
     """One augmented (size x size) chip at the model GSD from sample ``s`` and its boxes.
 
     ``zero_border``: the share of chips whose outside-the-image part is black
@@ -441,6 +441,11 @@ def make_chip(s: Sample, size: int, rng: np.random.Generator, *, scale_jitter: f
     vehicles near the edge; zeros do not. Default 0: every chip mirrored and
     kept inside the image (as v0.2.x were trained; the random draws are then
     unchanged).
+
+    ``jpeg``: the share of chips whose source pixels are first saved as JPEG (quality
+    JPEG_QUALITY, colour at half resolution: 4:2:0, as every JPEG file and Google Earth
+    export has it) at the source's own GSD, so blocks and blurred colour land on the
+    vehicles as in such imagery. Default 0: no JPEG and unchanged random draws.
     """
     scale = s.gsd_m / target_gsd * math.exp(rng.uniform(-scale_jitter, scale_jitter))
     h, w = s.image.shape[:2]
@@ -456,8 +461,11 @@ def make_chip(s: Sample, size: int, rng: np.random.Generator, *, scale_jitter: f
                     [max(w / 2, w - size / 2 / scale), max(h / 2, h - size / 2 / scale)])
     angle = float(rng.uniform(0, 360)) if rng.random() < free_rotation else 90.0 * int(rng.integers(4))
     m = _affine(c, size, scale, angle, bool(rng.random() < 0.5))
+    source = s.image
+    if jpeg > 0 and rng.random() < jpeg:
+        source = _jpeg_under(source, m, size, int(rng.integers(*JPEG_QUALITY, endpoint=True)))
     interp = cv2.INTER_AREA if scale < 0.9 else cv2.INTER_LINEAR
-    chip = cv2.warpAffine(s.image, _pixel_index_affine(m), (size, size), flags=interp,
+    chip = cv2.warpAffine(source, _pixel_index_affine(m), (size, size), flags=interp,
                           borderMode=cv2.BORDER_CONSTANT if zero else cv2.BORDER_REFLECT101, borderValue=0)
     boxes = warp_boxes(s.boxes, m)
     keep = (boxes[:, 0] >= 0) & (boxes[:, 0] < size) & (boxes[:, 1] >= 0) & (boxes[:, 1] < size) if len(boxes) else \
@@ -470,6 +478,31 @@ def make_chip(s: Sample, size: int, rng: np.random.Generator, *, scale_jitter: f
                                 flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         img = img * inside[:, :, None]
     return img, out
+
+
+#: JPEG qualities drawn for ``make_chip(jpeg=...)`` (inclusive): from a heavily compressed web tile to a careful export
+JPEG_QUALITY = (50, 95)
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """An RGB uint8 image saved as JPEG and read back (libjpeg through OpenCV: 4:2:0 chroma)."""
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(rgb[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+
+
+def _jpeg_under(image: np.ndarray, m: np.ndarray, size: int, quality: int) -> np.ndarray:
+    """A copy of ``image`` whose part under a chip (affine ``m``, source -> chip; 8 px of margin) went through JPEG."""
+    h, w = image.shape[:2]
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], float) @ inv[:, :2].T + inv[:, 2]
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 8, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 8, 0, [w, h])
+    out = image.copy()
+    if x1 > x0 and y1 > y0:
+        out[y0:y1, x0:x1] = jpeg_roundtrip(image[y0:y1, x0:x1], quality)
+    return out
 
 
 def _pixel_index_affine(m: np.ndarray) -> np.ndarray:
@@ -658,6 +691,7 @@ class _BatchMaker:
     chip: int
     zero_border: float
     seed: int = 0
+    jpeg: float = 0.0
 
     def __call__(self, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         xs, ts = [], []
@@ -667,7 +701,7 @@ class _BatchMaker:
                 s = self.real[k]
             else:
                 s = self.synth[rng.integers(len(self.synth))]
-            img, cs = make_chip(s, self.chip, rng, zero_border=self.zero_border)
+            img, cs = make_chip(s, self.chip, rng, zero_border=self.zero_border, jpeg=self.jpeg)
             xs.append(img.transpose(2, 0, 1))
             ts.append(make_targets(cs, self.chip))
         x = np.stack(xs).astype(np.float32)
@@ -729,6 +763,7 @@ def train(
     zero_border: float = 0.0,
     device: str = "cpu",
     workers: int = 0,
+    jpeg: float = 0.0,
 ):
     """Train an :class:`~.model.OrientedCenterNet` for ``minutes`` (or ``max_steps``); returns the net.
 
@@ -736,7 +771,7 @@ def train(
     real samples drawn with probabilities proportional to ``real_weights``,
     default uniform). The learning rate follows a cosine schedule over the
     time budget. ``front_sign`` and ``front_class_weight``: see :func:`_loss`
-    (default off, as v0.2.0 was trained). ``zero_border``: see :func:`make_chip`.
+    (default off, as v0.2.0 was trained). ``zero_border``, ``jpeg``: see :func:`make_chip`.
     ``device``: where the network runs (``"cuda"`` on a GPU machine); the
     returned net is on the CPU. ``workers`` > 0 makes chips in that many
     worker processes (each with its own random stream from ``seed``): the
@@ -760,7 +795,7 @@ def train(
         if w.shape != (len(real),) or (w < 0).any() or w.sum() <= 0:
             raise ValueError("real_weights needs one non-negative weight per real sample")
         p_real = w / w.sum()
-    maker = _BatchMaker(synth, real, n_real, p_real, batch, chip, zero_border, seed)
+    maker = _BatchMaker(synth, real, n_real, p_real, batch, chip, zero_border, seed, jpeg)
     batches = _batches(maker, rng, workers)
     t0 = time.time()
     step = 0
