@@ -59,7 +59,7 @@ def default_model_path() -> Path:
 JPEG_CAVEAT = ("the detector was trained on uncompressed pixels and misses vehicles and turns fronts on JPEG "
                "(synthetic test sites saved at quality 75: AP50 0.98 -> 0.84 at 0.5 m and 0.96 -> 0.40 at 0.8 m, fronts "
                "turned 0.4 -> 5.7 % and 0.6 -> 13.5 %); read its counts and direction shares there with care, and use "
-               "an uncompressed export (GeoTIFF, PNG) where there is one")
+               "the provider's uncompressed product where there is one (saving a JPEG again as PNG does not undo it)")
 
 
 def as_rgb8(image: np.ndarray, source: str | Path | None = "image", *, stretch: bool = False) -> np.ndarray:
