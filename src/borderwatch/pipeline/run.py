@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 import shapely
-from rasterio.enums import ColorInterp
+from rasterio.enums import ColorInterp, Compression
 from shapely import wkt as shapely_wkt
 
 from borderwatch.corridor.model import Corridor
@@ -140,7 +140,7 @@ def jpeg_warnings(params: AnalysisParams, scenes: list[Scene] = ()) -> list[str]
     out = []
     for s in scenes:
         ds = dataset_for(s)
-        if ds.driver == "JPEG" or (ds.compression is not None and ds.compression.name.lower() == "jpeg"):
+        if ds.driver == "JPEG" or ds.compression == Compression.jpeg:
             out.append(f"{s.path}: JPEG-compressed imagery of {s.gsd_m:.2g} m: {JPEG_CAVEAT}")
     return out
 
