@@ -58,7 +58,7 @@ def main() -> None:
             runs = [_time(lambda: classify_landcover(rgb, valid, gsd)) for _ in range(args.repeat)]
             t_rgb += min(r[0] for r in runs)
             c_rgb += min(r[1] for r in runs)
-            t_nir += min(_time(lambda: classify_landcover(rgbn, valid, gsd))[0] for _ in range(args.repeat))
+            t_nir += min(_time(lambda: classify_landcover(rgbn, valid, gsd, nir=True))[0] for _ in range(args.repeat))
         rgb_best, nir_best, rgb_cpu = px / t_rgb / 1e6, px / t_nir / 1e6, px / c_rgb / 1e6
         full = corridor_px(tiles, gsd)
         print(f"gsd {gsd} m: {len(pick)} tiles, {px / 1e6:.1f} Mpx; RGB {rgb_best:.1f} Mpx/s wall ({rgb_cpu:.1f} per CPU-second), "

@@ -343,7 +343,7 @@ def evaluate(args) -> None:
             v = (a > 0).any(0)
             half = a.shape[2] // 2
             r_rgb = classify_landcover(a[:3], v, 5.0).water_mask
-            r_nir = classify_landcover(a, v, 5.0).water_mask
+            r_nir = classify_landcover(a, v, 5.0, nir=True).water_mask
             r_tiles = np.zeros_like(r_rgb)
             for sl in tile_slices(ref.shape, 128):  # ~640 m tiles, as the pipeline would cut them
                 r_tiles[sl] = classify_landcover(np.ascontiguousarray(a[:3][:, sl[0], sl[1]]), v[sl], 5.0).water_mask
@@ -703,7 +703,7 @@ def crops(args) -> None:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = 128
-    want = {"20180716": 0.4, "20200831": 0.4, "20160816": 0.0}  # date -> target water share
+    want = {"20180716": 0.4, "20200831": 0.4, "20160816": 0.0, "20190904": 0.2}  # date -> target water share
     for name, a in naip_scenes(Path(args.naip)):
         if name not in want:
             continue

@@ -80,13 +80,15 @@ def test_coarse_gsd_warns_instead_of_a_silent_answer(gsd):
         classify_landcover(_field(24, 24), np.ones((24, 24), bool), gsd)
 
 
-def test_nir_band_switches_method_and_can_be_ignored():
+def test_nir_band_is_used_only_when_asked():
+    """The RGB path is the default even with a 4th band: it held up better on real NAIP (classify.py's note)."""
     img = np.concatenate([_field(), np.full((1, 96, 96), 160, np.uint8)])
     valid = np.ones((96, 96), bool)
-    assert classify_landcover(img, valid, 5.0).method.endswith("/rgbn")
-    rgb_only = classify_landcover(img, valid, 5.0, nir=False)
-    assert rgb_only.method.endswith("/rgb+cnn")  # RGB at 5 m: the conv net decides the water
-    np.testing.assert_array_equal(rgb_only.classes, classify_landcover(img[:3], valid, 5.0).classes)
+    assert classify_landcover(img, valid, 5.0, nir=True).method.endswith("/rgbn-p50")
+    default = classify_landcover(img, valid, 5.0)
+    assert default.method.endswith("/rgb+cnn")  # RGB at 5 m: the conv net decides the water
+    np.testing.assert_array_equal(default.classes, classify_landcover(img[:3], valid, 5.0).classes)
+    np.testing.assert_array_equal(default.classes, classify_landcover(img, valid, 5.0, nir=False).classes)
 
 
 @pytest.mark.parametrize(

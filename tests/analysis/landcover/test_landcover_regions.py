@@ -42,13 +42,13 @@ def test_region_water_overrides_the_pixel_decision():
 
 @pytest.mark.parametrize("gsd, bands, suffix", [(5.0, 3, "/rgb+cnn"), (REGION_GSD_M[0], 3, "/rgb+cnn"),
                                                 (REGION_GSD_M[1], 3, "/rgb+cnn"), (0.5, 3, "/rgb"),
-                                                (2.0, 3, "/rgb"), (5.0, 4, "/rgbn"), (12.0, 3, "/rgb")])
+                                                (2.0, 3, "/rgb"), (5.0, 4, "/rgbn-p50"), (12.0, 3, "/rgb")])
 def test_region_path_only_for_rgb_at_3_to_10_m(gsd, bands, suffix):
     img = _tile(32)
     if bands == 4:
         img = np.concatenate([img, img[1:2]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LandcoverRangeWarning)
-        lc = classify_landcover(img, np.ones(img.shape[1:], bool), gsd)
+        lc = classify_landcover(img, np.ones(img.shape[1:], bool), gsd, nir=bands == 4)
     assert lc.method.endswith(suffix)
     assert uses_regions(gsd) == (suffix == "/rgb+cnn" or (bands == 4 and REGION_GSD_M[0] <= gsd <= REGION_GSD_M[1]))

@@ -1,6 +1,6 @@
 """Per-tile land cover (water, sandbar, disturbed, vegetation, forest, built-up, road).
 
-    lc = classify_landcover(img, valid, gsd_m)      # img (3|4, H, W) uint8
+    lc = classify_landcover(img, valid, gsd_m)      # img (3|4, H, W) uint8; a 4th band only with nir=True
     lc.classes, lc.water_mask, lc.share("water"), lc.method
 
 RGB at 3-10 m (e.g. NAIP at 5 m) takes its water from a small conv net run with onnxruntime (cnn.py).

@@ -80,23 +80,20 @@ def _check(img, valid, gsd_m, nir) -> tuple[float, bool]:
         raise InputError("valid", f"expected a bool mask of shape {img.shape[1:]}, got "
                          f"{getattr(valid, 'dtype', type(valid).__name__)} {getattr(valid, 'shape', '')}")
     g = positive_gsd(gsd_m)
-    if nir is None:
-        use_nir = bands == 4
-    elif nir and bands != 4:
+    if nir and bands != 4:
         raise InputError("image", f"nir=True needs 4 bands (R, G, B, NIR), got {bands}")
-    else:
-        use_nir = bool(nir)
-    return g, use_nir
+    return g, bool(nir)
 
 
 def classify_landcover(
-    rgb_or_rgbn: np.ndarray, valid: np.ndarray, gsd_m: float, *, nir: bool | None = None, ice: bool = False
+    rgb_or_rgbn: np.ndarray, valid: np.ndarray, gsd_m: float, *, nir: bool = False, ice: bool = False
 ) -> LandCover:
     """Land cover of one tile: features on a ~2 m grid, two small MLP heads, 3x3 smoothing, water hysteresis;
     on RGB at 3-10 m the water is decided by a small convolutional net smoothed with the tile's segments
     (cnn.py), where pixel colour fails on real lakes.
 
-    nir=None uses the 4th band when present; nir=False ignores it (the RGB-only path).
+    nir=True decides water with the NIR head alone (its p(water) > 0.5); by default a 4th band is ignored and
+    the RGB path answers, which held up better on real NAIP scenes (see the note above WATER_SEED_P).
     ice=True offers the river-ice class: only for dates the river can be frozen (Corridor.may_freeze_on). Bright,
     colourless ground (concrete, roofs, dry fields) looks like snow-covered ice to the colour features: on real
     summer imagery 15-28 % of pixels were read as ice with it on, so it is off unless the season allows it.
@@ -112,7 +109,7 @@ def classify_landcover(
     nir_head = use_nir and params.water_nir is not None
     conv = not nir_head and uses_regions(g)
     version = f"{params.version}+{load_cnn().version}" if conv else params.version
-    method = f"{LANDCOVER_VERSION}/{version}/{'rgbn' if nir_head else 'rgb+cnn' if conv else 'rgb'}"
+    method = f"{LANDCOVER_VERSION}/{version}/{'rgbn-p50' if nir_head else 'rgb+cnn' if conv else 'rgb'}"
     H, W = valid.shape
     out = np.zeros((H, W), np.uint8)
     if not valid.any():
@@ -129,7 +126,9 @@ def classify_landcover(
     best = prob.argmax(axis=2)
     if conv:  # 3-10 m RGB: water from the conv net (f == 1 here, so the grids match); land from the MLP head
         _region_water(best, prob, water_proba(rgb_or_rgbn[:3], valid) > 0.5)
-    elif not nir_head:  # the NIR head is sure of its water; there hysteresis only lost real lakes (NAIP 2010)
+    elif nir_head:  # a binary water head fitted on NAIP: its own p > 0.5, not a contest with the land classes
+        _region_water(best, prob, prob[..., 0] > 0.5)
+    else:  # 0.3-2 m RGB: water regions need a sure cell (hysteresis)
         _water_hysteresis(best, prob)
     cls = codes[best]
     if f > 1:
@@ -137,6 +136,11 @@ def classify_landcover(
     np.copyto(out, cls, where=valid)
     return LandCover(out, g, method)
 
+
+# Why a 4th band is not used unless asked (docs/landcover-fitting.md, "The NIR path", 2026-11-28): on the right
+# halves of the NAIP train dates (never fitted), 128 px tiles with the pipeline's margin, water IoU of the RGB path
+# 0.894 against 0.923 for the NIR head, but the NIR head lost 0.08 on 2012 (grey fields with high NDWI); on the
+# held-out dates it was worse on the mean (0.862 against 0.887). Both are scored against an NDWI-derived reference.
 
 #: RGB path: a water region must hold at least one cell this sure of water (hysteresis); on NAIP this drops
 #: speckled dark-crop false alarms and lifts held-out water IoU by ~0.05 (see docs/landcover-fitting.md)
