@@ -15,6 +15,7 @@ import warnings
 from collections import OrderedDict
 
 import rasterio
+from rasterio.enums import Compression
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
 from borderwatch.errors import SceneError, library_message
@@ -43,6 +44,12 @@ def open_raster(path: str):
         failure = library_message(exc)
     # raised outside the handler: GDAL's own error, as its context, would not unpickle from a worker process
     raise SceneError(path, f"not a raster image GDAL can read ({failure})")
+
+
+def jpeg_compressed(ds) -> bool:
+    """Whether an open dataset's pixels went through JPEG (a JPEG file, as Google Earth Pro saves, or a GeoTIFF with
+    JPEG compression): its colour is kept at half resolution, which the bundled detector has a variant for."""
+    return ds.driver == "JPEG" or ds.compression == Compression.jpeg
 
 
 def _cache() -> OrderedDict:

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 import shapely
-from rasterio.enums import ColorInterp, Compression
+from rasterio.enums import ColorInterp
 from shapely import wkt as shapely_wkt
 
 from borderwatch.corridor.model import Corridor
 from borderwatch.corridor.tiling import Tile, tile_corridor
 from borderwatch.errors import InputError
-from borderwatch.imagery.handles import dataset_for
+from borderwatch.imagery.handles import dataset_for, jpeg_compressed
 from borderwatch.imagery.scene import Scene
 from borderwatch.pipeline.executors import Executor, InProcessExecutor
 from borderwatch.store import corridor_record
@@ -131,18 +131,14 @@ def check_colour(params: AnalysisParams, scenes: list[Scene] = ()) -> None:
 
 def jpeg_warnings(params: AnalysisParams, scenes: list[Scene] = ()) -> list[str]:
     """One warning per JPEG-compressed scene the detector reads (a JPEG file, as Google Earth Pro saves, or a GeoTIFF
-    with JPEG compression): such imagery keeps colour at half resolution, and the detector, trained on uncompressed
-    pixels, finds fewer vehicles and turns more fronts there (figures in ``detect.runtime.JPEG_CAVEAT``)."""
+    with JPEG compression): such imagery keeps colour at half resolution; the bundled detector's JPEG variant reads
+    it, and still finds fewer vehicles and turns more fronts there (figures in ``detect.runtime.JPEG_CAVEAT``)."""
     if not params.detect or params.model != "bundled":
         return []
     from borderwatch.analysis.detect.runtime import JPEG_CAVEAT
 
-    out = []
-    for s in scenes:
-        ds = dataset_for(s)
-        if ds.driver == "JPEG" or ds.compression == Compression.jpeg:
-            out.append(f"{s.path}: JPEG-compressed imagery of {s.gsd_m:.2g} m: {JPEG_CAVEAT}")
-    return out
+    return [f"{s.path}: JPEG-compressed imagery of {s.gsd_m:.2g} m: {JPEG_CAVEAT}"
+            for s in scenes if jpeg_compressed(dataset_for(s))]
 
 
 def grid_to_true_north(corridor: Corridor) -> Callable[[Tile], float]:

@@ -19,11 +19,12 @@ from rasterio.transform import from_origin
 
 from borderwatch import __version__
 from borderwatch.corridor.tiling import Tile
+from borderwatch.imagery.handles import dataset_for, jpeg_compressed
 from borderwatch.imagery.scene import Scene
 from borderwatch.imagery.snow import snow_share
 
 #: Bump when analyse_tile's output changes meaning: old results are then recomputed.
-TILE_ANALYSIS_VERSION = "tile-stats-19"  # 19: 16-bit and float scenes read through one gain (imagery.footprint)
+TILE_ANALYSIS_VERSION = "tile-stats-20"  # 20: JPEG-compressed scenes read by the detector's JPEG variant
 
 #: Metres read around a tile for detection and land cover. A vehicle (or a piece of
 #: crossing evidence) belongs to the tile that holds its centre (its landing point);
@@ -87,17 +88,23 @@ def versions(params: AnalysisParams | None = None) -> dict:
         det = detector_for(params.model, params.screen, params.front_calibration)
         out["detector"] = det.name
         out["detector_sha256"] = det.sha256
+        if params.model == "bundled":  # JPEG-compressed scenes are read by its JPEG variant (tile stats say which ran)
+            jpeg = detector_for(params.model, params.screen, params.front_calibration, jpeg=True)
+            out["detector_jpeg"] = jpeg.name
+            out["detector_jpeg_sha256"] = jpeg.sha256
     return out
 
 
 _DETECTORS: dict = {}
 
 
-def detector_for(model: str, screen: bool = True, front_calibration: str = "real"):
+def detector_for(model: str, screen: bool = True, front_calibration: str = "real", jpeg: bool = False):
     """The detector for ``model`` (with its screen unless ``screen`` is False; the bundled front check
     calibrated for real imagery unless ``front_calibration`` is "none"), loaded once per process (workers
-    keep theirs between tiles)."""
-    key = (model, screen, front_calibration)
+    keep theirs between tiles). ``jpeg``: the imagery is JPEG-compressed, so the bundled model's JPEG variant
+    answers; a model file of the user's own is used as it is."""
+    jpeg = jpeg and model == "bundled"
+    key = (model, screen, front_calibration, jpeg)
     if key not in _DETECTORS:
         from borderwatch.analysis.detect.front import FrontModel
         from borderwatch.analysis.detect.runtime import FROM_MODEL, Detector
@@ -105,7 +112,7 @@ def detector_for(model: str, screen: bool = True, front_calibration: str = "real
         threads = 1 if _in_dask_worker() else None  # one thread per worker process; all cores in-process
         kw = {"threads": threads, "screen": FROM_MODEL if screen else None}
         if model == "bundled":
-            det = Detector.load_default(**kw, front=FrontModel.load_default(calibrated=front_calibration == "real"))
+            det = Detector.load_default(jpeg=jpeg, **kw, front=FrontModel.load_default(calibrated=front_calibration == "real"))
         else:
             det = Detector(model, **kw)
         det.sha256 = hashlib.sha256(det.path.read_bytes()).hexdigest()
@@ -245,7 +252,10 @@ def analyse_tile(task: TileTask) -> TileResult:
             stats["evidence"] = None
     detections: tuple[dict, ...] = ()
     if params.detect and n_valid:
-        detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform, watched_geom=watched_geom))
+        jpeg = any(jpeg_compressed(dataset_for(s)) for s in task.scenes)  # half-resolution colour: the JPEG variant
+        detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform,
+                                   watched_geom=watched_geom, jpeg=jpeg))
+        stats["detector"] = detector_for(params.model, params.screen, params.front_calibration, jpeg=jpeg).name
         if water is not None and detections:
             _add_distance_to_water(detections, water, outer_transform, gsd, zones)
             _add_built_up_around(detections, lc.classes, outer_transform, gsd)
@@ -402,13 +412,15 @@ def read_margin_m(params: AnalysisParams) -> float:
     return px * params.gsd_m
 
 
-def _detect(img, outer_transform, gsd, params: AnalysisParams, *, valid_inner, inner_transform, watched_geom) -> list[dict]:
-    """Detections whose centre lies in this tile, on valid pixels of the watched area."""
+def _detect(img, outer_transform, gsd, params: AnalysisParams, *, valid_inner, inner_transform, watched_geom,
+            jpeg: bool = False) -> list[dict]:
+    """Detections whose centre lies in this tile, on valid pixels of the watched area; ``jpeg``: read by the bundled
+    model's JPEG variant (see detector_for)."""
     import shapely
 
     from borderwatch.analysis.detect.sliced import to_map
 
-    det = detector_for(params.model, params.screen, params.front_calibration)
+    det = detector_for(params.model, params.screen, params.front_calibration, jpeg=jpeg)
     side = max(img.valid.shape)
     chip = int(np.ceil(side * gsd / det.gsd_m / det.multiple)) * det.multiple
     found = det.detect_array(img.data[:3], gsd, score_threshold=params.score_threshold, tile=max(chip, 2 * 64 + det.multiple))

@@ -86,6 +86,40 @@ def test_geotiff_and_png_agree(site, tmp_path):
     assert na == nb
 
 
+def test_a_jpeg_image_is_read_by_the_jpeg_variant(site, tmp_path):
+    """A JPEG file (as Google Earth Pro saves) or a JPEG-compressed GeoTIFF gets the bundled model's JPEG variant,
+    and each record names it; an uncompressed image keeps the default model; --model is used as given."""
+    import rasterio
+    import rasterio.shutil
+
+    jpg = tmp_path / "shot.jpg"
+    cv2.imwrite(str(jpg), cv2.imread(str(site["png"])), [cv2.IMWRITE_JPEG_QUALITY, 75])
+    tif = tmp_path / "jpeg.tif"
+    rasterio.shutil.copy(site["tif"], tif, driver="GTiff", compress="jpeg", photometric="ycbcr", tiled=True)
+    models = {}
+    for name, args in {"png": [str(site["png"]), "--gsd", "0.5"], "jpg": [str(jpg), "--gsd", "0.5"],
+                       "tif": [str(site["tif"])], "jpeg_tif": [str(tif)]}.items():
+        out = tmp_path / f"{name}.csv"
+        r = _run(["detect", *args, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        models[name] = {row["model"] for row in csv.DictReader(out.open())}
+    assert all(len(m) == 1 for m in models.values())
+    assert next(iter(models["png"])).startswith("borderwatch-vehicles@") and models["png"] == models["tif"]
+    assert next(iter(models["jpg"])).startswith("borderwatch-vehicles-jpeg@") and models["jpg"] == models["jpeg_tif"]
+    from borderwatch.analysis.detect.runtime import default_model_path
+
+    out = tmp_path / "own.csv"
+    assert _run(["detect", str(jpg), "--gsd", "0.5", "--model", str(default_model_path()), "--out", str(out)]).exit_code == 0
+    assert {row["model"] for row in csv.DictReader(out.open())} == models["png"]
+
+
+def test_evaluate_jpeg_variant_is_a_bundled_model(tmp_path):
+    from borderwatch.analysis.detect.runtime import default_model_path
+
+    r = _run(["evaluate", str(tmp_path), "--format", "dota", "--jpeg-variant", "--model", str(default_model_path())])
+    assert r.exit_code != 0 and "--jpeg-variant" in str(r.exception or r.output)
+
+
 def test_detect_bad_images(tmp_path):
     g16 = tmp_path / "deep.png"
     cv2.imwrite(str(g16), np.full((64, 64, 3), 4000, np.uint16))

@@ -53,6 +53,18 @@ def test_default_model_metadata(detector):
     assert detector.path.stat().st_size < 10_000_000  # "a few MB", weights embedded
 
 
+def test_the_jpeg_variant_is_bundled_with_the_same_front_check_and_screen(detector):
+    """The variant for JPEG-compressed imagery answers in the same format, and the shipped front check and screen
+    run with it as with the default model (its accuracy figures were measured so)."""
+    from borderwatch.analysis.detect.runtime import Detector, default_model_path, is_bundled
+
+    jpeg = Detector.load_default(jpeg=True)
+    assert jpeg.path == default_model_path(jpeg=True) != detector.path and is_bundled(jpeg.path)
+    assert jpeg.name.startswith("borderwatch-vehicles-jpeg@") and "+front-" in jpeg.name and "+screen-" in jpeg.name
+    assert (jpeg.classes, jpeg.gsd_m, jpeg.gsd_range, jpeg.stride) == (detector.classes, detector.gsd_m,
+                                                                      detector.gsd_range, detector.stride)
+
+
 def test_empty_image_gives_nothing(detector):
     img = np.full((200, 300, 3), 120, np.uint8)
     assert detector.detect_array(img, 0.5) == []

@@ -30,9 +30,10 @@ no_screen_option = click.option(
 
 
 # ------------------------------------------------------------------ helpers
-def _detector(model: str | None, class_map: str | None, score: float | None, screen: bool = True):
+def _detector(model: str | None, class_map: str | None, score: float | None, screen: bool = True, jpeg: bool = False):
     """The bundled/own-format detector or an external one; ``score`` None: the model's operating point;
-    ``screen`` False: run the bundled detector on every pixel (no cascade first pass)."""
+    ``screen`` False: run the bundled detector on every pixel (no cascade first pass); ``jpeg``: the bundled
+    model's variant for JPEG-compressed imagery."""
     from .runtime import FROM_MODEL, Detector
 
     if model and class_map:
@@ -42,7 +43,19 @@ def _detector(model: str | None, class_map: str | None, score: float | None, scr
     if class_map and not model:
         raise InputError("--class-map", "a class map is for an external --model; the bundled model needs none")
     kw = {"score_threshold": FROM_MODEL if score is None else score, "screen": FROM_MODEL if screen else None}
-    return Detector(model, **kw) if model else Detector.load_default(**kw)
+    return Detector(model, **kw) if model else Detector.load_default(jpeg=jpeg, **kw)
+
+
+def _is_jpeg(path: Path) -> bool:
+    """A JPEG file, or a raster with JPEG compression (unreadable files are left to the reader's own error)."""
+    from borderwatch.errors import SceneError
+    from borderwatch.imagery.handles import jpeg_compressed, open_raster
+
+    try:
+        with open_raster(str(path)) as ds:
+            return jpeg_compressed(ds)
+    except SceneError:
+        return False
 
 
 def _is_georeferenced(path: Path) -> bool:
@@ -180,24 +193,31 @@ def detect_cmd(images, gsd, out_path, model, class_map, score, stretch, no_scree
 
     A georeferenced GeoTIFF gives lon/lat (EPSG:4326) output, heading from true
     north. A plain PNG/JPEG needs --gsd and gives pixel coordinates (heading
-    from the image's up direction).
+    from the image's up direction). JPEG-compressed images (a JPEG file, or a
+    GeoTIFF with JPEG compression) are read by the bundled model's JPEG variant
+    unless --model is given; each record names the model that made it.
     """
     from .sliced import detect_raster
 
     det = _detector(model, class_map, score, screen=not no_screen)
+    jpeg_det = None  # the bundled model's JPEG variant, loaded for the first JPEG image
     records: list[dict[str, Any]] = []
     for img in images:
         p = Path(img)
+        use = det
+        if not model and _is_jpeg(p):
+            jpeg_det = jpeg_det or _detector(None, None, score, screen=not no_screen, jpeg=True)
+            use = jpeg_det
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if _is_georeferenced(p):
-                dets, transform, crs, g = detect_raster(p, det, stretch=stretch)
-                records += detections_to_records(dets, p.name, transform=transform, crs=crs, gsd_m=g, model=det.name)
+                dets, transform, crs, g = detect_raster(p, use, stretch=stretch)
+                records += detections_to_records(dets, p.name, transform=transform, crs=crs, gsd_m=g, model=use.name)
             else:
                 if gsd is None:
                     raise InputError(p, "not a georeferenced raster: give its metres per pixel with --gsd")
-                dets = det.detect_array(_read_plain(p), gsd, stretch=stretch, source=p)
-                records += detections_to_records(dets, p.name, gsd_m=gsd, model=det.name)
+                dets = use.detect_array(_read_plain(p), gsd, stretch=stretch, source=p)
+                records += detections_to_records(dets, p.name, gsd_m=gsd, model=use.name)
         for w in caught:
             click.echo(f"warning: {w.message}", err=True)
         click.echo(f"{p.name}: {sum(1 for r in records if r['image'] == p.name)} detections", err=True)
@@ -262,9 +282,11 @@ def result_dict(res) -> dict[str, Any]:
 @click.option("--score", type=float, default=None,
               help="Operating point for counts/precision (default: the model's, 0.3 for external models).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write results as JSON.")
+@click.option("--jpeg-variant", is_flag=True,
+              help="Score the bundled model's variant for JPEG-compressed imagery (what run and detect use there).")
 @no_screen_option
 def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, resample_to, holdout, holdout_run, model,
-                 class_map, iou, score, json_out, no_screen) -> None:
+                 class_map, iou, score, json_out, jpeg_variant, no_screen) -> None:
     """Score a detector on a labelled set: AP50 per class, count error, heading error (median, 90th pct).
 
     Count errors are per image (a synthetic evaluation image covers one site).
@@ -272,6 +294,8 @@ def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, re
     from .kit import split_by_sequence
     from .runtime import evaluate_detector
 
+    if jpeg_variant and model:
+        raise InputError("--jpeg-variant", "the JPEG variant is a bundled model; give either it or --model")
     images = load_labelled(fmt, labels, names=names, class_map=labels_class_map, image_dir=image_dir, front=front)
     if holdout is not None and holdout_run:
         raise InputError("--holdout-run", "give either --holdout or --holdout-run, not both")
@@ -281,7 +305,7 @@ def evaluate_cmd(labels, fmt, names, labels_class_map, image_dir, front, gsd, re
         images = split_by_sequence(images, holdout_run, whole_runs=True).test
     if not images:
         raise InputError(labels, "no labelled images found")
-    det = _detector(model, class_map, score, screen=not no_screen)
+    det = _detector(model, class_map, score, screen=not no_screen, jpeg=jpeg_variant)
     score = det.score_threshold if score is None else score  # detections down to 0.05 are scored for AP
     res, _, _ = evaluate_detector(det, images, gsd_m=gsd, resample_to=resample_to, iou=iou, score_threshold=score)
     click.echo(f"{len(images)} images, model {det.name}")

@@ -37,9 +37,12 @@ from .labels import Detection
 from .nms import nms_detections
 from .screen import Screen, ScreenPlan, default_screen_path, nchw_float, pack
 
-__all__ = ["DEFAULT_MODEL", "Detector", "ModelDetection", "as_rgb8", "check_gsd_for"]
+__all__ = ["DEFAULT_MODEL", "JPEG_MODEL", "Detector", "ModelDetection", "as_rgb8", "check_gsd_for"]
 
 DEFAULT_MODEL = "borderwatch-vehicles.onnx"
+#: The bundled model fine-tuned on chips passed through JPEG (model card, "The JPEG variant"): the pipeline and
+#: ``detect`` run it on JPEG-compressed imagery only, whose colour is kept at half resolution.
+JPEG_MODEL = "borderwatch-vehicles-jpeg.onnx"
 
 
 @dataclass(frozen=True)
@@ -50,16 +53,23 @@ class ModelDetection(Detection):
     subclass_score: float | None = None
 
 
-def default_model_path() -> Path:
-    return Path(str(resources.files("borderwatch.analysis.detect") / "weights" / DEFAULT_MODEL))
+def default_model_path(jpeg: bool = False) -> Path:
+    """The bundled model file; ``jpeg``: its variant for JPEG-compressed imagery."""
+    return Path(str(resources.files("borderwatch.analysis.detect") / "weights" / (JPEG_MODEL if jpeg else DEFAULT_MODEL)))
+
+
+def is_bundled(path: Path) -> bool:
+    """Whether ``path`` is one of the bundled models, which the shipped front check and screen belong to."""
+    return path in (default_model_path(), default_model_path(jpeg=True))
 
 
 #: What JPEG does to the bundled detector (model card, "Limits"): measured on 352 synthetic site images per GSD
 #: (development seeds 500-503, three dates) saved as JPEG at quality 75 (4:2:0 colour), front check on.
-JPEG_CAVEAT = ("the detector was trained on uncompressed pixels and misses vehicles and turns fronts on JPEG "
-               "(synthetic test sites saved at quality 75: AP50 0.98 -> 0.84 at 0.5 m and 0.96 -> 0.40 at 0.8 m, fronts "
-               "turned 0.4 -> 5.7 % and 0.6 -> 13.5 %); read its counts and direction shares there with care, and use "
-               "the provider's uncompressed product where there is one (saving a JPEG again as PNG does not undo it)")
+JPEG_CAVEAT = ("JPEG keeps colour at half resolution and costs the detector vehicles and fronts; the bundled model's "
+               "JPEG variant reads it (synthetic test sites saved at quality 75: AP50 0.94 at 0.5 m and 0.69 at 0.8 m, "
+               "against 0.98 and 0.96 uncompressed; fronts turned 3.8 % and 9.7 %, against 0.4 and 0.6 %); read counts "
+               "and direction shares there with care, above all at 0.8 m, and use the provider's uncompressed product "
+               "where there is one (saving a JPEG again as PNG does not undo it)")
 
 
 def as_rgb8(image: np.ndarray, source: str | Path | None = "image", *, stretch: bool = False) -> np.ndarray:
@@ -154,19 +164,19 @@ class Detector:
         from .modelspec import SUBCLASS_PARENT
 
         if front == FROM_MODEL:
-            front = default_front_path() if self.path == default_model_path() else None
+            front = default_front_path() if is_bundled(self.path) else None
         self.front: FrontModel | None = front if isinstance(front, FrontModel) or front is None else FrontModel.load(front)
         if screen == FROM_MODEL:
-            screen = default_screen_path() if self.path == default_model_path() else None
+            screen = default_screen_path() if is_bundled(self.path) else None
         self.screen: Screen | None = (screen if isinstance(screen, Screen) or screen is None
                                       else Screen(screen, threads=threads))
         self._sub_parent = np.array([self.classes.index(SUBCLASS_PARENT.get(s, self.classes[0]))
                                      for s in self.subclasses])
 
     @classmethod
-    def load_default(cls, **kw) -> Detector:
-        """The model shipped inside the package."""
-        return cls(default_model_path(), **kw)
+    def load_default(cls, *, jpeg: bool = False, **kw) -> Detector:
+        """The model shipped inside the package; ``jpeg``: its variant for JPEG-compressed imagery."""
+        return cls(default_model_path(jpeg), **kw)
 
     @property
     def name(self) -> str:
