@@ -78,8 +78,10 @@ def test_jpeg_compressed_scenes_are_read_by_the_jpeg_variant(tmp_path):
                               ("jpeg, default model", jpeg, str(default_model_path()))):
         with Store.open(tmp_path / f"{name}.gpkg", create=True) as store:
             run_pipeline(stretch, [register_scene(path)], store, params=AnalysisParams(gsd_m=0.8, detect=True, model=model))
-            large[name] = sum(d["class"] == "large_vehicle" for d in store.read_rows("detections"))
+            rows = store.read_rows("detections")
+            large[name] = sum(d["class"] == "large_vehicle" for d in rows)
             detectors[name] = {r["stats"]["detector"] for r in store.tile_results() if "detector" in r["stats"]}
+            assert {d["detector"] for d in rows} == detectors[name]  # each detection names its detector too
             versions = store.runs()[-1]["model_versions"]
     assert [len(d) for d in detectors.values()] == [1, 1, 1]
     assert detectors["plain"] == detectors["jpeg, default model"] != detectors["jpeg"]

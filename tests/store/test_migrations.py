@@ -22,9 +22,9 @@ NEXT = LATEST + 1
 
 def test_new_store_is_latest_version(store_path):
     with Store.open(store_path, create=True) as s:
-        assert s.schema_version == LATEST == 4
+        assert s.schema_version == LATEST == 5
     conn = sqlite3.connect(store_path)
-    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2, 3, 4]
+    assert [r[0] for r in conn.execute("SELECT version FROM bw_meta ORDER BY version")] == [1, 2, 3, 4, 5]
     conn.close()
 
 
@@ -70,6 +70,19 @@ def test_version_3_store_gains_the_surroundings_of_its_detections(store_path, mo
     with Store.open(store_path) as s:
         assert s.schema_version == LATEST
     assert "built_up_around" in columns()
+
+
+def test_version_4_store_gains_the_detector_of_each_detection(store_path, monkeypatch):
+    """Older rows keep NULL (their run's model_versions name the one detector that ran then); new rows name theirs."""
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:4])
+    with Store.open(store_path, create=True) as s:
+        populate(s)
+        before = len(s.read_rows("detections"))
+    monkeypatch.undo()
+    with Store.open(store_path) as s:
+        assert s.schema_version == LATEST
+        rows = s.read_rows("detections")
+        assert len(rows) == before and all(r["detector"] is None for r in rows)
 
 
 def test_missing_file_needs_create(store_path):

@@ -36,7 +36,7 @@ def detections_geojson(detections: list[dict], *, with_front: bool = True) -> di
             "class": d["class"], "subclass": d.get("subclass"), "score": d["score"], "date": str(d["date"]),
             "heading_deg": d["heading_deg"], "heading_conf": d.get("heading_conf"), "length_m": d["length_m"],
             "width_m": d["width_m"], "country": d.get("country"), "chainage_km": d.get("chainage_km"),
-            "scene_id": d.get("scene_id"), "tile_id": d["tile_id"], "run_id": d["run_id"],
+            "scene_id": d.get("scene_id"), "tile_id": d["tile_id"], "run_id": d["run_id"], "detector": d.get("detector"),
             "colour": CLASS_COLOURS.get(d["class"], "#ffffff"),
         }
         poly = d["geometry"]

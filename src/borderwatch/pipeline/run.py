@@ -242,6 +242,7 @@ def run_pipeline(
                     "chainage_km": round(float(k), 4),
                     "dist_water_m": d.get("dist_water_m"),
                     "built_up_around": d.get("built_up_around"),
+                    "detector": r.stats.get("detector"),  # the bundled model or its JPEG variant: per tile
                     "ground": d.get("ground"),
                     "geometry": corridor.to_lonlat(shapely.from_wkb(d["polygon_wkb"])),
                 })

@@ -434,6 +434,12 @@ def _migrate_v4(conn: sqlite3.Connection) -> None:
     conn.execute('ALTER TABLE "detections" ADD COLUMN "built_up_around" REAL')
 
 
+def _migrate_v5(conn: sqlite3.Connection) -> None:
+    """The detector that made each detection: the bundled model, its JPEG variant (JPEG-compressed scenes) or a
+    user's own file, by name and version (pipeline.tasks.detector_for)."""
+    conn.execute('ALTER TABLE "detections" ADD COLUMN "detector" TEXT')
+
+
 MIGRATIONS: list[Migration] = [
     Migration(
         1,
@@ -451,6 +457,7 @@ MIGRATIONS: list[Migration] = [
         _migrate_v3,
     ),
     Migration(4, "surroundings of detections: the share of built-up ground around each", _migrate_v4),
+    Migration(5, "the detector that made each detection (the bundled model or its JPEG variant)", _migrate_v5),
 ]
 
 # JSON-encoded TEXT columns, per table (the current schema).
