@@ -39,7 +39,7 @@ def counts(large: int, small: int, heavy: int, toward_kp: int, toward_cn: int, *
         "evidence": extra.get("evidence", {"track": 2}),
     }
     for key in ("share_interval", "share_from", "front_reliability", "longest_queue", "convoy", "convoy_subclass",
-                "snow_cover", "snow_flag", "counts_withheld", "river_ice", "imaged_share"):
+                "snow_cover", "snow_flag", "counts_withheld", "river_ice", "imaged_share", "detectors"):
         if key in extra:
             out[key] = extra[key]
     return out
@@ -85,7 +85,8 @@ def make_register(store, corridor, *, km_offset: float = 0.0, shuffled: bool = T
                           river_ice=0.12)},
         # the second date was snowy (sites.register flags it: car counts doubtful), the river frozen
         {"site_id": ids[0], "date": DATES[1], "run_id": runs[1], "activity_score": 0.93, "scale": "large",
-         "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2, snow_cover=0.58, snow_flag=True, river_ice=0.93)},
+         "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2, snow_cover=0.58, snow_flag=True, river_ice=0.93,
+                          detectors=["borderwatch-vehicles@0.2.3+front-4.1+screen-1"])},
         {"site_id": ids[1], "date": DATES[0], "run_id": runs[1], "activity_score": 0.41, "scale": "small",
          "counts": counts(0, 4, 0, 0, 0)},
         # the second date's image ends across the bridge: 70 % of it imaged, its counts may be low

@@ -243,6 +243,19 @@ def test_a_snowy_date_whose_counts_were_left_out_says_so():
     assert "<td>2026-02-10</td><td>&#8211;</td>" in html  # unknown, not zero
 
 
+def test_a_date_counted_on_jpeg_imagery_says_so():
+    """JPEG scenes are read by the detector's JPEG variant; its counts hold up there, its direction shares less so."""
+    from borderwatch.outputs.sites import jpeg_variant_counted
+
+    jpeg, plain = "borderwatch-vehicles-jpeg@0.2.4+front-4.1+screen-1", "borderwatch-vehicles@0.2.3+front-4.1+screen-1"
+    html = _withheld_site_html("2025-09-13", detectors=[plain, jpeg])
+    assert ("on 2025-09-13: counted on JPEG imagery by the detector's JPEG variant: the direction share is less "
+            "reliable there") in html
+    assert "JPEG" not in _withheld_site_html("2025-09-13", detectors=[plain])
+    assert "JPEG" not in _withheld_site_html("2025-09-13")  # an older store: no detector recorded
+    assert jpeg_variant_counted(f"{plain}, {jpeg}") and not jpeg_variant_counted(plain) and not jpeg_variant_counted(None)
+
+
 def test_a_date_whose_counts_were_left_out_for_river_ice_says_so():
     """Ice floes read as vehicles (sites.register.ICE_FLAG_SHARE): the description says why the cells are empty."""
     html = _withheld_site_html("2026-03-28", snow_cover=0.04, snow_flag=False, river_ice=0.3,

@@ -32,6 +32,7 @@ from borderwatch.outputs.sites import (
     anchor_point,
     candidate_note,
     iso_date,
+    jpeg_variant_counted,
     observation_values,
     observations_by_site,
     register_countries,
@@ -399,6 +400,9 @@ def _site_html(
             queues.append(f"on {d}: longest queue {v['longest_queue']:g} vehicles<br/>")
         if v["imaged_share"] is not None and v["imaged_share"] < FULLY_IMAGED_SHARE:  # the image ends across the site
             queues.append(f"on {d}: only {v['imaged_share']:.0%} of the site was imaged: counts may be low<br/>")
+        if jpeg_variant_counted(v["detectors"]):  # JPEG imagery: counts hold up, fronts less so (the model card)
+            queues.append(f"on {d}: counted on JPEG imagery by the detector's JPEG variant: the direction share is "
+                          "less reliable there<br/>")
         if v["snow_flag"]:  # the detector reports many false cars on snow (sites.register)
             what = "vehicle counts left out" if "snow" in str(v["counts_withheld"] or "") else "car counts are doubtful"
             queues.append(f"on {d}: {v['snow_cover']:.0%} of the imagery looks snow-covered (snow, ice or cloud): "

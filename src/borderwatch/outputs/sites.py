@@ -237,10 +237,21 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
     out["river_ice"] = _round(counts.get("river_ice"), 3) if obs else None  # share of the river's surface read as ice
     out["counts_withheld"] = counts.get("counts_withheld") if obs else None  # "snow", "river ice": ran, counts unknown
     out["imaged_share"] = _round(counts.get("imaged_share"), 3) if obs else None  # of the site's outline (sites.imaged)
+    # the detector(s) that counted the site's vehicles that date (older stores: none recorded)
+    out["detectors"] = ", ".join(counts.get("detectors") or []) or None if obs else None
     out["activity_score"] = _round((obs or {}).get("activity_score"), 3)
     out["scale"] = (obs or {}).get("scale")
     out["run_id"] = (obs or {}).get("run_id")
     return out
+
+
+def jpeg_variant_counted(detectors: str | None) -> bool:
+    """Whether a date's counts came, at least in part, from the detector's JPEG variant (JPEG imagery), given the
+    ``detectors`` value of :func:`observation_values`."""
+    from borderwatch.analysis.detect.runtime import JPEG_MODEL
+
+    stem = JPEG_MODEL.removesuffix(".onnx") + "@"
+    return any(name.strip().startswith(stem) for name in (detectors or "").split(","))
 
 
 def site_properties(

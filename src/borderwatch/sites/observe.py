@@ -117,10 +117,12 @@ def observe(
         "front_reliability": dict(sorted(measured.items())),
         "evidence": dict(sorted({k: sum(c.kind == k for c in clues) for k in {c.kind for c in clues}}.items())),
         "detections_run": detected,
+        # which detector counted them (store schema 5): the bundled model, or its JPEG variant on JPEG imagery
+        "detectors": sorted({str(d["detector"]) for d in inside if d.get("detector")}),
     }
     if not detected:  # no detector ran: unknown, not zero
         for k in (*CLASSES, "vehicles", "expected_vehicles", "heavy_in_water", "vehicles_on_sandbar", "parking_vehicles",
-                  "cargo_vehicles", "toward", "share_interval", "longest_queue", "convoy"):
+                  "cargo_vehicles", "toward", "share_interval", "longest_queue", "convoy", "detectors"):
             counts[k] = None
     if detected:
         big = by_class["large_vehicle"] + by_class["heavy_equipment"]
