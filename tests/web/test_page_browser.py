@@ -195,6 +195,10 @@ def test_crossing_sites_in_headless_chromium(tmp_path):
             # how much of the river's surface the land cover read as ice, and counts left out for it
             assert popup.locator("tr.bw-site-ice").inner_text().split("\t") == [
                 "river ice", "12%", "93%: frozen: counts left out"]
+            # which detector counted each date (the first: not recorded); on JPEG imagery its JPEG variant
+            assert popup.locator("tr.bw-site-detector").inner_text().split("\t") == [
+                "detector", "–",
+                "borderwatch-vehicles-jpeg@0.2.4, borderwatch-vehicles@0.2.3: JPEG imagery, direction less reliable"]
             # how much of the site each date's imagery showed (not recorded for this site)
             assert popup.locator("tr.bw-site-imaged").inner_text().split("\t") == ["imaged", "–", "–"]
 

@@ -245,13 +245,18 @@ def observation_values(obs: Mapping[str, Any] | None, countries: Sequence[str]) 
     return out
 
 
+def jpeg_detector_prefix() -> str:
+    """How the name of the detector's JPEG variant begins (its file stem and "@", then its version)."""
+    from borderwatch.analysis.detect.runtime import JPEG_MODEL
+
+    return JPEG_MODEL.removesuffix(".onnx") + "@"
+
+
 def jpeg_variant_counted(detectors: str | None) -> bool:
     """Whether a date's counts came, at least in part, from the detector's JPEG variant (JPEG imagery), given the
     ``detectors`` value of :func:`observation_values`."""
-    from borderwatch.analysis.detect.runtime import JPEG_MODEL
-
-    stem = JPEG_MODEL.removesuffix(".onnx") + "@"
-    return any(name.strip().startswith(stem) for name in (detectors or "").split(","))
+    prefix = jpeg_detector_prefix()
+    return any(name.strip().startswith(prefix) for name in (detectors or "").split(","))
 
 
 def site_properties(

@@ -36,6 +36,7 @@ from borderwatch.outputs.sites import (
     SCALE_WORDS,
     anchor_point,
     candidate_note,
+    jpeg_detector_prefix,
     summary_lines,
 )
 from borderwatch.outputs.style import country_colour
@@ -212,6 +213,7 @@ def _sites_data(fc: Mapping[str, Any], summary: Mapping[str, Any] | None) -> dic
         "colours": dict(SCALE_COLOURS),
         "candidate_colour": CANDIDATE_COLOUR,
         "fully_imaged": FULLY_IMAGED_SHARE,  # below it a date's counts at a site are marked as possibly low
+        "jpeg_detector": jpeg_detector_prefix(),  # counts by the JPEG variant: direction shares less reliable
         "summary": summary_lines(summary) if summary else [],
         "features": feats,
     }

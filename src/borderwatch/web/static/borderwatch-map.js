@@ -225,6 +225,14 @@
       return Math.round(o.river_ice * 100) + "%" + (o.river_ice >= 0.5 ? ": frozen" : "") +
         (withheldFor(o, "river ice") ? ": counts left out" : "");
     });
+    // which detector counted the site: on JPEG imagery its JPEG variant, whose fronts (direction shares) are weaker
+    row("detector", "bw-site-detector", function (o) {
+      var names = o.detectors;
+      if (!names || !names.length) return "–";
+      var jpeg = names.some(function (n) { return n.indexOf(S.jpeg_detector) === 0; });
+      return names.map(function (n) { return n.split("+")[0]; }).join(", ") +
+        (jpeg ? ": JPEG imagery, direction less reliable" : "");
+    });
     row("activity", null, function (o) { return fmt(o.activity_score, 2); });
     row("scale", null, function (o) { return fmt(o.scale); });
     box.appendChild(dates);
