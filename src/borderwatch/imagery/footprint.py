@@ -88,10 +88,15 @@ def footprint_lonlat(mask: np.ndarray, transform: Affine, crs: CRS, width: int, 
     return shapely.make_valid(geom)
 
 
+def data_bands(colorinterp) -> list[int]:
+    """1-based bands that are not alpha."""
+    return [i + 1 for i, ci in enumerate(colorinterp) if ci != ColorInterp.alpha]
+
+
 def colour_bands(colorinterp) -> list[int]:
     """1-based bands giving R, G, B: those labelled so, else the first three that are not alpha (a single
     band three times: panchromatic). Empty when every band is alpha."""
-    data = [i + 1 for i, ci in enumerate(colorinterp) if ci != ColorInterp.alpha]
+    data = data_bands(colorinterp)
     if not data:
         return []
     if len(data) < 3:

@@ -32,7 +32,7 @@ from rasterio.warp import SUPPORTED_RESAMPLING, reproject, transform_bounds
 from rasterio.windows import Window
 
 from borderwatch.errors import InputError, SceneError, library_message
-from borderwatch.imagery.footprint import STRETCH_METHOD, colour_bands, decimation, stretch_limits, to_uint8
+from borderwatch.imagery.footprint import STRETCH_METHOD, colour_bands, data_bands, decimation, stretch_limits, to_uint8
 from borderwatch.imagery.handles import dataset_for
 from borderwatch.imagery.scene import Scene
 
@@ -267,7 +267,7 @@ def _band_plan(scene: Scene, src, bands: int) -> list[int]:
         raise SceneError(scene.path, "scene has no data bands")
     if bands == 3:
         return rgb
-    data = [i + 1 for i, ci in enumerate(src.colorinterp) if ci != ColorInterp.alpha]
+    data = data_bands(src.colorinterp)
     rest = [b for b in data if b not in rgb]
     if not rest:
         raise SceneError(scene.path, f"scene has no near-infrared band ({len(data)} data bands; bands=4 needs 4)")

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 import shapely
-from rasterio.enums import ColorInterp
 from shapely import wkt as shapely_wkt
 
 from borderwatch.corridor.model import Corridor
 from borderwatch.corridor.tiling import Tile, tile_corridor
 from borderwatch.errors import InputError
+from borderwatch.imagery.footprint import data_bands
 from borderwatch.imagery.handles import dataset_for, jpeg_compressed
 from borderwatch.imagery.scene import Scene
 from borderwatch.pipeline.executors import Executor, InProcessExecutor
@@ -121,7 +121,7 @@ def check_colour(params: AnalysisParams, scenes: list[Scene] = ()) -> None:
     if not (params.detect or params.landcover):
         return
     for s in scenes:
-        data = [ci for ci in dataset_for(s).colorinterp if ci != ColorInterp.alpha]
+        data = data_bands(dataset_for(s).colorinterp)
         if len(data) < 3:
             used = " and ".join(n for n, on in (("--detect", params.detect), ("--landcover", params.landcover)) if on)
             raise InputError(s.path, f"{len(data)} colour band(s) (panchromatic?): {used} need colour (RGB) imagery; "

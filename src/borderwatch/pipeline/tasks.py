@@ -253,9 +253,10 @@ def analyse_tile(task: TileTask) -> TileResult:
     detections: tuple[dict, ...] = ()
     if params.detect and n_valid:
         jpeg = any(jpeg_compressed(dataset_for(s)) for s in task.scenes)  # half-resolution colour: the JPEG variant
-        detections = tuple(_detect(img, outer_transform, gsd, params, valid_inner=valid, inner_transform=transform,
-                                   watched_geom=watched_geom, jpeg=jpeg))
-        stats["detector"] = detector_for(params.model, params.screen, params.front_calibration, jpeg=jpeg).name
+        det = detector_for(params.model, params.screen, params.front_calibration, jpeg=jpeg)
+        detections = tuple(_detect(img, outer_transform, gsd, params, det, valid_inner=valid, inner_transform=transform,
+                                   watched_geom=watched_geom))
+        stats["detector"] = det.name
         if water is not None and detections:
             _add_distance_to_water(detections, water, outer_transform, gsd, zones)
             _add_built_up_around(detections, lc.classes, outer_transform, gsd)
@@ -412,15 +413,13 @@ def read_margin_m(params: AnalysisParams) -> float:
     return px * params.gsd_m
 
 
-def _detect(img, outer_transform, gsd, params: AnalysisParams, *, valid_inner, inner_transform, watched_geom,
-            jpeg: bool = False) -> list[dict]:
-    """Detections whose centre lies in this tile, on valid pixels of the watched area; ``jpeg``: read by the bundled
-    model's JPEG variant (see detector_for)."""
+def _detect(img, outer_transform, gsd, params: AnalysisParams, det, *, valid_inner, inner_transform,
+            watched_geom) -> list[dict]:
+    """Detections by ``det`` (detector_for) whose centre lies in this tile, on valid pixels of the watched area."""
     import shapely
 
     from borderwatch.analysis.detect.sliced import to_map
 
-    det = detector_for(params.model, params.screen, params.front_calibration, jpeg=jpeg)
     side = max(img.valid.shape)
     chip = int(np.ceil(side * gsd / det.gsd_m / det.multiple)) * det.multiple
     found = det.detect_array(img.data[:3], gsd, score_threshold=params.score_threshold, tile=max(chip, 2 * 64 + det.multiple))
