@@ -3,6 +3,7 @@
     python scripts/evaluate_real_fronts.py [--kit KIT_AIS_DIR] [--minsk MINSK_DRONE_DIR] [--gsd 0.5 0.8] [--front F]
     python scripts/evaluate_real_fronts.py --kit DIR --minsk DIR --calibrate OUT.onnx --version V
     python scripts/evaluate_real_fronts.py --kit DIR --minsk DIR --pairs
+    ... --jpeg 75: every frame saved as JPEG after resampling, read by the detector's JPEG variant
 
 Real aerial labels have no fronts, but the traffic on one carriageway of a
 divided road faces one way (``borderwatch.analysis.detect.lanes``: KIT AIS
@@ -37,7 +38,7 @@ import cv2
 import numpy as np
 
 
-def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
+def calibrate(scenes, front_path: Path, gsds, out: Path, version: str, jpeg: int | None = None) -> None:
     """Leave-one-scene-out table, then the calibration of all scenes written into a copy of the front file."""
     from borderwatch.analysis.detect.front import FrontCalibration, FrontModel
     from borderwatch.analysis.detect.lanes import frame_front_logits
@@ -45,14 +46,14 @@ def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
     from borderwatch.onnxrt import write_metadata
 
     front = FrontModel.load(front_path)
-    network = Detector.load_default(front=None)
+    network = Detector.load_default(jpeg=jpeg is not None, front=None)
     data = {}
     for scene, images in scenes:
         rows = [r for rgb in images for g in gsds for r in frame_front_logits(network, front, rgb, scene.gsd_m, g,
-                                                                             scene.lanes)]
+                                                                             scene.lanes, jpeg=jpeg)]
         data[scene.name] = (np.array([r[2] for r in rows]), np.array([r[1] for r in rows], bool))
-    print(f"front check {front.version} ({front_path.name}), GSD {', '.join(map(str, gsds))} m pooled; "
-          "calibration fitted on the other scenes")
+    print(f"front check {front.version} ({front_path.name}), detector {network.name}, "
+          f"GSD {', '.join(map(str, gsds))} m pooled{_jpeg_words(jpeg)}; calibration fitted on the other scenes")
     print("| scene left out | cars | share right | stated (raw) | stated (calibrated) | log loss raw -> calibrated |"
           " temperature | ceiling |")
     print("|---|---|---|---|---|---|---|---|")
@@ -67,7 +68,7 @@ def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
     z = np.concatenate([v[0] for v in data.values()])
     right = np.concatenate([v[1] for v in data.values()])
     cal = FrontCalibration.fit(z, right, fitted_on="; ".join(f"{k} ({len(v[0])})" for k, v in data.items())
-                               + f"; GSD {', '.join(map(str, gsds))} m")
+                               + f"; GSD {', '.join(map(str, gsds))} m{_jpeg_words(jpeg)}")
     p = cal.probability(z)
     print(f"\nall scenes: {len(z)} cars, temperature {cal.temperature:.3f}, ceiling {cal.ceiling:.3f}; "
           f"stated {p.mean():.3f} vs right {right.mean():.3f}")
@@ -85,7 +86,11 @@ def calibrate(scenes, front_path: Path, gsds, out: Path, version: str) -> None:
     print(f"wrote {out} (version {version})")
 
 
-def pairs_table(scenes, gsds) -> None:
+def _jpeg_words(jpeg: int | None) -> str:
+    return f", frames saved as JPEG quality {jpeg} after resampling" if jpeg is not None else ""
+
+
+def pairs_table(scenes, gsds, jpeg: int | None = None) -> None:
     """Per scene: the front factor measured on queued pairs (sites.fronts, no truth) against the factor the lanes'
     truth gives, and the factor a direction share would apply."""
     from borderwatch.analysis.detect.lanes import frame_vehicles
@@ -93,8 +98,9 @@ def pairs_table(scenes, gsds) -> None:
     from borderwatch.sites.fronts import factor_and_range, factor_from_truth, pair_agreement
     from borderwatch.sites.queues import queue_pairs
 
-    detector = Detector.load_default()
-    print(f"detector {detector.name}; cars; GSD {', '.join(map(str, gsds))} m pooled; pairs within each frame")
+    detector = Detector.load_default(jpeg=jpeg is not None)
+    print(f"detector {detector.name}; cars; GSD {', '.join(map(str, gsds))} m pooled{_jpeg_words(jpeg)}; "
+          "pairs within each frame")
     print("| scene | lane cars | right | factor from the lanes' truth | queued pairs | agree | expected |"
           " factor from pairs (95 % range) | applied (fixed range 0.6-1.2) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -102,7 +108,7 @@ def pairs_table(scenes, gsds) -> None:
         pairs, heads, conf, lane_conf, lane_right = [], [], [], [], []
         for rgb in images:
             for g in gsds:
-                found = frame_vehicles(detector, rgb, scene.gsd_m, g, scene.lanes)
+                found = frame_vehicles(detector, rgb, scene.gsd_m, g, scene.lanes, jpeg=jpeg)
                 if not found:
                     continue
                 boxes = [d.box for d, _, _ in found]
@@ -131,6 +137,9 @@ def main(argv=None) -> int:
     ap.add_argument("--front", type=Path, help="a front-check file to score (or calibrate) instead of the shipped one")
     ap.add_argument("--calibrate", type=Path, metavar="OUT", help="fit the calibration and write it into OUT")
     ap.add_argument("--version", help="the version OUT gets (with --calibrate)")
+    ap.add_argument("--jpeg", type=int, metavar="QUALITY",
+                    help="save each resampled frame as JPEG at this quality, and run the detector's JPEG variant "
+                         "(which a run picks for JPEG-compressed scenes)")
     ap.add_argument("--pairs", action="store_true",
                     help="the front factor from queued pairs (sites.fronts) against the lanes' truth, per scene")
     a = ap.parse_args(argv)
@@ -160,22 +169,23 @@ def main(argv=None) -> int:
             images.append(np.ascontiguousarray(bgr[:, :, ::-1]))
         loaded.append((scene, images))
     if a.calibrate:
-        calibrate(loaded, a.front or default_front_path(), a.gsd, a.calibrate, a.version)
+        calibrate(loaded, a.front or default_front_path(jpeg=a.jpeg is not None), a.gsd, a.calibrate, a.version, a.jpeg)
         return 0
     if a.pairs:
-        pairs_table(loaded, a.gsd)
+        pairs_table(loaded, a.gsd, a.jpeg)
         return 0
 
-    checked = Detector.load_default(front=a.front) if a.front else Detector.load_default()
-    detectors = {"network alone": Detector.load_default(front=None), "with the front check": checked}
-    print(f"detector {detectors['with the front check'].name}")
+    jpeg = a.jpeg is not None
+    checked = Detector.load_default(jpeg=jpeg, front=a.front) if a.front else Detector.load_default(jpeg=jpeg)
+    detectors = {"network alone": Detector.load_default(jpeg=jpeg, front=None), "with the front check": checked}
+    print(f"detector {detectors['with the front check'].name}{_jpeg_words(a.jpeg)}")
     print("| scene | GSD | fronts from | cars scored | right, per lane direction | balanced |"
           " mean confidence vs share right |")
     print("|---|---|---|---|---|---|---|")
     for scene, images in loaded:
         for g in a.gsd:
             for label, det in detectors.items():
-                rows = [r for rgb in images for r in frame_fronts(det, rgb, scene.gsd_m, g, scene.lanes)]
+                rows = [r for rgb in images for r in frame_fronts(det, rgb, scene.gsd_m, g, scene.lanes, a.jpeg)]
                 s = summarise_fronts(rows)
                 per_lane = ", ".join(f"{k} {v[0]:.2f} ({v[1]})" for k, v in s.items() if isinstance(v, tuple))
                 print(f"| {scene.name} | {g} m | {label} | {s['n']} | {per_lane} | {s['balanced']:.2f} |"

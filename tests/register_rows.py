@@ -86,7 +86,7 @@ def make_register(store, corridor, *, km_offset: float = 0.0, shuffled: bool = T
         # the second date was snowy (sites.register flags it: car counts doubtful), the river frozen
         {"site_id": ids[0], "date": DATES[1], "run_id": runs[1], "activity_score": 0.93, "scale": "large",
          "counts": counts(7, 10, 2, 3, 9, heavy_in_water=2, snow_cover=0.58, snow_flag=True, river_ice=0.93,
-                          detectors=["borderwatch-vehicles-jpeg@0.2.4+front-4.1+screen-1",
+                          detectors=["borderwatch-vehicles-jpeg@0.2.4+front-jpeg-1+screen-1",
                                      "borderwatch-vehicles@0.2.3+front-4.1+screen-1"])},
         {"site_id": ids[1], "date": DATES[0], "run_id": runs[1], "activity_score": 0.41, "scale": "small",
          "counts": counts(0, 4, 0, 0, 0)},

@@ -247,7 +247,7 @@ def test_a_date_counted_on_jpeg_imagery_says_so():
     """JPEG scenes are read by the detector's JPEG variant; its counts hold up there, its direction shares less so."""
     from borderwatch.outputs.sites import jpeg_variant_counted
 
-    jpeg, plain = "borderwatch-vehicles-jpeg@0.2.4+front-4.1+screen-1", "borderwatch-vehicles@0.2.3+front-4.1+screen-1"
+    jpeg, plain = "borderwatch-vehicles-jpeg@0.2.4+front-jpeg-1+screen-1", "borderwatch-vehicles@0.2.3+front-4.1+screen-1"
     html = _withheld_site_html("2025-09-13", detectors=[plain, jpeg])
     assert ("on 2025-09-13: counted on JPEG imagery by the detector's JPEG variant: the direction share is less "
             "reliable there") in html

@@ -121,7 +121,7 @@ def test_geojson_has_one_numbered_polygon_per_site_with_per_date_counts(corridor
     assert (p1["snow_cover_2025-09-13"], p1["snow_flag_2025-09-13"]) == (0.58, True)
     # which detector counted the date (older observations: none recorded)
     assert (p1["detectors_2025-07-31"], p1["detectors_2025-09-13"]) == (
-        None, "borderwatch-vehicles-jpeg@0.2.4+front-4.1+screen-1, borderwatch-vehicles@0.2.3+front-4.1+screen-1")
+        None, "borderwatch-vehicles-jpeg@0.2.4+front-jpeg-1+screen-1, borderwatch-vehicles@0.2.3+front-4.1+screen-1")
     # how much of the river's surface was ice (the second date: frozen)
     assert (p1["river_ice_2025-07-31"], p1["river_ice_2025-09-13"]) == (0.12, 0.93)
     assert p1["toward_KP_2025-07-31"] == 6 and p1["activity_score_2025-09-13"] == 0.93 and p1["scale_2025-07-31"] == "large"

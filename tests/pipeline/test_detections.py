@@ -86,6 +86,7 @@ def test_jpeg_compressed_scenes_are_read_by_the_jpeg_variant(tmp_path):
     assert [len(d) for d in detectors.values()] == [1, 1, 1]
     assert detectors["plain"] == detectors["jpeg, default model"] != detectors["jpeg"]
     assert next(iter(detectors["jpeg"])).startswith("borderwatch-vehicles-jpeg@")
+    assert "+front-jpeg-" in next(iter(detectors["jpeg"]))  # with the front check fitted for it
     assert "detector_jpeg" not in versions  # a model file of the user's own is not switched
     assert large["plain"] >= 50
     assert large["jpeg, default model"] < 0.85 * large["plain"]
@@ -98,6 +99,7 @@ def test_the_run_records_both_bundled_detectors():
     v = versions(AnalysisParams(detect=True))
     assert v["detector"].startswith("borderwatch-vehicles@") and v["detector_jpeg"].startswith("borderwatch-vehicles-jpeg@")
     assert v["detector_sha256"] != v["detector_jpeg_sha256"]
+    assert "+front-4." in v["detector"] and "+front-jpeg-" in v["detector_jpeg"]
 
 
 def test_gsd_outside_the_detector_range_is_refused_before_work(tmp_path, short_corridor, geotiff_factory):

@@ -8,7 +8,7 @@ from borderwatch.corridor import load_corridor
 from borderwatch.sites.observe import observe
 
 PLAIN = "borderwatch-vehicles@0.2.3+front-4.1+screen-1"
-JPEG = "borderwatch-vehicles-jpeg@0.2.4+front-4.1+screen-1"
+JPEG = "borderwatch-vehicles-jpeg@0.2.4+front-jpeg-1+screen-1"
 
 
 def _trucks(corridor, names):

@@ -112,7 +112,8 @@ def detector_for(model: str, screen: bool = True, front_calibration: str = "real
         threads = 1 if _in_dask_worker() else None  # one thread per worker process; all cores in-process
         kw = {"threads": threads, "screen": FROM_MODEL if screen else None}
         if model == "bundled":
-            det = Detector.load_default(jpeg=jpeg, **kw, front=FrontModel.load_default(calibrated=front_calibration == "real"))
+            front = FrontModel.load_default(calibrated=front_calibration == "real", jpeg=jpeg)
+            det = Detector.load_default(jpeg=jpeg, **kw, front=front)
         else:
             det = Detector(model, **kw)
         det.sha256 = hashlib.sha256(det.path.read_bytes()).hexdigest()

@@ -53,14 +53,17 @@ def test_default_model_metadata(detector):
     assert detector.path.stat().st_size < 10_000_000  # "a few MB", weights embedded
 
 
-def test_the_jpeg_variant_is_bundled_with_the_same_front_check_and_screen(detector):
-    """The variant for JPEG-compressed imagery answers in the same format, and the shipped front check and screen
-    run with it as with the default model (its accuracy figures were measured so)."""
+def test_the_jpeg_variant_is_bundled_with_its_own_front_check_and_the_same_screen(detector):
+    """The variant for JPEG-compressed imagery answers in the same format; the shipped screen runs with it as with
+    the default model, and the front check fitted for it (model card, "The front check for JPEG imagery")."""
+    from borderwatch.analysis.detect.front import default_front_path
     from borderwatch.analysis.detect.runtime import Detector, default_model_path, is_bundled
 
     jpeg = Detector.load_default(jpeg=True)
     assert jpeg.path == default_model_path(jpeg=True) != detector.path and is_bundled(jpeg.path)
-    assert jpeg.name.startswith("borderwatch-vehicles-jpeg@") and "+front-" in jpeg.name and "+screen-" in jpeg.name
+    assert jpeg.front.path == default_front_path(jpeg=True) != detector.front.path == default_front_path()
+    assert jpeg.screen.path == detector.screen.path
+    assert jpeg.name.startswith("borderwatch-vehicles-jpeg@") and "+front-jpeg-" in jpeg.name and "+screen-" in jpeg.name
     assert (jpeg.classes, jpeg.gsd_m, jpeg.gsd_range, jpeg.stride) == (detector.classes, detector.gsd_m,
                                                                       detector.gsd_range, detector.stride)
 

@@ -47,6 +47,9 @@ __all__ = ["FORMAT", "FrontCalibration", "FrontExamples", "FrontModel", "collect
 
 FORMAT = "borderwatch-front/1"
 DEFAULT_FRONT_MODEL = "front-check.onnx"
+#: The check fitted for the detector's JPEG variant, on its detections in images saved as JPEG (model card, "The
+#: front check for JPEG imagery"); it runs wherever that variant runs.
+JPEG_FRONT_MODEL = "front-check-jpeg.onnx"
 #: samples along (rear to front) and across (left to right) each vehicle
 SAMPLES_ALONG, SAMPLES_ACROSS = 24, 12
 #: half the sampled extent, in vehicle lengths and widths (a margin of ground around the body)
@@ -106,8 +109,10 @@ class FrontCalibration:
         return cls(float(d["temperature"]), float(d["ceiling"]), str(d.get("fitted_on", "")))
 
 
-def default_front_path() -> Path:
-    return Path(str(resources.files("borderwatch.analysis.detect") / "weights" / DEFAULT_FRONT_MODEL))
+def default_front_path(jpeg: bool = False) -> Path:
+    """The shipped check; ``jpeg``: the one that runs with the detector's JPEG variant."""
+    name = JPEG_FRONT_MODEL if jpeg else DEFAULT_FRONT_MODEL
+    return Path(str(resources.files("borderwatch.analysis.detect") / "weights" / name))
 
 
 def vehicle_patch(image: np.ndarray, box: OrientedBox) -> np.ndarray:
@@ -193,8 +198,9 @@ class FrontModel:
         return cls(path, calibrated)
 
     @classmethod
-    def load_default(cls, calibrated: bool = True) -> FrontModel:
-        return cls(default_front_path(), calibrated)
+    def load_default(cls, calibrated: bool = True, jpeg: bool = False) -> FrontModel:
+        """The shipped check; ``jpeg``: the one for the detector's JPEG variant."""
+        return cls(default_front_path(jpeg), calibrated)
 
     def logits(self, patches: np.ndarray, heading_conf: np.ndarray) -> np.ndarray:
         """(N, classes) logits that the detector's front is right, one column per class."""

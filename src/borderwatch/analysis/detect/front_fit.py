@@ -10,15 +10,16 @@ not drown the cars, whose fronts are the hard part.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .front import FORMAT, SAMPLES_ACROSS, SAMPLES_ALONG, FrontModel, normalise_patches
 
-__all__ = ["export_front", "fit_front_model", "fit_front_net"]
+__all__ = ["export_front", "fit_front_model", "fit_front_net", "merge_front_columns"]
 
 
 def fit_front_net(
@@ -120,4 +121,60 @@ def fit_front_model(
         nets.append(net)
     model = nets[0] if members == 1 else FrontCheckEnsemble(nets).eval()
     export_front(model, names, path, version=version, extra=extra)
+    return FrontModel.load(path)
+
+
+def merge_front_columns(columns: Mapping[str, str | Path], path: str | Path, *, version: str,
+                        calibration_from: str | Path | None = None, extra: dict | None = None) -> FrontModel:
+    """One front-check file whose column for each class is taken from another check file.
+
+    ``columns`` maps each class to the file whose column it keeps (weights untouched, so each class answers
+    exactly as in its source). The graphs run side by side on the same inputs; the output gathers the chosen
+    columns. The metadata are the first source's plus ``borderwatch.columns`` naming the sources; the
+    calibration is ``calibration_from``'s (a check file), else none. Needs the ``onnx`` package (fit time only).
+    """
+    import onnx
+    from onnx import compose, helper, numpy_helper
+
+    from borderwatch.onnxrt import write_metadata
+
+    sources = list(dict.fromkeys(str(Path(p)) for p in columns.values()))
+    models = [onnx.load(p) for p in sources]
+    classes = list(columns)
+    nodes, inits, outs = [], [], []
+    for i, m in enumerate(models):
+        names = json.loads({p.key: p.value for p in m.metadata_props}.get("borderwatch.classes", "[]"))
+        g = compose.add_prefix_graph(m.graph, f"m{i}_", rename_inputs=False)
+        nodes += list(g.node)
+        inits += list(g.initializer)
+        outs.append((g.output[0].name, names))
+    parts = []
+    for c in classes:
+        k = sources.index(str(Path(columns[c])))
+        out_name, names = outs[k]
+        if c not in names:
+            raise ValueError(f"{sources[k]} has no column for {c!r} (it has {names})")
+        idx = f"col_{c}"
+        inits.append(numpy_helper.from_array(np.array([names.index(c)], np.int64), idx))
+        nodes.append(helper.make_node("Gather", [out_name, idx], [f"logit_{c}"], axis=1))
+        parts.append(f"logit_{c}")
+    nodes.append(helper.make_node("Concat", parts, ["logits"], axis=1))
+    first = models[0]
+    graph = helper.make_graph(nodes, "front_check_merged", list(first.graph.input),
+                              [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["n", len(classes)])],
+                              inits)
+    merged = helper.make_model(graph, opset_imports=list(first.opset_import), ir_version=first.ir_version)
+    path = Path(path)
+    onnx.save_model(merged, str(path))
+    meta = {p.key: p.value for p in first.metadata_props if p.key != "borderwatch.calibration"}
+    meta.update({"borderwatch.format": FORMAT, "borderwatch.version": version,
+                 "borderwatch.classes": json.dumps(classes),
+                 "borderwatch.columns": json.dumps({c: Path(columns[c]).name for c in classes})})
+    if calibration_from is not None:
+        cal = FrontModel.load(calibration_from).calibration
+        if cal is None:
+            raise ValueError(f"{calibration_from} carries no calibration")
+        meta["borderwatch.calibration"] = cal.to_json()
+        meta["borderwatch.calibration_from"] = Path(calibration_from).name
+    write_metadata(path, meta, extra)
     return FrontModel.load(path)

@@ -141,46 +141,51 @@ def fronts_in_lanes(dets: Sequence, lanes: Sequence[Lane], *, classes: Sequence[
     return [(lane.name, right, float(d.heading_conf)) for d, lane, right in _in_lanes(dets, lanes, classes, max_axis_deg)]
 
 
-def resample_frame(rgb: np.ndarray, factor: float) -> np.ndarray:
-    """The frame at another GSD, as the pipeline would (area average when shrinking)."""
-    if abs(factor - 1.0) <= 1e-9:
-        return rgb
-    return cv2.resize(rgb, (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor)),
-                      interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+def resample_frame(rgb: np.ndarray, factor: float, jpeg: int | None = None) -> np.ndarray:
+    """The frame at another GSD, as the pipeline would (area average when shrinking); ``jpeg``: then saved as
+    JPEG at that quality and read back, as an image exported at that GSD (Google Earth) would be."""
+    if abs(factor - 1.0) > 1e-9:
+        rgb = cv2.resize(rgb, (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor)),
+                         interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+    if jpeg is not None:
+        from .train import jpeg_roundtrip
+
+        rgb = jpeg_roundtrip(rgb, jpeg)
+    return rgb
 
 
 def frame_fronts(detector, rgb: np.ndarray, source_gsd: float, gsd: float,
-                 lanes: Sequence[Lane]) -> list[tuple[str, bool, float]]:
-    """:func:`fronts_in_lanes` for one frame (lanes in its pixels) resampled to ``gsd`` and run through
-    ``detector``."""
+                 lanes: Sequence[Lane], jpeg: int | None = None) -> list[tuple[str, bool, float]]:
+    """:func:`fronts_in_lanes` for one frame (lanes in its pixels) resampled to ``gsd`` (``jpeg``: then saved
+    at that JPEG quality) and run through ``detector``."""
     f = source_gsd / gsd
-    return fronts_in_lanes(detector.detect_array(resample_frame(rgb, f), gsd), [lane.scaled(f) for lane in lanes])
+    return fronts_in_lanes(detector.detect_array(resample_frame(rgb, f, jpeg), gsd), [lane.scaled(f) for lane in lanes])
 
 
 def frame_vehicles(detector, rgb: np.ndarray, source_gsd: float, gsd: float, lanes: Sequence[Lane],
-                   classes: Sequence[str] = ("small_vehicle",)) -> list[tuple]:
+                   classes: Sequence[str] = ("small_vehicle",), jpeg: int | None = None) -> list[tuple]:
     """(detection, lane name or None, whether its front is right or None) for every detection of ``classes`` in one
-    frame resampled to ``gsd``: the lane vehicles with their truth, the others (parked, turning) without. Boxes in
-    the resampled frame's pixels."""
+    frame resampled to ``gsd`` (``jpeg``: then saved at that JPEG quality): the lane vehicles with their truth, the
+    others (parked, turning) without. Boxes in the resampled frame's pixels."""
     f = source_gsd / gsd
-    dets = [d for d in detector.detect_array(resample_frame(rgb, f), gsd) if d.cls in classes]
+    dets = [d for d in detector.detect_array(resample_frame(rgb, f, jpeg), gsd) if d.cls in classes]
     truth = {id(d): (lane.name, right) for d, lane, right in
              _in_lanes(dets, [lane.scaled(f) for lane in lanes], classes, MAX_AXIS_DEG)}
     return [(d, *truth.get(id(d), (None, None))) for d in dets]
 
 
 def frame_front_logits(network, front, rgb: np.ndarray, source_gsd: float, gsd: float, lanes: Sequence[Lane],
-                       classes: Sequence[str] = ("small_vehicle",)) -> list[tuple[str, bool, float]]:
+                       classes: Sequence[str] = ("small_vehicle",), jpeg: int | None = None) -> list[tuple[str, bool, float]]:
     """(lane name, whether the end the front check picks is right, |logit|) per lane vehicle of one frame.
 
     ``network``: the detector without its front check; ``front``: the
-    :class:`~.front.FrontModel`. The raw logit, before any calibration, is
+    :class:`~.front.FrontModel`; ``jpeg``: as :func:`frame_fronts`. The raw logit, before any calibration, is
     what :meth:`~.front.FrontCalibration.fit` needs.
     """
     from .front import vehicle_patch
 
     f = source_gsd / gsd
-    img = resample_frame(rgb, f)
+    img = resample_frame(rgb, f, jpeg)
     found = [(d, lane, right) for d, lane, right in
              _in_lanes(network.detect_array(img, gsd), [lane.scaled(f) for lane in lanes], classes, MAX_AXIS_DEG)
              if d.cls in front.classes]

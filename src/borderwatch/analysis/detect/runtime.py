@@ -59,7 +59,7 @@ def default_model_path(jpeg: bool = False) -> Path:
 
 
 def is_bundled(path: Path) -> bool:
-    """Whether ``path`` is one of the bundled models, which the shipped front check and screen belong to."""
+    """Whether ``path`` is one of the bundled models, which the shipped front checks and screen belong to."""
     return path in (default_model_path(), default_model_path(jpeg=True))
 
 
@@ -67,7 +67,7 @@ def is_bundled(path: Path) -> bool:
 #: (development seeds 500-503, three dates) saved as JPEG at quality 75 (4:2:0 colour), front check on.
 JPEG_CAVEAT = ("JPEG keeps colour at half resolution and costs the detector vehicles and fronts; the bundled model's "
                "JPEG variant reads it (synthetic test sites saved at quality 75: AP50 0.94 at 0.5 m and 0.69 at 0.8 m, "
-               "against 0.98 and 0.96 uncompressed; fronts turned 3.8 % and 9.7 %, against 0.4 and 0.6 %); read counts "
+               "against 0.98 and 0.96 uncompressed; fronts turned 3.0 % and 7.9 %, against 0.4 and 0.6 %); read counts "
                "and direction shares there with care, above all at 0.8 m, and use the provider's uncompressed product "
                "where there is one (saving a JPEG again as PNG does not undo it)")
 
@@ -136,8 +136,9 @@ class Detector:
                  screen: Screen | str | Path | None = FROM_MODEL):
         """``front``: the front/rear check run on every chip (:mod:`.front`);
         ``screen``: the cascade's first pass (:mod:`.screen`). By default each is
-        the one shipped beside the bundled model, none for other model files
-        unless given; None turns it off."""
+        the one shipped beside the bundled model (the JPEG variant has a front
+        check of its own), none for other model files unless given; None turns
+        it off."""
         self.path = Path(path) if path is not None else default_model_path()
         if not self.path.is_file():
             raise InputError(self.path, "detector model file not found")
@@ -164,7 +165,7 @@ class Detector:
         from .modelspec import SUBCLASS_PARENT
 
         if front == FROM_MODEL:
-            front = default_front_path() if is_bundled(self.path) else None
+            front = default_front_path(jpeg=self.path == default_model_path(jpeg=True)) if is_bundled(self.path) else None
         self.front: FrontModel | None = front if isinstance(front, FrontModel) or front is None else FrontModel.load(front)
         if screen == FROM_MODEL:
             screen = default_screen_path() if is_bundled(self.path) else None
