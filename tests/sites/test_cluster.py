@@ -19,8 +19,9 @@ def ford(km, x):
     return [clue("track_to_water", km, x, -60.0, "CN", size=40.0), clue("track_to_water", km, x, 60.0, "KP", size=40.0)]
 
 
-def lot(km, x, y, vehicles=40):
-    return clue("parking", km, x, y, "CN", size=60.0, vehicles=vehicles, area_m2=3600.0)
+def lot(km, x, y, vehicles=40, large=None):
+    return clue("parking", km, x, y, "CN", size=60.0, vehicles=vehicles, large=vehicles if large is None else large,
+                area_m2=3600.0)
 
 
 def test_a_lot_touching_a_landing_far_along_the_river_joins_its_site():
@@ -29,9 +30,37 @@ def test_a_lot_touching_a_landing_far_along_the_river_joins_its_site():
     (site,) = group_clues(clues, SiteParams(), "KP", "CN")
     assert site.kind == "parking_field" and site.status == "site" and len(site.clues) == 3
     assert abs(site.km - 10.0) < 1e-9  # where it crosses: the landings place it, the lot 0.2 km along does not
-    # switched off (or too far from the track): the lot alone is too faint to be anything, and the ford stays a ford
-    for params, clues_ in ((SiteParams(staging_attach_m=0), clues), (SiteParams(), ford(10.0, 0.0) + [lot(10.2, 0.0, -150.0)])):
-        assert [(g.kind, len(g.clues)) for g in group_clues(clues_, params, "KP", "CN")] == [("ford", 2)]
+    # switched off: the lot alone is too faint to be anything, and the ford stays a ford
+    off = SiteParams(staging_attach_m=0, lot_attach_m=0)
+    assert [(g.kind, len(g.clues)) for g in group_clues(clues, off, "KP", "CN")] == [("ford", 2)]
+    # a parking cluster too small to be a lot (a queue of 8-14) joins only where it touches the landing
+    small = ford(10.0, 0.0) + [lot(10.2, 0.0, -150.0, vehicles=10)]
+    assert [(g.kind, len(g.clues)) for g in group_clues(small, SiteParams(), "KP", "CN")] == [("ford", 2)]
+
+
+def test_a_truck_lot_behind_the_bank_road_joins_the_crossing_on_its_bank():
+    """On a bend a lot behind the bank road is cut from its landing by chainage and stands well clear of the landing's
+    clues (fresh held-out worlds: 125 m; development seed 47: 107 m, its pad reading as a cleared bank). It joins the
+    crossing whose clues on its own bank come within lot_attach_m, and the landings, not the lot, place the site."""
+    pad = clue("cleared_bank", 10.31, 0.0, -190.0, "CN", size=30.0, area_m2=900.0)
+    far_lot = [lot(10.3, 0.0, -207.0), pad]  # the run's near edge (its pad, y -175) 95 m beyond the CN track's (y -80)
+    (site,) = group_clues(ford(10.0, 0.0) + far_lot, SiteParams(), "KP", "CN")
+    assert site.kind == "parking_field" and site.status == "site" and len(site.clues) == 4
+    assert abs(site.km - 10.0) < 1e-9
+    assert site.outline.contains(shapely.Point(0.0, -207.0))  # its trucks are counted at the site
+    # beyond the reach, or with no clue of the crossing on the lot's bank within it, the lot stays apart
+    assert len(group_clues(ford(10.0, 0.0) + far_lot, SiteParams(lot_attach_m=60.0), "KP", "CN")) == 2
+    kp_only = [clue("track_to_water", 10.0, 0.0, 60.0, "KP", size=40.0), clue("ford_trace", 10.0, 0.0, 0.0, "KP", size=20.0,
+                                                                                ends=["land", "land"], end_countries=["KP", "CN"])]
+    lot_far_from_kp = [lot(10.3, 0.0, -400.0)]  # 370 m from the KP clues, across the water
+    assert all(len(g.clues) < 3 for g in group_clues(kp_only + lot_far_from_kp, SiteParams(), "KP", "CN"))
+    # a fence gap nearer the lot than the landing is no crossing: the lot still goes to the landing
+    gap = clue("fence_opening", 10.45, 0.0, -120.0, "CN", size=10.0)
+    groups = group_clues(ford(10.0, 0.0) + far_lot + [gap], SiteParams(), "KP", "CN")
+    assert [(g.kind, len(g.clues)) for g in groups][0] == ("parking_field", 4)
+    # a car park (most of its vehicles cars) is no truck lot: it joins only where it touches the landing
+    cars = [lot(10.3, 0.0, -207.0, large=10), pad]
+    assert len(group_clues(ford(10.0, 0.0) + cars, SiteParams(), "KP", "CN")) == 2
 
 
 def test_a_lot_between_two_crossings_joins_the_nearer_and_never_merges_them():

@@ -168,7 +168,9 @@ def detection_clues(corridor: Corridor, dets: list[dict], *, parking_min: int = 
         members = [on_land[i] for i in group]
         if len(members) >= parking_min and not _town_parking(members):
             hull = shapely.MultiPoint([(d["x"], d["y"]) for d in members]).convex_hull
-            clue("parking", members, min(1.0, len(members) / 30.0), {"vehicles": len(members), "area_m2": round(float(hull.area), 0)})
+            large = sum(d["class"] in ("large_vehicle", "heavy_equipment") for d in members)
+            clue("parking", members, min(1.0, len(members) / 30.0),
+                 {"vehicles": len(members), "large": large, "area_m2": round(float(hull.area), 0)})
     for members, details in _landing_queues(corridor, [d for d in on_land if d["class"] in VEHICLES], convergence_deg):
         if not _among_buildings(members):  # cars queued in a town street down to the river are no landing
             clue("landing_queue", members, min(1.0, len(members) / 6.0), details)

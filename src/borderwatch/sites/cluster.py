@@ -31,6 +31,10 @@ class SiteParams:
     # a lot or cleared field whose footprint comes this close to a site's other clues is part of that site, however
     # far along the river its centre lies (200 m inland on a bend, a lot's chainage moves 150-200 m from its track's)
     staging_attach_m: float = 30.0
+    # a truck lot (a parking cluster of at least lot_vehicles, alone or with cleared ground or a cleared bank beside it,
+    # on one bank) joins the crossing whose clues on its bank come this close: it stands behind the bank road, which
+    # may run 200 m from the water, and on a bend neither chainage nor staging_attach_m joins it to its landing
+    lot_attach_m: float = 250.0
     parking_m2: float = 5000.0  # cleared ground this large at a site makes it a parking field
     lot_vehicles: int = 15  # a parking cluster this big is a lot (a queue of 8-14 at a landing is not)
     camp_m2: float = 1500.0  # cleared bar this large makes it a bar camp
@@ -67,6 +71,8 @@ class SiteGroup:
     """One site's clues over all dates, and what they add up to."""
 
     clues: list[Clue]
+    #: ids of clues of a truck lot joined to the site (attach_staging): evidence, but they do not place it
+    joined_lot: set = field(default_factory=set)
     km: float = 0.0
     banks: set = field(default_factory=set)
     status: str = "candidate"
@@ -104,31 +110,62 @@ def group_clues(clues: list[Clue], params: SiteParams, left: str, right: str) ->
             groups[-1].append(c)
         else:
             groups.append([c])
+    lots = {id(c) for g in groups if _is_lot(g, params.lot_vehicles) for c in g}
     out = []
-    for members in attach_staging(groups, params.staging_attach_m):
-        g = describe(SiteGroup(members), params, left, right)
+    for members in attach_staging(groups, params.staging_attach_m, params.lot_attach_m, params.lot_vehicles):
+        g = describe(SiteGroup(members, joined_lot={id(c) for c in members} & lots), params, left, right)
         if g.score >= params.min_score * (params.candidate_factor if g.status == "candidate" else 1.0):
             out.append(g)
     return sorted(out, key=lambda g: g.km)
 
 
-def attach_staging(groups: list[list[Clue]], attach_m: float) -> list[list[Clue]]:
+#: what a truck lot's run may hold besides its parking: the lot's pad, and its edge where it reaches the bank
+LOT_KINDS = STAGING_KINDS | {"cleared_bank"}
+
+
+def _is_lot(run: list[Clue], lot_vehicles: int) -> bool:
+    """A run that is a truck lot on one bank: parking of at least ``lot_vehicles``, most of them large vehicles or
+    machines, with at most cleared ground beside it. A town's car park is not one (its cars would swell a crossing's
+    counts)."""
+    def trucks(c: Clue) -> bool:
+        n = int(c.details.get("vehicles", 0))
+        return n >= lot_vehicles and 2 * int(c.details.get("large", 0)) >= n
+
+    return (len({c.country for c in run}) == 1 and all(c.kind in LOT_KINDS for c in run)
+            and any(c.kind == "parking" and trucks(c) for c in run))
+
+
+def attach_staging(groups: list[list[Clue]], attach_m: float, lot_attach_m: float = 0.0,
+                   lot_vehicles: int = 15) -> list[list[Clue]]:
     """Chainage runs joined where a run of staging clues only (a lot, a cleared field) lies within attach_m of
-    another run's clues: a lot far inland on a bend is cut from its landing's run by chainage alone.
+    another run's clues: a lot far inland on a bend is cut from its landing's run by chainage alone. A truck lot
+    (:func:`_is_lot`) reaches lot_attach_m, measured to the other run's clues on its own bank, and joins only a run
+    that shows a crossing (a fence gap beside it is no landing).
 
     Nearest pairs join first, and a join never puts two runs with other evidence together: a lot between two
     crossings goes to the nearer one and does not merge them.
     """
-    staging = {i for i, g in enumerate(groups) if all(c.kind in STAGING_KINDS for c in g)}
-    if not staging or attach_m <= 0 or len(groups) < 2:
+    lots = {i for i, g in enumerate(groups) if lot_attach_m > 0 and _is_lot(g, lot_vehicles)}
+    staging = {i for i, g in enumerate(groups) if all(c.kind in STAGING_KINDS for c in g)} | lots
+    if not staging or max(attach_m, lot_attach_m if lots else 0.0) <= 0 or len(groups) < 2:
         return groups
     shapes = [shapely.unary_union([c.geometry for c in g]) for g in groups]
     tree = shapely.STRtree(shapes)
+
+    def gap(i: int, j: int) -> float:
+        if i not in lots:
+            return float(shapes[i].distance(shapes[j]))
+        if all(c.kind in NOT_CROSSING_KINDS for c in groups[j]):
+            return float("inf")  # a lot serves a crossing: a fence gap or another lot is none
+        bank = [c.geometry for c in groups[j] if c.country == groups[i][0].country]
+        return float(shapes[i].distance(shapely.unary_union(bank))) if bank else float("inf")
+
     edges = sorted(
-        (float(shapes[i].distance(shapes[j])), min(i, j), max(i, j))
+        (d, min(i, int(j)), max(i, int(j)))
         for i in sorted(staging)
-        for j in tree.query(shapes[i], predicate="dwithin", distance=attach_m)
-        if int(j) != i
+        for reach in [max(attach_m, lot_attach_m) if i in lots else attach_m]
+        for j in tree.query(shapes[i], predicate="dwithin", distance=reach)
+        if int(j) != i and (d := gap(i, int(j))) <= reach
     )
     from scipy.cluster.hierarchy import DisjointSet
 
@@ -147,7 +184,7 @@ def describe(g: SiteGroup, params: SiteParams, left: str, right: str) -> SiteGro
     """Chainage, banks, status, kind, score and outline of a group of clues."""
     # where it crosses: the landings, decks and traces; a lot or cleared field joined to them (attach_staging) can
     # lie far along the river on a bend, so staging clues place the site only when it has nothing else
-    placing = [c for c in g.clues if c.kind not in STAGING_KINDS] or g.clues
+    placing = [c for c in g.clues if c.kind not in STAGING_KINDS and id(c) not in g.joined_lot] or g.clues
     w = np.array([c.score * KIND_WEIGHT.get(c.kind, 0.5) for c in placing])
     g.km = float(np.average([c.km for c in placing], weights=w if w.sum() > 0 else None))
     # bare ground alone (a field cleared, or harvested by October) does not mark a bank: it is context beside a
