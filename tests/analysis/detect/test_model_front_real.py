@@ -92,3 +92,15 @@ def test_scene_lanes_are_well_formed_and_apart(scene):
         for b in shapes[i + 1:]:
             assert a.intersection(b).area == 0.0
     assert len(set(scene.frames)) == len(scene.frames) and 0.03 < scene.gsd_m < 0.2
+
+
+def test_a_frame_saved_as_jpeg_is_resampled_first_then_compressed():
+    """evaluate_real_fronts --jpeg: a frame exported at the analysis GSD, so the JPEG blocks are at that GSD."""
+    from borderwatch.analysis.detect.lanes import resample_frame
+    from borderwatch.analysis.detect.train import jpeg_roundtrip
+
+    rgb = np.random.default_rng(5).integers(0, 255, (80, 120, 3), dtype=np.uint8)
+    small = resample_frame(rgb, 0.5)
+    assert np.array_equal(resample_frame(rgb, 0.5, jpeg=75), jpeg_roundtrip(small, 75))
+    assert not np.array_equal(resample_frame(rgb, 0.5, jpeg=75), small)
+    assert resample_frame(rgb, 1.0) is rgb  # no resampling, no JPEG: the frame itself
